@@ -1,0 +1,38 @@
+"""The ``iiif-archive`` command and its subcommands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from iiif_server.settings import SettingsError, load_settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """IIIF platform for archives: image server, manifest builder, viewer."""
+
+
+@main.command()
+@click.option("--images", "image_root", type=click.Path(file_okay=False, path_type=Path), help="Image root folder.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="TOML settings file (see README, Settings).")
+@click.option("--base-url", help="Public URL prefix used in ids and Link headers.")
+@click.option("--presentation", "presentation_root", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of built manifests served under /iiif/presentation/.")
+@click.option("--workers", type=int, help="Worker processes.")
+@click.option("--threads", type=int, help="Threads per worker.")
+def serve(host: str, port: int, config_file: Path | None, **overrides: object) -> None:
+    """Serve the Image API (/iiif/3/, /iiif/2/) and the viewer with gunicorn."""
+    from iiif_server.wsgi import run_gunicorn
+
+    try:
+        settings = load_settings(config_file, overrides=overrides)
+    except SettingsError as error:
+        raise click.UsageError(str(error)) from None
+    if not settings.image_root.is_dir():
+        raise click.UsageError(f"image root {settings.image_root} is not a folder")
+    run_gunicorn(settings, host, port)

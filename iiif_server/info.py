@@ -1,0 +1,160 @@
+"""What the server knows about one master (ImageInfo) and the info.json documents built from it. Pure."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from iiif_server.sources.base import Fingerprint
+
+
+class MasterKind(enum.Enum):
+    PYRAMIDAL_TIFF = "pyramidal-tiff"  # reduced levels stored as further pages (or SubIFDs)
+    JPEG2000 = "jpeg2000"  # reduced levels decoded from the wavelet resolutions
+    JPEG = "jpeg"  # flat, shrink-on-load by 2, 4, 8 in the DCT
+    FLAT = "flat"  # PNG, strip TIFF, WebP, GIF: read sequentially, reduced while reading
+
+
+@dataclass(frozen=True)
+class Level:
+    """One resolution the master can be read at without decoding a larger one."""
+
+    width: int
+    height: int
+    # The libvips loader option that opens this level: ("page", 2), ("subifd", 0), ("shrink", 4)
+    # or None for the full resolution.
+    load_option: tuple[str, int] | None
+    # Size of the tiles this level is stored in, if it is tiled (TIFF tiles, JPEG 2000 tiles).
+    stored_tile: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    width: int
+    height: int
+    kind: MasterKind
+    levels: tuple[Level, ...]  # largest first; levels[0] is the full resolution
+    tile_width: int
+    tile_height: int
+    scale_factors: tuple[int, ...]
+    fingerprint: Fingerprint
+    has_alpha: bool = False
+    # Pyramidal TIFF whose every level stores baseline JPEG tiles: requests on that grid can be
+    # answered with the stored bytes.
+    stored_jpeg_tiles: bool = False
+
+    @property
+    def sizes(self) -> tuple[tuple[int, int], ...]:
+        """Sizes cheap to deliver whole: every level that is itself smaller than the full image."""
+        return tuple(sorted({(level.width, level.height) for level in self.levels[1:]}))
+
+
+@dataclass(frozen=True)
+class ServiceLimits:
+    max_width: int
+    max_height: int
+    max_area: int
+
+
+# Both API versions render the same things; only the names in info.json differ.
+OUTPUT_FORMATS = ("jpg", "png", "webp", "tif", "gif", "jp2")
+QUALITIES = ("default", "color", "gray", "bitonal")
+V3_FEATURES = (
+    "baseUriRedirect",
+    "canonicalLinkHeader",
+    "cors",
+    "jsonldMediaType",
+    "mirroring",
+    "profileLinkHeader",
+    "regionByPct",
+    "regionByPx",
+    "regionSquare",
+    "rotationArbitrary",
+    "rotationBy90s",
+    "sizeByConfinedWh",
+    "sizeByH",
+    "sizeByPct",
+    "sizeByW",
+    "sizeByWh",
+    "sizeUpscaling",
+)
+V2_SUPPORTS = (
+    "baseUriRedirect",
+    "canonicalLinkHeader",
+    "cors",
+    "jsonldMediaType",
+    "mirroring",
+    "profileLinkHeader",
+    "regionByPct",
+    "regionByPx",
+    "regionSquare",
+    "rotationArbitrary",
+    "rotationBy90s",
+    "sizeAboveFull",
+    "sizeByConfinedWh",
+    "sizeByDistortedWh",
+    "sizeByH",
+    "sizeByPct",
+    "sizeByW",
+    "sizeByWh",
+)
+V3_CONTEXT = "http://iiif.io/api/image/3/context.json"
+V2_CONTEXT = "http://iiif.io/api/image/2/context.json"
+V3_PROFILE_URI = "http://iiif.io/api/image/3/level2.json"
+V2_PROFILE_URI = "http://iiif.io/api/image/2/level2.json"
+
+
+def _sizes_within(info: ImageInfo, limits: ServiceLimits) -> list[dict[str, int]]:
+    return [
+        {"width": width, "height": height}
+        for width, height in info.sizes
+        if width <= limits.max_width and height <= limits.max_height and width * height <= limits.max_area
+    ]
+
+
+def _tiles(info: ImageInfo) -> list[dict[str, object]]:
+    return [{"width": info.tile_width, "height": info.tile_height, "scaleFactors": list(info.scale_factors)}]
+
+
+def info_json_v3(info: ImageInfo, service_id: str, limits: ServiceLimits) -> dict[str, object]:
+    return {
+        "@context": V3_CONTEXT,
+        "id": service_id,
+        "type": "ImageService3",
+        "protocol": "http://iiif.io/api/image",
+        "profile": "level2",
+        "width": info.width,
+        "height": info.height,
+        "maxWidth": limits.max_width,
+        "maxHeight": limits.max_height,
+        "maxArea": limits.max_area,
+        "sizes": _sizes_within(info, limits),
+        "tiles": _tiles(info),
+        "preferredFormats": ["jpg"],
+        "extraFormats": [f for f in OUTPUT_FORMATS if f not in ("jpg", "png")],
+        "extraQualities": [q for q in QUALITIES if q != "default"],
+        "extraFeatures": list(V3_FEATURES),
+    }
+
+
+def info_json_v2(info: ImageInfo, service_id: str, limits: ServiceLimits) -> dict[str, object]:
+    return {
+        "@context": V2_CONTEXT,
+        "@id": service_id,
+        "protocol": "http://iiif.io/api/image",
+        "width": info.width,
+        "height": info.height,
+        "sizes": _sizes_within(info, limits),
+        "tiles": _tiles(info),
+        "profile": [
+            V2_PROFILE_URI,
+            {
+                "formats": list(OUTPUT_FORMATS),
+                "qualities": list(QUALITIES),
+                "supports": list(V2_SUPPORTS),
+                "maxWidth": limits.max_width,
+                "maxHeight": limits.max_height,
+                "maxArea": limits.max_area,
+            },
+        ],
+    }

@@ -1,0 +1,134 @@
+"""The one place that asks a master about itself: pyvips for the header, tifffile for the TIFF
+pyramid, the JPEG 2000 codestream markers for its resolution levels. Nothing here decodes pixels."""
+
+from __future__ import annotations
+
+import math
+import struct
+from typing import BinaryIO
+
+import pyvips
+import tifffile
+
+from iiif_server.errors import MasterUnreadable
+from iiif_server.info import ImageInfo, Level, MasterKind
+from iiif_server.sources.base import ImageSource, Master
+
+TIFF_SUFFIXES = (".tif", ".tiff")
+JPEG2000_SUFFIXES = (".jp2", ".jpx", ".j2k")
+JPEG_SUFFIXES = (".jpg", ".jpeg")
+JPEG_SHRINKS = (2, 4, 8)
+TIFF_COMPRESSION_JPEG = 7
+
+
+def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
+    """Read the header of ``master`` and describe the levels it can be read at.
+
+    Raises MasterUnreadable when the file is not an image libvips can open: the caller turns
+    that into an error for this master's requests only.
+    """
+    try:
+        header = source.load_image(master)
+        width, height, bands = header.width, header.height, header.bands
+        has_alpha = header.hasalpha()
+    except pyvips.Error as error:
+        raise MasterUnreadable(f"image {master.identifier!r} cannot be read: {_first_line(error)}") from None
+    if master.suffix in TIFF_SUFFIXES:
+        with source.open_bytes(master) as stream:
+            levels, stored_jpeg = _tiff_levels(stream, master.identifier)
+        if len(levels) > 1 or levels[0].stored_tile is not None:
+            stored = levels[0].stored_tile
+            tile_width, tile_height = stored if stored else (tile_size, tile_size)
+            return ImageInfo(
+                width, height, MasterKind.PYRAMIDAL_TIFF, levels, tile_width, tile_height,
+                _pyramid_scale_factors(width, height, levels), master.fingerprint, has_alpha,
+                stored_jpeg_tiles=stored_jpeg and bands in (1, 3),
+            )
+        kind = MasterKind.FLAT
+        levels = (Level(width, height, None),)
+    elif master.suffix in JPEG2000_SUFFIXES:
+        with source.open_bytes(master) as stream:
+            reductions, tile = _jpeg2000_layout(stream, master.identifier)
+        levels = tuple(
+            Level(-(-width // 2**r), -(-height // 2**r), ("page", r) if r else None, tile)
+            for r in range(reductions + 1)
+        )
+        kind = MasterKind.JPEG2000
+    elif master.suffix in JPEG_SUFFIXES:
+        levels = (Level(width, height, None),) + tuple(
+            Level(-(-width // s), -(-height // s), ("shrink", s)) for s in JPEG_SHRINKS
+        )
+        kind = MasterKind.JPEG
+    else:
+        kind = MasterKind.FLAT
+        levels = (Level(width, height, None),)
+    return ImageInfo(
+        width, height, kind, levels, tile_size, tile_size,
+        _fitting_scale_factors(width, height, tile_size), master.fingerprint, has_alpha,
+    )
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[-1] if text else type(error).__name__
+
+
+def _fitting_scale_factors(width: int, height: int, tile_size: int) -> tuple[int, ...]:
+    """1, 2, 4 ... until the whole image fits in one tile: what a viewer needs to zoom out fully."""
+    steps = max(0, math.ceil(math.log2(max(width, height) / tile_size)))
+    return tuple(2**k for k in range(steps + 1))
+
+
+def _pyramid_scale_factors(width: int, height: int, levels: tuple[Level, ...]) -> tuple[int, ...]:
+    return tuple(round(width / level.width) for level in levels)
+
+
+def _tiff_levels(stream: BinaryIO, identifier: str) -> tuple[tuple[Level, ...], bool]:
+    """The full-resolution page and each further page (or SubIFD) that halves it, as a pyramid."""
+    try:
+        with tifffile.TiffFile(stream) as tiff:
+            first = tiff.pages.first
+            candidates: list[tuple[tuple[str, int] | None, object]] = [(None, first)]
+            if first.subifds:
+                candidates += [(("subifd", i), page) for i, page in enumerate(first.pages or ())]
+            else:
+                candidates += [(("page", i), page) for i, page in enumerate(tiff.pages) if i > 0]
+            full_width, full_height = first.imagewidth, first.imagelength
+            levels: list[Level] = []
+            all_jpeg = True
+            for option, page in candidates:
+                page_width, page_height = page.imagewidth, page.imagelength
+                factor = 2 ** len(levels)
+                # Each level halves the previous one, rounded either way by the writer.
+                if abs(page_width - full_width / factor) > 1 or abs(page_height - full_height / factor) > 1:
+                    break
+                tile = (page.tilewidth, page.tilelength) if page.is_tiled else None
+                all_jpeg = all_jpeg and (
+                    page.compression == TIFF_COMPRESSION_JPEG and page.is_tiled
+                    and page.bitspersample == 8 and page.planarconfig == 1
+                )
+                levels.append(Level(page_width, page_height, option, tile))
+    except (tifffile.TiffFileError, ValueError, struct.error, IndexError) as error:
+        raise MasterUnreadable(f"image {identifier!r} is not a readable TIFF: {error}") from None
+    tile_sizes = {level.stored_tile for level in levels}
+    return tuple(levels), all_jpeg and len(tile_sizes) == 1
+
+
+def _jpeg2000_layout(stream: BinaryIO, identifier: str) -> tuple[int, tuple[int, int] | None]:
+    """Number of wavelet decomposition levels (COD) and the tile size (SIZ) of a JP2/J2K file."""
+    head = stream.read(64 * 1024)
+    start = head.find(b"\xff\x4f\xff\x51")  # SOC followed by SIZ opens every codestream
+    if start < 0:
+        raise MasterUnreadable(f"image {identifier!r} has no JPEG 2000 codestream")
+    try:
+        siz = start + 4
+        (siz_length,) = struct.unpack(">H", head[siz : siz + 2])
+        xsiz, ysiz, xosiz, yosiz, xtsiz, ytsiz = struct.unpack(">IIIIII", head[siz + 4 : siz + 28])
+        cod = head.find(b"\xff\x52", siz + siz_length)
+        if cod < 0:
+            raise MasterUnreadable(f"image {identifier!r} has no JPEG 2000 COD marker")
+        reductions = head[cod + 2 + 2 + 1 + 4]  # marker length, Scod, SGcod(4), then SPcod's first byte
+    except (struct.error, IndexError):
+        raise MasterUnreadable(f"image {identifier!r} has a truncated JPEG 2000 header") from None
+    tiled = xtsiz < xsiz - xosiz or ytsiz < ysiz - yosiz
+    return reductions, ((xtsiz, ytsiz) if tiled else None)

@@ -1,0 +1,118 @@
+"""Server settings: one frozen value, loaded from defaults < TOML file < IIIF_* environment < CLI flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENV_PREFIX = "IIIF_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server can be told. Each field is documented in README "Settings"."""
+
+    image_root: Path = Path("images")
+    # Public URL prefix that ids and Link headers use (e.g. https://iiif.archives.gov.vn);
+    # empty means "derive it from the request", which is right behind no proxy.
+    base_url: str = ""
+    max_width: int = 10_000
+    max_height: int = 10_000
+    max_area: int = 40_000_000
+    # Tile edge advertised for masters that carry no tiling of their own (flat JPEG, PNG, strip TIFF).
+    tile_size: int = 512
+    jpeg_quality: int = 85
+    cache_control: str = "public, max-age=86400"
+    info_cache_entries: int = 4096
+    # Each worker process keeps this many opened masters (pyvips handles per level) for reuse.
+    open_masters_per_worker: int = 32
+    derivative_cache_bytes: int = 128 * 1024 * 1024
+    derivative_cache_dir: Path | None = None
+    derivative_cache_dir_bytes: int = 2 * 1024 * 1024 * 1024
+    presentation_root: Path | None = None
+    workers: int = 2
+    threads: int = 4
+    log_level: str = "info"
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be understood; the message names the setting and where it came from."""
+
+
+def setting_names() -> list[str]:
+    return [f.name for f in dataclasses.fields(Settings)]
+
+
+def load_settings(
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> Settings:
+    """Merge the layers; later layers win. Unknown keys are errors, never silently ignored."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    if config_file is not None:
+        with open(config_file, "rb") as handle:
+            try:
+                table = tomllib.load(handle)
+            except tomllib.TOMLDecodeError as error:
+                raise SettingsError(f"{config_file}: {error}") from error
+        for key, raw in table.items():
+            values[key] = _coerce(key, raw, source=str(config_file))
+    for env_key, raw in environ.items():
+        if env_key.startswith(ENV_PREFIX):
+            key = env_key[len(ENV_PREFIX) :].lower()
+            values[key] = _coerce(key, raw, source=f"environment {env_key}")
+    for key, raw in (overrides or {}).items():
+        if raw is not None:
+            values[key] = _coerce(key, raw, source=f"option --{key.replace('_', '-')}")
+    settings = Settings(**values)  # type: ignore[arg-type]
+    _check(settings)
+    return settings
+
+
+def _field_types() -> dict[str, object]:
+    return typing.get_type_hints(Settings)
+
+
+def _coerce(key: str, raw: object, source: str) -> object:
+    types_by_name = _field_types()
+    if key not in types_by_name:
+        raise SettingsError(f"{source}: unknown setting {key!r}")
+    wanted = types_by_name[key]
+    optional = isinstance(wanted, types.UnionType) and type(None) in typing.get_args(wanted)
+    if optional:
+        wanted = next(t for t in typing.get_args(wanted) if t is not type(None))
+        if raw in ("", None):
+            return None
+    try:
+        if wanted is Path:
+            return Path(str(raw)).expanduser()
+        if wanted is int:
+            if isinstance(raw, bool):
+                raise ValueError
+            return int(str(raw).replace("_", ""))
+        if wanted is str:
+            return str(raw)
+    except ValueError:
+        raise SettingsError(f"{source}: {key} must be a whole number, not {raw!r}") from None
+    raise SettingsError(f"{source}: {key} has an unsupported type")  # pragma: no cover - guards new fields
+
+
+def _check(settings: Settings) -> None:
+    for name in ("max_width", "max_height", "max_area", "tile_size", "workers", "threads"):
+        if getattr(settings, name) < 1:
+            raise SettingsError(f"{name} must be at least 1")
+    if not 1 <= settings.jpeg_quality <= 100:
+        raise SettingsError("jpeg_quality must be between 1 and 100")
+    if settings.base_url.endswith("/"):
+        raise SettingsError("base_url must not end with '/'")

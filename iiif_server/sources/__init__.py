@@ -1,0 +1,1 @@
+"""Where master bytes come from: a typing.Protocol and its implementations."""

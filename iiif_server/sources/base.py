@@ -1,0 +1,48 @@
+"""The source contract: locate a master by identifier, then read it as bytes or as a pyvips image."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol
+
+import pyvips
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """Changes whenever the master changes on disk (or in the store): size and modification time."""
+
+    size: int
+    mtime_ns: int
+
+    @property
+    def token(self) -> str:
+        return f"{self.size:x}-{self.mtime_ns:x}"
+
+
+@dataclass(frozen=True)
+class Master:
+    """A located master: where it is (a path or a key, meaningful to its source) and its fingerprint."""
+
+    identifier: str
+    location: str
+    suffix: str
+    fingerprint: Fingerprint
+
+
+class ImageSource(Protocol):
+    """Masters by identifier.
+
+    Call order: ``locate`` first (cheap: one stat or one HEAD), then ``open_bytes`` and/or
+    ``load_image`` with the Master it returned. Implementations must be safe to call from
+    several threads at once; they hold no per-request state.
+    """
+
+    def locate(self, identifier: str) -> Master:
+        """The master for this identifier; raises NotFound (or BadRequest for a malformed one)."""
+
+    def open_bytes(self, master: Master) -> BinaryIO:
+        """A seekable binary stream of the master (headers, stored tiles). Caller closes it."""
+
+    def load_image(self, master: Master, **load_options: object) -> pyvips.Image:
+        """The master opened lazily by libvips with loader options such as page=, shrink=."""

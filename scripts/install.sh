@@ -1,0 +1,51 @@
+# Install steps shared by scripts/demo.sh, scripts/test.sh and the Dockerfile (sourced, not run).
+# Every step is idempotent: a second run costs a few seconds.
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON="${PYTHON:-python3}"
+
+# Debian 12 packages. libvips42 is the libvips this project runs on (it has OpenJPEG, so JPEG 2000
+# masters work; pyvips-binary has not); fonts give the sample documents Vietnamese text; chromium
+# drives the viewer tests; libmagic1 is needed by the IIIF validator.
+DEBIAN_PACKAGES=(
+  libvips42 libvips-tools
+  fonts-noto-core fonts-dejavu-core
+  libmagic1
+  chromium
+)
+
+install_debian_packages() {
+  local missing=()
+  for package in "${DEBIAN_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+  if ((${#missing[@]})); then
+    echo "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+  fi
+}
+
+install_python_env() {
+  if [[ ! -x "$REPO_ROOT/.venv/bin/python" ]]; then
+    "$PYTHON" -m venv "$REPO_ROOT/.venv"
+  fi
+  "$REPO_ROOT/.venv/bin/pip" install -q --disable-pip-version-check -e "$REPO_ROOT[test]"
+  # One libvips per process: pyvips must bind Debian's libvips42, never a bundled one.
+  "$REPO_ROOT/.venv/bin/pip" uninstall -q -y pyvips-binary 2>/dev/null || true
+}
+
+# The IIIF Image API validator pins its own Pillow, so it lives in a virtual environment of its own.
+install_validator_env() {
+  if [[ ! -x "$REPO_ROOT/.venv-validator/bin/iiif-validate.py" ]]; then
+    "$PYTHON" -m venv "$REPO_ROOT/.venv-validator"
+    "$REPO_ROOT/.venv-validator/bin/pip" install -q --disable-pip-version-check iiif-validator==1.0.5
+  fi
+}
+
+install_viewer_assets() {
+  if [[ -f "$REPO_ROOT/viewer/package.json" ]]; then
+    (cd "$REPO_ROOT/viewer" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
