@@ -1,0 +1,1 @@
+"""Caches of image info and of rendered derivatives: typing.Protocols and implementations."""

@@ -1,0 +1,29 @@
+"""Cache contracts. Both are called from many request threads at once and must be thread-safe."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from iiif_server.info import ImageInfo
+from iiif_server.sources.base import Fingerprint
+
+
+class InfoCache(Protocol):
+    """ImageInfo by identifier. ``get`` returns an entry only if its fingerprint still matches,
+    so a master rewritten on disk is probed again; ``put`` replaces any older entry."""
+
+    def get(self, identifier: str, fingerprint: Fingerprint) -> ImageInfo | None: ...
+
+    def put(self, identifier: str, info: ImageInfo) -> None: ...
+
+
+class DerivativeCache(Protocol):
+    """Encoded responses by key ``"<fingerprint token>/<canonical request path>"`` (opaque to caches).
+
+    ``get`` before rendering, ``put`` after; a miss is never an error. A key's bytes never change,
+    because the key changes with the master's fingerprint.
+    """
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def put(self, key: str, data: bytes) -> None: ...
