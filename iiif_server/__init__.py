@@ -1,0 +1,43 @@
+"""IIIF Image API server for archives. ``create_app(settings)`` wires every part; nothing happens at import."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from iiif_server.settings import Settings
+
+
+def create_app(settings: Settings | None = None, *, source: object | None = None) -> Flask:
+    """Build the Flask app. ``source`` replaces the file-system source (tests use MemorySource)."""
+    import pyvips
+
+    from iiif_server.access.policies import OpenAccess, RestrictedPrefixes
+    from iiif_server.caches.info import MemoryInfoCache
+    from iiif_server.info import ServiceLimits
+    from iiif_server.pipeline import ImagePipeline, OpenedLevels
+    from iiif_server.request import ApiVersion
+    from iiif_server.settings import load_settings
+    from iiif_server.sources.filesystem import FileSystemSource
+    from iiif_server.web.image_api import image_api_blueprint
+    from iiif_server.web.responses import register_response_conventions
+
+    settings = settings or load_settings()
+    # OpenedLevels keeps opened masters keyed by fingerprint; libvips' own operation cache would
+    # key them by file name only and could serve a master that changed on disk.
+    pyvips.cache_set_max(0)
+    app = Flask(__name__)
+    app.config["IIIF_SETTINGS"] = settings
+    prefixes = tuple(p.strip() for p in settings.restricted_prefixes.split(",") if p.strip())
+    app.extensions["iiif"] = ImagePipeline(
+        source=source or FileSystemSource(settings.image_root),
+        info_cache=MemoryInfoCache(settings.info_cache_entries),
+        access=RestrictedPrefixes(prefixes) if prefixes else OpenAccess(),
+        limits=ServiceLimits(settings.max_width, settings.max_height, settings.max_area),
+        tile_size=settings.tile_size,
+        jpeg_quality=settings.jpeg_quality,
+        opened_levels=OpenedLevels(settings.open_masters_per_worker),
+    )
+    app.register_blueprint(image_api_blueprint(ApiVersion.V3), url_prefix="/iiif/3")
+    app.register_blueprint(image_api_blueprint(ApiVersion.V2), url_prefix="/iiif/2")
+    register_response_conventions(app)
+    return app

@@ -1,0 +1,1 @@
+"""Access decisions for image requests: a typing.Protocol and its implementations."""

@@ -1,0 +1,118 @@
+"""The one orchestrator of the data path: locate -> info (cache, else probe) -> access -> plan ->
+derivative cache -> render. Views call it; it calls each part in this order and nothing else does."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import pyvips
+
+from iiif_server.access.base import AccessDecision, AccessPolicy, AccessRequest
+from iiif_server.caches.base import DerivativeCache, InfoCache
+from iiif_server.errors import Forbidden, MasterUnreadable
+from iiif_server.info import ImageInfo, Level, ServiceLimits
+from iiif_server.plan import RenderPlan, plan_render
+from iiif_server.probe import probe
+from iiif_server.render import render
+from iiif_server.request import ImageRequest
+from iiif_server.sources.base import ImageSource, Master
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """Everything known about a response before a pixel is decoded: enough for ETag and 304."""
+
+    master: Master
+    info: ImageInfo
+    plan: RenderPlan
+
+    @property
+    def cache_key(self) -> str:
+        return f"{self.master.fingerprint.token}/{self.master.identifier}/{self.plan.canonical}"
+
+
+class OpenedLevels:
+    """Per-process LRU of opened pyvips images, one per (master, level): reopening a TIFF or JP2
+    for every tile costs more than decoding the tile. Thread-safe; sequential loads are never kept."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._images: OrderedDict[tuple[str, str, tuple[str, int] | None], pyvips.Image] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, source: ImageSource, master: Master, level: Level) -> pyvips.Image:
+        key = (master.location, master.fingerprint.token, level.load_option)
+        with self._lock:
+            image = self._images.get(key)
+            if image is not None:
+                self._images.move_to_end(key)
+                return image
+        image = source.load_image(master, **_load_options(level))
+        with self._lock:
+            self._images[key] = image
+            while len(self._images) > self.max_entries:
+                self._images.popitem(last=False)
+        return image
+
+
+def _load_options(level: Level) -> dict[str, object]:
+    return dict([level.load_option]) if level.load_option else {}
+
+
+class ImagePipeline:
+    def __init__(
+        self,
+        source: ImageSource,
+        info_cache: InfoCache,
+        access: AccessPolicy,
+        limits: ServiceLimits,
+        *,
+        tile_size: int,
+        jpeg_quality: int,
+        opened_levels: OpenedLevels,
+        derivative_cache: DerivativeCache | None = None,
+    ) -> None:
+        self.source = source
+        self.info_cache = info_cache
+        self.access = access
+        self.limits = limits
+        self.tile_size = tile_size
+        self.jpeg_quality = jpeg_quality
+        self.opened_levels = opened_levels
+        self.derivative_cache = derivative_cache
+
+    def image_info(self, identifier: str) -> tuple[Master, ImageInfo]:
+        master = self.source.locate(identifier)
+        info = self.info_cache.get(identifier, master.fingerprint)
+        if info is None:
+            info = probe(self.source, master, self.tile_size)
+            self.info_cache.put(identifier, info)
+        return master, info
+
+    def prepare(self, request: ImageRequest, token: str | None = None) -> PreparedImage:
+        master, info = self.image_info(request.identifier)
+        if self.access.decide(AccessRequest(request.identifier, token)) is AccessDecision.DENY:
+            raise Forbidden(f"image {request.identifier!r} is restricted")
+        return PreparedImage(master, info, plan_render(request, info, self.limits))
+
+    def produce(self, prepared: PreparedImage) -> bytes:
+        cache = self.derivative_cache
+        if cache is not None and (cached := cache.get(prepared.cache_key)) is not None:
+            return cached
+        data = self._render(prepared)
+        if cache is not None:
+            cache.put(prepared.cache_key, data)
+        return data
+
+    def _render(self, prepared: PreparedImage) -> bytes:
+        plan, master = prepared.plan, prepared.master
+        try:
+            if plan.sequential:
+                level_image = self.source.load_image(master, access="sequential", **_load_options(plan.level))
+            else:
+                level_image = self.opened_levels.get(self.source, master, plan.level)
+        except pyvips.Error as error:
+            raise MasterUnreadable(f"image {master.identifier!r} cannot be opened: {str(error).strip().splitlines()[-1]}") from None
+        return render(level_image, plan, self.jpeg_quality)

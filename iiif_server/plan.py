@@ -1,0 +1,242 @@
+"""PURE: plan an ImageRequest against an ImageInfo and the service limits.
+
+The plan says which resolution level to read, which box of it to crop, the exact output size, and
+the canonical form of the request (the derivative-cache key and the Link rel="canonical"). Every
+bounds and limit error is raised here, before anything is decoded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from iiif_server.errors import BadRequest, LimitExceeded
+from iiif_server.info import ImageInfo, Level, MasterKind, ServiceLimits
+from iiif_server.request import (
+    ApiVersion,
+    ImageRequest,
+    OutputFormat,
+    Quality,
+    Region,
+    RegionKind,
+    Rotation,
+    Size,
+    SizeKind,
+)
+
+
+@dataclass(frozen=True)
+class Box:
+    x: int
+    y: int
+    width: int
+    height: int
+
+    @property
+    def right(self) -> int:
+        return self.x + self.width
+
+    @property
+    def bottom(self) -> int:
+        return self.y + self.height
+
+    @property
+    def text(self) -> str:
+        return f"{self.x},{self.y},{self.width},{self.height}"
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    identifier: str
+    level_index: int
+    level: Level
+    crop: Box  # in the chosen level's pixels
+    region: Box  # in full-resolution pixels
+    width: int  # output size after scaling, before rotation
+    height: int
+    rotation: Rotation
+    quality: Quality
+    format: OutputFormat
+    # Flat JPEG/PNG are decoded top to bottom; the renderer must not ask for pixels out of order.
+    sequential: bool
+    canonical: str  # "{region}/{size}/{rotation}/{quality}.{format}" in the request's API version
+    # (column, row) of the master's stored tile that is exactly this response, if there is one.
+    stored_tile: tuple[int, int] | None
+
+    @property
+    def scale_x(self) -> float:
+        return self.width / self.crop.width
+
+    @property
+    def scale_y(self) -> float:
+        return self.height / self.crop.height
+
+
+def plan_render(request: ImageRequest, info: ImageInfo, limits: ServiceLimits) -> RenderPlan:
+    region = region_box(request.region, info.width, info.height)
+    width, height = output_size(request.size, region, limits, request.version)
+    check_limits(width, height, limits, request)
+    level_index, level = choose_level(info.levels, info.width, info.height, region, width, height)
+    crop = level_crop(region, level, info.width, info.height)
+    return RenderPlan(
+        identifier=request.identifier,
+        level_index=level_index,
+        level=level,
+        crop=crop,
+        region=region,
+        width=width,
+        height=height,
+        rotation=request.rotation,
+        quality=request.quality,
+        format=request.format,
+        sequential=info.kind in (MasterKind.JPEG, MasterKind.FLAT),
+        canonical=canonical_form(request, info, region, width, height),
+        stored_tile=stored_tile(request, info, level, crop, width, height),
+    )
+
+
+def region_box(region: Region, image_width: int, image_height: int) -> Box:
+    """3.0 §4.1: the region in image pixels, cropped to the image; 400 if nothing is left."""
+    if region.kind is RegionKind.FULL:
+        return Box(0, 0, image_width, image_height)
+    if region.kind is RegionKind.SQUARE:
+        side = min(image_width, image_height)
+        return Box((image_width - side) // 2, (image_height - side) // 2, side, side)
+    if region.kind is RegionKind.PERCENT:
+        left = _round(region.x * image_width / 100)
+        top = _round(region.y * image_height / 100)
+        right = _round((region.x + region.width) * image_width / 100)
+        bottom = _round((region.y + region.height) * image_height / 100)
+    else:
+        left, top = int(region.x), int(region.y)
+        right, bottom = left + int(region.width), top + int(region.height)
+    right, bottom = min(right, image_width), min(bottom, image_height)
+    if left >= image_width or top >= image_height or right <= left or bottom <= top:
+        raise BadRequest(f"region lies outside the {image_width}x{image_height} image")
+    return Box(left, top, right - left, bottom - top)
+
+
+def _round(value: float) -> int:
+    """Half up, not Python's half-to-even, so pct: regions tile without gaps."""
+    return math.floor(value + 0.5)
+
+
+def output_size(size: Size, region: Box, limits: ServiceLimits, version: ApiVersion) -> tuple[int, int]:
+    """3.0 §4.2 / 2.1 §4.2: the output size in pixels (before rotation)."""
+    rw, rh = region.width, region.height
+    if size.kind is SizeKind.FULL:
+        return rw, rh
+    if size.kind is SizeKind.MAX:
+        scale = min(limits.max_width / rw, limits.max_height / rh, math.sqrt(limits.max_area / (rw * rh)))
+        if not size.upscale:
+            scale = min(scale, 1.0)
+        if scale == 1.0:
+            return rw, rh
+        # floor keeps the result inside every limit
+        return max(1, math.floor(rw * scale)), max(1, math.floor(rh * scale))
+    if size.kind is SizeKind.WIDTH:
+        width = size.width or 0
+        height = max(1, _round(rh * width / rw))
+    elif size.kind is SizeKind.HEIGHT:
+        height = size.height or 0
+        width = max(1, _round(rw * height / rh))
+    elif size.kind is SizeKind.PERCENT:
+        percent = size.percent or 0
+        width, height = _round(rw * percent / 100), _round(rh * percent / 100)
+        if width < 1 or height < 1:
+            raise BadRequest(f"size pct:{percent:g} of the {rw}x{rh} region is less than one pixel")
+    elif size.kind is SizeKind.EXACT:
+        width, height = size.width or 0, size.height or 0
+    else:
+        box_width, box_height = size.width or 0, size.height or 0
+        if box_width / rw <= box_height / rh:
+            width, height = box_width, min(box_height, max(1, _round(rh * box_width / rw)))
+        else:
+            width, height = min(box_width, max(1, _round(rw * box_height / rh))), box_height
+    if not size.upscale and (width > rw or height > rh):
+        raise BadRequest(
+            f"size {width}x{height} is larger than the {rw}x{rh} region; Image API 3.0 needs '^' to upscale"
+        )
+    return width, height
+
+
+def check_limits(width: int, height: int, limits: ServiceLimits, request: ImageRequest) -> None:
+    if width > limits.max_width:
+        raise LimitExceeded(f"output width {width} exceeds maxWidth {limits.max_width}")
+    if height > limits.max_height:
+        raise LimitExceeded(f"output height {height} exceeds maxHeight {limits.max_height}")
+    if width * height > limits.max_area:
+        raise LimitExceeded(f"output area {width}x{height} exceeds maxArea {limits.max_area}")
+    if request.rotation.degrees % 90:
+        # An arbitrary rotation enlarges the canvas to the rotated bounding box.
+        radians = math.radians(request.rotation.degrees)
+        rotated_w = abs(width * math.cos(radians)) + abs(height * math.sin(radians))
+        rotated_h = abs(width * math.sin(radians)) + abs(height * math.cos(radians))
+        if math.ceil(rotated_w) * math.ceil(rotated_h) > limits.max_area:
+            raise LimitExceeded(f"rotated output exceeds maxArea {limits.max_area}")
+
+
+def choose_level(
+    levels: tuple[Level, ...], full_width: int, full_height: int, region: Box, width: int, height: int
+) -> tuple[int, Level]:
+    """The smallest level whose copy of the region is still at least the output size.
+
+    Half a pixel of slack absorbs the writer's rounding of level sizes (floor in TIFF pyramids,
+    ceil in JPEG 2000), so a tile on a level's grid is read from that level, never a larger one.
+    """
+    chosen = 0
+    for index, level in enumerate(levels):
+        region_width_there = region.width * level.width / full_width
+        region_height_there = region.height * level.height / full_height
+        if region_width_there + 0.5 >= width and region_height_there + 0.5 >= height:
+            chosen = index
+    return chosen, levels[chosen]
+
+
+def level_crop(region: Box, level: Level, full_width: int, full_height: int) -> Box:
+    """The region in the level's pixels, widened to whole pixels (never empty)."""
+    sx, sy = level.width / full_width, level.height / full_height
+    left = min(level.width - 1, math.floor(region.x * sx + 1e-9))
+    top = min(level.height - 1, math.floor(region.y * sy + 1e-9))
+    right = max(left + 1, min(level.width, math.ceil(region.right * sx - 1e-9)))
+    bottom = max(top + 1, min(level.height, math.ceil(region.bottom * sy - 1e-9)))
+    return Box(left, top, right - left, bottom - top)
+
+
+def stored_tile(
+    request: ImageRequest, info: ImageInfo, level: Level, crop: Box, width: int, height: int
+) -> tuple[int, int] | None:
+    """The stored tile that already is the answer: same grid cell, same size, no processing."""
+    if not info.stored_jpeg_tiles or level.stored_tile is None:
+        return None
+    if request.format is not OutputFormat.JPG or request.quality not in (Quality.DEFAULT, Quality.COLOR):
+        return None
+    if request.rotation != Rotation() or (width, height) != (crop.width, crop.height):
+        return None
+    tile_width, tile_height = level.stored_tile
+    if crop.x % tile_width or crop.y % tile_height:
+        return None
+    full_width = crop.width == tile_width or crop.right == level.width
+    full_height = crop.height == tile_height or crop.bottom == level.height
+    if not (full_width and full_height and crop.width <= tile_width and crop.height <= tile_height):
+        return None
+    return crop.x // tile_width, crop.y // tile_height
+
+
+def canonical_form(request: ImageRequest, info: ImageInfo, region: Box, width: int, height: int) -> str:
+    """3.0 §4.7 / 2.1 §4.7: one spelling per distinct response."""
+    is_full = region == Box(0, 0, info.width, info.height)
+    region_text = "full" if is_full else region.text
+    unscaled = (width, height) == (region.width, region.height)
+    if request.version is ApiVersion.V3:
+        if unscaled:
+            size_text = "max"
+        else:
+            size_text = ("^" if width > region.width or height > region.height else "") + f"{width},{height}"
+    elif unscaled:
+        size_text = "full"
+    elif height == max(1, _round(region.height * width / region.width)):
+        size_text = f"{width},"
+    else:
+        size_text = f"{width},{height}"
+    return f"{region_text}/{size_text}/{request.rotation.canonical}/{request.quality.value}.{request.format.value}"

@@ -1,0 +1,110 @@
+"""pyvips only: the planned level, already opened -> crop -> scale -> mirror/rotate -> quality -> encode.
+
+Never sees a URL; everything it needs is in the RenderPlan.
+"""
+
+from __future__ import annotations
+
+import pyvips
+
+from iiif_server.errors import MasterUnreadable
+from iiif_server.plan import RenderPlan
+from iiif_server.request import OutputFormat, Quality
+
+WHITE = 255
+
+
+def render(level_image: pyvips.Image, plan: RenderPlan, jpeg_quality: int) -> bytes:
+    try:
+        image = _scaled_region(level_image, plan)
+        image = _to_display_colour(image)
+        image = _mirrored_and_rotated(image, plan)
+        image = _with_quality(image, plan.quality)
+        return _encode(image, plan.format, jpeg_quality)
+    except pyvips.Error as error:
+        lines = str(error).strip().splitlines()
+        raise MasterUnreadable(f"image {plan.identifier!r} could not be decoded: {lines[-1] if lines else error}") from None
+
+
+def _scaled_region(image: pyvips.Image, plan: RenderPlan) -> pyvips.Image:
+    crop = plan.crop
+    if (crop.x, crop.y, crop.width, crop.height) != (0, 0, image.width, image.height):
+        image = image.crop(crop.x, crop.y, crop.width, crop.height)
+    if (plan.width, plan.height) != (crop.width, crop.height):
+        premultiplied = image.hasalpha()
+        if premultiplied:
+            image = image.premultiply()
+        image = image.resize(plan.scale_x, vscale=plan.scale_y)
+        if premultiplied:
+            image = image.unpremultiply().cast(image.format)
+        image = _exactly(image, plan.width, plan.height)
+    if plan.sequential:
+        # The master is read top to bottom once; rotation and encoding then work on the result.
+        image = image.copy_memory()
+    return image
+
+
+def _exactly(image: pyvips.Image, width: int, height: int) -> pyvips.Image:
+    """resize rounds its output size; the plan's size is the contract, so trim or pad the last pixel."""
+    if image.width == width and image.height == height:
+        return image
+    image = image.crop(0, 0, min(width, image.width), min(height, image.height))
+    return image.embed(0, 0, width, height, extend="copy")
+
+
+def _to_display_colour(image: pyvips.Image) -> pyvips.Image:
+    """8-bit sRGB (or 8-bit grey for grey masters), whatever the master's depth and colour space."""
+    if image.interpretation == "cmyk":
+        image = image.icc_transform("srgb", embedded=True, input_profile="cmyk")
+    grey = image.bands - (1 if image.hasalpha() else 0) == 1
+    target = "b-w" if grey else "srgb"
+    if image.interpretation != target or image.format != "uchar":
+        image = image.colourspace(target)
+    if image.format != "uchar":
+        image = image.cast("uchar")
+    return image
+
+
+def _mirrored_and_rotated(image: pyvips.Image, plan: RenderPlan) -> pyvips.Image:
+    """3.0 §4.3: mirror first, then rotate clockwise."""
+    if plan.rotation.mirror:
+        image = image.fliphor()
+    degrees = plan.rotation.degrees
+    if degrees == 0:
+        return image
+    if degrees in (90, 180, 270):
+        return image.rot(f"d{int(degrees)}")
+    if plan.format.has_alpha:
+        if not image.hasalpha():
+            image = image.bandjoin(255)
+        background = [0] * image.bands
+    else:
+        background = [WHITE] * image.bands
+    return image.similarity(angle=degrees, background=background)
+
+
+def _with_quality(image: pyvips.Image, quality: Quality) -> pyvips.Image:
+    if quality in (Quality.DEFAULT, Quality.COLOR):
+        return image
+    image = image.colourspace("b-w")
+    if quality is Quality.GRAY:
+        return image
+    if image.hasalpha():
+        image = image.flatten(background=WHITE)
+    return (image > 127).ifthenelse(255, 0).cast("uchar").copy(interpretation="b-w")
+
+
+def _encode(image: pyvips.Image, output_format: OutputFormat, jpeg_quality: int) -> bytes:
+    if output_format is OutputFormat.JPG:
+        if image.hasalpha():
+            image = image.flatten(background=WHITE)
+        return image.jpegsave_buffer(Q=jpeg_quality, strip=True)
+    if output_format is OutputFormat.PNG:
+        return image.pngsave_buffer(compression=4, strip=True)
+    if output_format is OutputFormat.WEBP:
+        return image.webpsave_buffer(Q=jpeg_quality, strip=True)
+    if output_format is OutputFormat.TIF:
+        return image.tiffsave_buffer(compression="deflate", strip=True)
+    if output_format is OutputFormat.GIF:
+        return image.gifsave_buffer(strip=True)
+    return image.jp2ksave_buffer(Q=jpeg_quality, strip=True)

@@ -1,0 +1,89 @@
+"""The Image API blueprints, one per version (/iiif/3/, /iiif/2/): parse, call the pipeline, respond."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+from flask import Blueprint, Response, current_app, redirect, request
+
+from iiif_server.info import V2_CONTEXT, V2_PROFILE_URI, V3_CONTEXT, V3_PROFILE_URI, info_json_v2, info_json_v3
+from iiif_server.pipeline import ImagePipeline
+from iiif_server.request import ApiVersion, BaseUriRequest, ImageRequest, InfoRequest, parse_image_path
+from iiif_server.web.responses import cacheable, last_modified_of, not_modified, not_modified_response, strong_etag
+
+_PROFILE_URI = {ApiVersion.V3: V3_PROFILE_URI, ApiVersion.V2: V2_PROFILE_URI}
+_CONTEXT = {ApiVersion.V3: V3_CONTEXT, ApiVersion.V2: V2_CONTEXT}
+_INFO_JSON = {ApiVersion.V3: info_json_v3, ApiVersion.V2: info_json_v2}
+
+
+def image_api_blueprint(version: ApiVersion) -> Blueprint:
+    blueprint = Blueprint(f"image_api_v{version.value}", __name__)
+
+    @blueprint.route("/<path:path>", methods=["GET", "HEAD", "OPTIONS"])
+    def image_api(path: str) -> Response:
+        if request.method == "OPTIONS":
+            return Response(status=204)
+        parsed = parse_image_path(path, version)
+        if isinstance(parsed, InfoRequest):
+            return _info_response(parsed)
+        if isinstance(parsed, ImageRequest):
+            return _image_response(parsed)
+        return _base_uri_redirect(parsed)
+
+    return blueprint
+
+
+def _pipeline() -> ImagePipeline:
+    return current_app.extensions["iiif"]
+
+
+def service_id(version: ApiVersion, identifier: str) -> str:
+    """The image service's URI: the configured public base, else the URL this request came to."""
+    base = current_app.config["IIIF_SETTINGS"].base_url or request.url_root.rstrip("/")
+    return f"{base}/iiif/{version.value}/{quote(identifier, safe='')}"
+
+
+def _profile_link(version: ApiVersion) -> str:
+    return f'<{_PROFILE_URI[version]}>;rel="profile"'
+
+
+def _info_response(parsed: InfoRequest) -> Response:
+    master, info = _pipeline().image_info(parsed.identifier)
+    document = _INFO_JSON[parsed.version](info, service_id(parsed.version, parsed.identifier), _pipeline().limits)
+    wants_jsonld = request.accept_mimetypes.quality("application/ld+json") > request.accept_mimetypes.quality(
+        "application/json"
+    )
+    media_type = f'application/ld+json;profile="{_CONTEXT[parsed.version]}"' if wants_jsonld else "application/json"
+    body = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    etag = strong_etag(master.fingerprint.token, media_type, body)
+    modified = last_modified_of(master.fingerprint.mtime_ns)
+    headers = {"Link": _profile_link(parsed.version), "Vary": "Accept"}
+    if not_modified(etag, modified):
+        return not_modified_response(etag, modified, headers)
+    response = Response(body, content_type=media_type, headers=headers)
+    return cacheable(response, etag, modified)
+
+
+def _image_response(parsed: ImageRequest) -> Response:
+    token = _bearer_token()
+    prepared = _pipeline().prepare(parsed, token)
+    canonical = f"{service_id(parsed.version, parsed.identifier)}/{prepared.plan.canonical}"
+    headers = {"Link": f'<{canonical}>;rel="canonical", {_profile_link(parsed.version)}'}
+    etag = strong_etag(prepared.cache_key)
+    modified = last_modified_of(prepared.master.fingerprint.mtime_ns)
+    if not_modified(etag, modified):
+        return not_modified_response(etag, modified, headers)
+    data = _pipeline().produce(prepared)
+    response = Response(data, content_type=prepared.plan.format.media_type, headers=headers)
+    return cacheable(response, etag, modified)
+
+
+def _base_uri_redirect(parsed: BaseUriRequest) -> Response:
+    _pipeline().source.locate(parsed.identifier)  # 404 here rather than a redirect to a 404
+    return redirect(f"{service_id(parsed.version, parsed.identifier)}/info.json", code=303)
+
+
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() or None if header.lower().startswith("bearer ") else None

@@ -1,0 +1,73 @@
+"""Response conventions shared by every endpoint: CORS, caching validators, Link headers, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime, timezone
+
+from flask import Flask, Response, current_app, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import is_resource_modified
+
+from iiif_server.errors import IIIFError, MasterUnreadable
+
+log = logging.getLogger("iiif_server")
+
+
+def strong_etag(*parts: str) -> str:
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=12).hexdigest()
+
+
+def last_modified_of(mtime_ns: int) -> datetime:
+    return datetime.fromtimestamp(mtime_ns // 1_000_000_000, tz=timezone.utc)
+
+
+def not_modified(etag: str, last_modified: datetime) -> bool:
+    """If-None-Match / If-Modified-Since say the client's copy is current (RFC 9110 §13.2.2 order)."""
+    return not is_resource_modified(request.environ, etag=etag, last_modified=last_modified)
+
+
+def cacheable(response: Response, etag: str, last_modified: datetime) -> Response:
+    response.set_etag(etag)
+    response.last_modified = last_modified
+    response.headers["Cache-Control"] = current_app.config["IIIF_SETTINGS"].cache_control
+    return response
+
+
+def not_modified_response(etag: str, last_modified: datetime, extra_headers: dict[str, str]) -> Response:
+    response = Response(status=304, headers=extra_headers)
+    return cacheable(response, etag, last_modified)
+
+
+def add_cors(response: Response) -> Response:
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Access-Control-Expose-Headers"] = "Link, ETag, Last-Modified, Content-Length"
+    if request.method == "OPTIONS":
+        response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Authorization, If-None-Match, If-Modified-Since, Range"
+        response.headers["Access-Control-Max-Age"] = "86400"
+    return response
+
+
+def one_line(status: int, reason: str) -> Response:
+    return Response(reason + "\n", status=status, mimetype="text/plain", headers={"Cache-Control": "no-store"})
+
+
+def register_response_conventions(app: Flask) -> None:
+    app.after_request(add_cors)
+
+    @app.errorhandler(IIIFError)
+    def _iiif_error(error: IIIFError) -> Response:
+        if isinstance(error, MasterUnreadable):
+            log.error("%s %s: %s", request.method, request.path, error.reason)
+        return one_line(error.status, error.reason)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Response:
+        return one_line(error.code or 500, f"{error.code} {error.name}")
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("%s %s failed", request.method, request.path)
+        return one_line(500, "internal error; the server log has the details")
