@@ -1,0 +1,158 @@
+"""Stored-tile passthrough: the spliced JPEG decodes (Pillow and libvips) to what rendering the same
+tile gives, in the right colours, and every tile that cannot be handed out unchanged is refused."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pyvips
+from PIL import Image
+
+from iiif_server.passthrough import StoredTileReader
+from iiif_server.sources.filesystem import FileSystemSource
+
+TILE = 256
+# Quadrant colours of the generated page: a decoder that mistakes YCbCr for RGB (or the reverse)
+# turns each of them into a visibly different colour.
+QUADRANT_COLOURS = ((200, 30, 30), (30, 160, 40), (40, 60, 210), (230, 200, 40))
+
+
+def colour_grid(width: int, height: int) -> pyvips.Image:
+    """Four coloured quadrants with mild grain, so tiles hold real JPEG detail."""
+    half_w, half_h = width // 2, height // 2
+    quadrants = [
+        pyvips.Image.black(w, h).new_from_image(list(colour))
+        for (w, h), colour in zip(
+            ((half_w, half_h), (width - half_w, half_h), (half_w, height - half_h), (width - half_w, height - half_h)),
+            QUADRANT_COLOURS,
+        )
+    ]
+    top = quadrants[0].join(quadrants[1], "horizontal")
+    bottom = quadrants[2].join(quadrants[3], "horizontal")
+    grain = pyvips.Image.gaussnoise(width, height, sigma=6, mean=0, seed=3)
+    return (top.join(bottom, "vertical") + grain).cast("uchar")
+
+
+def save_pyramid(image: pyvips.Image, path: Path, **options: object) -> None:
+    image.tiffsave(str(path), compression="jpeg", Q=85, tile=True, tile_width=TILE, tile_height=TILE,
+                   pyramid=True, **options)
+
+
+@pytest.fixture(scope="session")
+def image_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("passthrough")
+    save_pyramid(colour_grid(1024, 768), root / "aligned-1024x768.tif")  # every tile whole
+    save_pyramid(colour_grid(1000, 700), root / "ragged-1000x700.tif")  # last column and row padded
+    save_pyramid(colour_grid(1024, 768), root / "rgb-1024x768.tif", rgbjpeg=True)
+    save_pyramid(colour_grid(1024, 768), root / "subifd-1024x768.tif", subifd=True)
+    colour_grid(1024, 768).tiffsave(str(root / "deflate-1024x768.tif"), compression="deflate", tile=True,
+                                    pyramid=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def source(image_root: Path) -> FileSystemSource:
+    return FileSystemSource(image_root)
+
+
+def pixels(image: pyvips.Image) -> np.ndarray:
+    return np.ndarray(buffer=image.write_to_memory(), dtype=np.uint8,
+                      shape=(image.height, image.width, image.bands)).astype(np.int16)
+
+
+def decoded_by_pillow(jpeg: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(jpeg)) as image:
+        return np.asarray(image.convert("RGB")).astype(np.int16)
+
+
+def level_tile(source: FileSystemSource, identifier: str, load_options: dict, column: int, row: int) -> pyvips.Image:
+    level = source.load_image(source.locate(identifier), **load_options)
+    return level.crop(column * TILE, row * TILE, TILE, TILE)
+
+
+@pytest.mark.parametrize(
+    ("identifier", "level_option", "load_options", "column", "row"),
+    [
+        pytest.param("aligned-1024x768", None, {}, 1, 1, id="interior tile, full resolution"),
+        pytest.param("aligned-1024x768", None, {}, 3, 2, id="bottom-right edge tile, full resolution"),
+        pytest.param("aligned-1024x768", None, {}, 0, 2, id="bottom edge tile, full resolution"),
+        pytest.param("aligned-1024x768", ("page", 1), {"page": 1}, 1, 0, id="right edge tile, level 1"),
+        pytest.param("ragged-1000x700", None, {}, 1, 1, id="interior tile of a ragged master"),
+        pytest.param("rgb-1024x768", None, {}, 2, 1, id="RGB-photometric JPEG tiles"),
+        pytest.param("subifd-1024x768", ("subifd", 0), {"subifd": 0}, 1, 0, id="level stored as a SubIFD"),
+    ],
+)
+def test_passthrough_decodes_to_the_rendered_tile(source, identifier, level_option, load_options, column, row):
+    jpeg = StoredTileReader().read_tile(source.open_bytes, source.locate(identifier), level_option, column, row)
+    assert jpeg is not None
+    stored = pixels(level_tile(source, identifier, load_options, column, row))
+    # What the renderer answers: the same tile decoded, cut and encoded again.
+    rendered = pixels(pyvips.Image.new_from_buffer(
+        level_tile(source, identifier, load_options, column, row).jpegsave_buffer(Q=85), ""))
+    by_pillow = decoded_by_pillow(jpeg)
+    by_vips = pixels(pyvips.Image.new_from_buffer(jpeg, ""))
+    assert by_pillow.shape == by_vips.shape == (TILE, TILE, 3)
+    for decoded in (by_pillow, by_vips):
+        assert np.abs(decoded - stored).max() <= 1, "not the stored tile's pixels"
+        difference = np.abs(decoded - rendered)
+        assert difference.mean() < 3, "differs from the rendered tile by more than JPEG re-encoding"
+        assert np.percentile(difference, 99) <= 16
+
+
+@pytest.mark.parametrize("identifier", ["aligned-1024x768", "rgb-1024x768"])
+def test_passthrough_colours_survive_a_browser_style_decode(source, identifier):
+    """Pillow (libjpeg-turbo, as in browsers) honours the JFIF / Adobe marker the reader adds."""
+    reader = StoredTileReader()
+    master = source.locate(identifier)
+    corners = {(0, 0): 0, (3, 0): 1, (0, 2): 2, (3, 2): 3}
+    for (column, row), quadrant in corners.items():
+        jpeg = reader.read_tile(source.open_bytes, master, None, column, row)
+        mean_colour = decoded_by_pillow(jpeg).reshape(-1, 3).mean(axis=0)
+        assert np.abs(mean_colour - QUADRANT_COLOURS[quadrant]).max() < 6, (column, row, mean_colour)
+
+
+def test_passthrough_is_a_standalone_jfif_stream(source):
+    jpeg = StoredTileReader().read_tile(source.open_bytes, source.locate("aligned-1024x768"), None, 0, 0)
+    assert jpeg.startswith(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00")
+    assert jpeg.endswith(b"\xff\xd9")
+    assert jpeg.count(b"\xff\xd8") == 1, "the tables' and the tile's start markers were both kept"
+
+
+@pytest.mark.parametrize(
+    ("identifier", "level_option", "column", "row"),
+    [
+        pytest.param("ragged-1000x700", None, 3, 1, id="right edge tile padded beyond the image"),
+        pytest.param("ragged-1000x700", None, 0, 2, id="bottom edge tile padded beyond the image"),
+        pytest.param("aligned-1024x768", None, 4, 0, id="column beyond the grid"),
+        pytest.param("aligned-1024x768", None, 0, -1, id="negative row"),
+        pytest.param("aligned-1024x768", ("page", 9), 0, 0, id="level the master does not have"),
+        pytest.param("deflate-1024x768", None, 0, 0, id="tiles not stored as JPEG"),
+    ],
+)
+def test_tiles_that_cannot_be_handed_out_unchanged_are_refused(source, identifier, level_option, column, row):
+    assert StoredTileReader().read_tile(source.open_bytes, source.locate(identifier), level_option, column, row) is None
+
+
+def test_rewritten_master_is_indexed_again(tmp_path):
+    """The index is keyed by fingerprint: stale offsets into a rewritten file are never used."""
+    source = FileSystemSource(tmp_path)
+    path = tmp_path / "page.tif"
+    save_pyramid(colour_grid(512, 512), path)
+    reader = StoredTileReader()
+    before = reader.read_tile(source.open_bytes, source.locate("page"), None, 0, 0)
+    save_pyramid(colour_grid(512, 512).flip("horizontal").flip("vertical"), path)
+    os.utime(path, ns=(1, 1))  # a fingerprint that surely differs, whatever the clock's resolution
+    after = reader.read_tile(source.open_bytes, source.locate("page"), None, 0, 0)
+    assert np.abs(decoded_by_pillow(before).mean(axis=(0, 1)) - QUADRANT_COLOURS[0]).max() < 6
+    assert np.abs(decoded_by_pillow(after).mean(axis=(0, 1)) - QUADRANT_COLOURS[3]).max() < 6
+
+
+def test_index_keeps_only_the_most_recent_masters(source):
+    reader = StoredTileReader(max_masters=2)
+    for identifier in ("aligned-1024x768", "ragged-1000x700", "rgb-1024x768"):
+        assert reader.read_tile(source.open_bytes, source.locate(identifier), None, 0, 0) is not None
+    assert len(reader._indexes) == 2
