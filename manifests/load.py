@@ -1,0 +1,468 @@
+"""Curator files -> Content. Every mistake becomes a Problem that names file, line and field.
+
+Reading keeps YAML line numbers (PyYAML's composed nodes carry marks), checks each file against its
+JSON Schema in ``manifests/schemas/`` and then checks what a schema cannot: rights URIs, page spans,
+references between files. All problems of all files are collected before ContentError is raised, so
+curators see every gap at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import functools
+import json
+import re
+import unicodedata
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import jsonschema
+import referencing
+import yaml
+
+from manifests.model import (
+    Behavior,
+    Content,
+    CoverImage,
+    Document,
+    Exhibition,
+    ExhibitionItem,
+    MetadataEntry,
+    Origin,
+    Page,
+    Provider,
+    Region,
+    Section,
+    Text,
+    ThematicSection,
+    TopCollection,
+    ViewingDirection,
+)
+from manifests.rights import rights_problem
+
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+YAML_SUFFIXES = (".yml", ".yaml")
+LANGUAGE_NAMES = {"vi": "Vietnamese", "en": "English"}
+TYPE_NAMES = {
+    "object": "a group of fields (name: value lines)",
+    "array": "a list (lines starting with '- ')",
+    "string": "a text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+}
+# The top collection when content/collections.yml is absent: every exhibition, in file-name order.
+DERIVED_TOP_LABEL = Text(vi="Triển lãm", en="Exhibitions")
+DERIVED_TOP_SUMMARY = Text(vi="Các triển lãm tài liệu lưu trữ.", en="Exhibitions of archival documents.")
+
+FieldPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    origin: Origin
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.origin}: {self.field}: {self.message}" if self.field else f"{self.origin}: {self.message}"
+
+
+class ContentError(Exception):
+    """One or more curator mistakes; ``str()`` gives one line per problem."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(problem) for problem in self.problems))
+
+
+def describe_field(path: FieldPath) -> str:
+    """('pages', 2, 'image') -> 'pages > item 3 > image': list positions counted from 1, as curators do."""
+    return " > ".join(f"item {part + 1}" if isinstance(part, int) else part for part in path)
+
+
+@dataclass(frozen=True)
+class CuratorFile:
+    """One parsed YAML file and the line of every field in it."""
+
+    path: Path
+    data: object
+    lines: Mapping[FieldPath, int]
+
+    def origin(self, field_path: FieldPath) -> Origin:
+        """The line of the field, or of the nearest enclosing field that exists."""
+        for end in range(len(field_path), -1, -1):
+            line = self.lines.get(field_path[:end])
+            if line is not None:
+                return Origin(self.path, line)
+        return Origin(self.path, 1)
+
+    def problem(self, field_path: FieldPath, message: str) -> Problem:
+        return Problem(self.origin(field_path), describe_field(field_path), message)
+
+
+def read_curator_file(path: Path) -> CuratorFile:
+    """Parse one YAML file keeping line numbers; raises ContentError for syntax errors."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ContentError([Problem(Origin(path, 1), "", f"not UTF-8 text ({error.reason}); save it as UTF-8")]) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark else 1
+        what = error.problem or error.context or "cannot be read"
+        raise ContentError([Problem(Origin(path, line), "", f"YAML syntax error: {what}")]) from None
+    except yaml.YAMLError as error:
+        raise ContentError([Problem(Origin(path, 1), "", f"YAML syntax error: {error}")]) from None
+    if node is None:
+        raise ContentError([Problem(Origin(path, 1), "", "the file is empty")])
+    lines: dict[FieldPath, int] = {(): node.start_mark.line + 1}
+    problems: list[Problem] = []
+    data = _plain_value(node, (), lines, problems, path)
+    if problems:
+        raise ContentError(problems)
+    return CuratorFile(path, data, lines)
+
+
+def _plain_value(
+    node: yaml.Node, path: FieldPath, lines: dict[FieldPath, int], problems: list[Problem], file: Path
+) -> object:
+    if isinstance(node, yaml.MappingNode):
+        mapping: dict[str, object] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else None
+            line = key_node.start_mark.line + 1
+            if key is None:
+                problems.append(Problem(Origin(file, line), describe_field(path), "a field name must be plain text"))
+                continue
+            if key in mapping:
+                first = lines[path + (key,)]
+                problems.append(Problem(Origin(file, line), describe_field(path + (key,)),
+                                        f"written twice (first on line {first}); keep one"))
+                continue
+            lines[path + (key,)] = line
+            mapping[key] = _plain_value(value_node, path + (key,), lines, problems, file)
+        return mapping
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for index, item_node in enumerate(node.value):
+            lines[path + (index,)] = item_node.start_mark.line + 1
+            items.append(_plain_value(item_node, path + (index,), lines, problems, file))
+        return items
+    if node.tag in _CONSTRUCTED_TAGS:
+        return yaml.constructor.SafeConstructor().construct_object(node)
+    # Dates stay text (the schema and the loader read them); everything else is text as written.
+    return unicodedata.normalize("NFC", str(node.value))
+
+
+_CONSTRUCTED_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("int", "float", "bool", "null")}
+
+
+@functools.cache
+def _schema_validator(schema_name: str) -> jsonschema.Draft7Validator:
+    resources = []
+    for schema_path in sorted(SCHEMA_DIR.glob("*.schema.json")):
+        contents = json.loads(schema_path.read_text(encoding="utf-8"))
+        resources.append((schema_path.name, referencing.jsonschema.DRAFT7.create_resource(contents)))
+    registry = referencing.Registry().with_resources(resources)
+    schema = json.loads((SCHEMA_DIR / schema_name).read_text(encoding="utf-8"))
+    return jsonschema.Draft7Validator(schema, registry=registry)
+
+
+def schema_problems(curator_file: CuratorFile, schema_name: str) -> list[Problem]:
+    """Every schema violation of the file, each as a plain-words Problem."""
+    validator = _schema_validator(schema_name)
+    problems = []
+    for error in sorted(validator.iter_errors(curator_file.data), key=lambda e: list(map(str, e.absolute_path))):
+        for field_path, message in _explain(error):
+            problems.append(curator_file.problem(field_path, message))
+    return sorted(problems, key=lambda problem: problem.origin.line)
+
+
+def _explain(error: jsonschema.ValidationError) -> Iterator[tuple[FieldPath, str]]:
+    path: FieldPath = tuple(error.absolute_path)
+    instance, schema, keyword = error.instance, error.schema, error.validator
+    if keyword == "required":
+        for name in error.validator_value:
+            if isinstance(instance, dict) and name not in instance:
+                if name in LANGUAGE_NAMES:
+                    yield path, f"missing the {LANGUAGE_NAMES[name]} ({name}) translation"
+                else:
+                    yield path, f"missing the field '{name}'"
+    elif keyword == "additionalProperties":
+        known = sorted(schema.get("properties", {}))
+        for name in sorted(set(instance) - set(known)):
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"known fields: {', '.join(known)}"
+            yield path + (name,), f"unknown field; {hint}"
+    elif keyword == "type":
+        wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        yield path, f"should be {' or '.join(TYPE_NAMES.get(name, name) for name in wanted)}, not {instance!r}"
+    elif keyword == "enum":
+        yield path, f"{instance!r} is not allowed; use one of: {', '.join(map(str, error.validator_value))}"
+    elif keyword == "pattern" and path and path[-1] in LANGUAGE_NAMES:
+        yield path, f"the {LANGUAGE_NAMES[path[-1]]} ({path[-1]}) translation is empty"
+    elif keyword == "pattern":
+        yield path, f"{instance!r} is not in the expected form: {schema.get('description', error.message)}"
+    elif keyword == "minItems":
+        yield path, f"needs at least {error.validator_value} entr{'y' if error.validator_value == 1 else 'ies'}"
+    elif keyword == "maxItems":
+        yield path, f"has more than {error.validator_value} entries"
+    elif keyword == "minimum":
+        yield path, f"must be at least {error.validator_value}, not {instance!r}"
+    else:
+        yield path, error.message
+
+
+def load_content(content_dir: Path) -> Content:
+    """Read ``documents/*.yml``, ``exhibitions/*.yml`` and ``collections.yml`` below ``content_dir``.
+
+    Raises ContentError listing every problem of every file. Image identifiers are only checked for
+    form here; ``manifests.images.read_image_sizes`` checks them against an image root.
+    """
+    if not content_dir.is_dir():
+        raise ContentError([Problem(Origin(content_dir, 1), "", "the content folder does not exist")])
+    problems: list[Problem] = []
+    # Ids of files that have problems of their own: references to them are not reported again.
+    broken_ids: set[str] = set()
+    documents: dict[str, Document] = {}
+    for curator_file in _read_folder(content_dir / "documents", "document.schema.json", problems, broken_ids):
+        document = _document(curator_file, problems)
+        if document is None:
+            broken_ids.add(curator_file.data["id"])
+            continue
+        if document.id in documents:
+            problems.append(curator_file.problem(("id",), f"'{document.id}' is already used by {documents[document.id].source}"))
+            continue
+        documents[document.id] = document
+    exhibitions: dict[str, Exhibition] = {}
+    for curator_file in _read_folder(content_dir / "exhibitions", "exhibition.schema.json", problems, broken_ids):
+        exhibition = _exhibition(curator_file, documents, broken_ids, problems)
+        if exhibition is None:
+            broken_ids.add(curator_file.data["id"])
+            continue
+        if exhibition.id in exhibitions:
+            problems.append(curator_file.problem(("id",), f"'{exhibition.id}' is already used by {exhibitions[exhibition.id].source}"))
+            continue
+        exhibitions[exhibition.id] = exhibition
+    top = _top_collection(content_dir, documents, exhibitions, broken_ids, problems)
+    if problems:
+        raise ContentError(problems)
+    assert top is not None
+    return Content(tuple(documents.values()), tuple(exhibitions.values()), top)
+
+
+def _read_folder(
+    folder: Path, schema_name: str, problems: list[Problem], broken_ids: set[str]
+) -> Iterator[CuratorFile]:
+    """The folder's YAML files that parse and match the schema; the others add their problems."""
+    if not folder.is_dir():
+        return
+    for path in sorted(p for p in folder.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file()):
+        curator_file = _read_checked(path, schema_name, problems, broken_ids)
+        if curator_file is not None:
+            yield curator_file
+
+
+def _read_checked(path: Path, schema_name: str, problems: list[Problem], broken_ids: set[str]) -> CuratorFile | None:
+    try:
+        curator_file = read_curator_file(path)
+    except ContentError as error:
+        problems.extend(error.problems)
+        return None
+    found = schema_problems(curator_file, schema_name)
+    problems.extend(found)
+    if not found:
+        return curator_file
+    if isinstance(curator_file.data, dict) and isinstance(curator_file.data.get("id"), str):
+        broken_ids.add(curator_file.data["id"])
+    return None
+
+
+def _text(value: Mapping[str, object]) -> Text:
+    # Numbers are text too: a year written as `en: 1873` must not need quotes.
+    return Text(vi=str(value["vi"]).strip(), en=str(value["en"]).strip())
+
+
+def _nav_date(curator_file: CuratorFile, field_path: FieldPath, problems: list[Problem]) -> str | None:
+    """A curator's date or date-time -> the UTC xsd:dateTime IIIF asks for (Presentation 3.0 §3.3.2)."""
+    data = curator_file.data
+    for part in field_path:
+        data = data.get(part) if isinstance(data, dict) else None
+    if data is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(str(data))
+    except ValueError:
+        problems.append(curator_file.problem(field_path, f"{data!r} is not a real date"))
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _document(curator_file: CuratorFile, problems: list[Problem]) -> Document | None:
+    data = curator_file.data
+    assert isinstance(data, dict)
+    before = len(problems)
+    rights_message = rights_problem(data["rights"])
+    if rights_message:
+        problems.append(curator_file.problem(("rights",), rights_message))
+    behavior = tuple(Behavior(name) for name in data.get("behavior", ()))
+    if {Behavior.PAGED, Behavior.INDIVIDUALS} <= set(behavior):
+        problems.append(curator_file.problem(("behavior",), "'paged' and 'individuals' cannot be combined; keep one"))
+    pages = tuple(
+        Page(page["image"], _text(page["label"]) if "label" in page else None, curator_file.origin(("pages", index)))
+        for index, page in enumerate(data["pages"])
+    )
+    start = data.get("start")
+    if start is not None and start > len(pages):
+        problems.append(curator_file.problem(("start",), f"page {start} does not exist; the document has {len(pages)} pages"))
+    contents = _sections(curator_file, data.get("contents", []), ("contents",), len(pages), problems)
+    nav_date = _nav_date(curator_file, ("navDate",), problems)
+    if len(problems) > before:
+        return None
+    provider = data["provider"]
+    return Document(
+        id=data["id"],
+        label=_text(data["label"]),
+        summary=_text(data["summary"]),
+        metadata=tuple(MetadataEntry(_text(entry["label"]), _text(entry["value"])) for entry in data.get("metadata", [])),
+        rights=data["rights"],
+        attribution=_text(data["attribution"]),
+        provider=Provider(
+            id=provider.get("id", provider["homepage"]),
+            label=_text(provider["label"]),
+            homepage=provider["homepage"],
+            logo=provider.get("logo"),
+        ),
+        pages=pages,
+        contents=contents,
+        nav_date=nav_date,
+        behavior=behavior,
+        viewing_direction=ViewingDirection(data.get("viewingDirection", ViewingDirection.LEFT_TO_RIGHT.value)),
+        start_page=None if start is None else start - 1,
+        homepage=data.get("homepage"),
+        source=curator_file.path,
+    )
+
+
+_PAGE_SPAN = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
+
+
+def _sections(
+    curator_file: CuratorFile, entries: list[dict], path: FieldPath, page_count: int, problems: list[Problem]
+) -> tuple[Section, ...]:
+    sections = []
+    for index, entry in enumerate(entries):
+        entry_path = path + (index,)
+        page_indexes: tuple[int, ...] = ()
+        if "pages" in entry:
+            span = _PAGE_SPAN.match(str(entry["pages"]))
+            assert span is not None  # the schema's pattern already holds
+            first, last = int(span[1]), int(span[2] or span[1])
+            if first < 1 or first > last:
+                problems.append(curator_file.problem(entry_path + ("pages",),
+                                                     f"bad page span '{entry['pages']}': write first-last, e.g. 1-3"))
+            elif last > page_count:
+                problems.append(curator_file.problem(entry_path + ("pages",),
+                                                     f"page {last} does not exist; the document has {page_count} pages"))
+            else:
+                page_indexes = tuple(range(first - 1, last))
+        children = _sections(curator_file, entry.get("sections", []), entry_path + ("sections",), page_count, problems)
+        if "pages" not in entry and not children:
+            problems.append(curator_file.problem(entry_path, "a section needs 'pages', 'sections' or both"))
+        sections.append(Section(_text(entry["label"]), page_indexes, children))
+    return tuple(sections)
+
+
+def _exhibition(
+    curator_file: CuratorFile, documents: Mapping[str, Document], broken_ids: set[str], problems: list[Problem]
+) -> Exhibition | None:
+    data = curator_file.data
+    assert isinstance(data, dict)
+    before = len(problems)
+    items = []
+    for index, item in enumerate(data["items"]):
+        item_path = ("items", index)
+        document = documents.get(item["document"])
+        if document is None:
+            if item["document"] not in broken_ids:
+                problems.append(curator_file.problem(item_path + ("document",),
+                                                     _unknown("document", item["document"], documents)))
+            continue
+        page = item.get("page", 1)
+        if page > len(document.pages):
+            problems.append(curator_file.problem(item_path + ("page",),
+                                                 f"page {page} does not exist; '{document.id}' has {len(document.pages)} pages"))
+            continue
+        region = None
+        if "region" in item:
+            region = Region(*item["region"])
+            if region.width == 0 or region.height == 0:
+                problems.append(curator_file.problem(item_path + ("region",), "width and height must be more than 0"))
+                continue
+        narrative = _text(item["narrative"]) if "narrative" in item else None
+        items.append(ExhibitionItem(document.id, page - 1, region, _text(item["caption"]), narrative,
+                                    curator_file.origin(item_path)))
+    nav_date = _nav_date(curator_file, ("navDate",), problems)
+    if len(problems) > before:
+        return None
+    return Exhibition(
+        id=data["id"],
+        title=_text(data["title"]),
+        introduction=_text(data["introduction"]),
+        cover=CoverImage(data["cover"], curator_file.origin(("cover",))),
+        items=tuple(items),
+        nav_date=nav_date,
+        source=curator_file.path,
+    )
+
+
+def _unknown(kind: str, name: str, known: Mapping[str, object]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"no {kind} with id '{name}'{hint}"
+
+
+def _top_collection(
+    content_dir: Path,
+    documents: Mapping[str, Document],
+    exhibitions: Mapping[str, Exhibition],
+    broken_ids: set[str],
+    problems: list[Problem],
+) -> TopCollection | None:
+    path = next((content_dir / f"collections{suffix}" for suffix in YAML_SUFFIXES
+                 if (content_dir / f"collections{suffix}").is_file()), None)
+    if path is None:
+        return TopCollection(DERIVED_TOP_LABEL, DERIVED_TOP_SUMMARY, tuple(exhibitions), ())
+    curator_file = _read_checked(path, "collections.schema.json", problems, broken_ids)
+    if curator_file is None:
+        return None
+    data = curator_file.data
+    assert isinstance(data, dict)
+    before = len(problems)
+    exhibition_ids = tuple(data.get("exhibitions", exhibitions))
+    for index, exhibition_id in enumerate(exhibition_ids):
+        if exhibition_id not in exhibitions and exhibition_id not in broken_ids:
+            problems.append(curator_file.problem(("exhibitions", index), _unknown("exhibition", exhibition_id, exhibitions)))
+    sections = []
+    collection_ids = set(exhibitions)
+    for index, section in enumerate(data.get("sections", [])):
+        if section["id"] in collection_ids:
+            problems.append(curator_file.problem(("sections", index, "id"),
+                                                 f"'{section['id']}' is already the id of an exhibition or section"))
+        collection_ids.add(section["id"])
+        for position, document_id in enumerate(section["documents"]):
+            if document_id not in documents and document_id not in broken_ids:
+                problems.append(curator_file.problem(("sections", index, "documents", position),
+                                                     _unknown("document", document_id, documents)))
+        sections.append(ThematicSection(section["id"], _text(section["label"]), _text(section["summary"]),
+                                        tuple(section["documents"])))
+    if len(problems) > before:
+        return None
+    return TopCollection(_text(data["label"]), _text(data["summary"]), exhibition_ids, tuple(sections))
