@@ -1,0 +1,3 @@
+from iiif_server.cli import main
+
+main()

@@ -1,0 +1,124 @@
+"""Fixtures shared by the whole suite: masters generated once per session, the app, a gunicorn server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from iiif_server import create_app
+from iiif_server.settings import Settings
+from tests.grid import write_grid_masters
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED = REPO_ROOT.parent / "shared"
+VALIDATOR_IMAGE_ID = "67352ccc-d1b0-11e1-89ae-279075081939"
+GRID_COLUMNS, GRID_ROWS = 16, 12  # 1600 x 1200 px
+
+
+@pytest.fixture(scope="session")
+def image_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An image root with the grid masters, the validator's test image, nested ids and a corrupt file."""
+    root = tmp_path_factory.mktemp("images")
+    write_grid_masters(root, GRID_COLUMNS, GRID_ROWS)
+    write_grid_masters(root / "nested" / "deeper", 4, 3)
+    shutil.copy(SHARED / "testimages" / f"{VALIDATOR_IMAGE_ID}.png", root / f"{VALIDATOR_IMAGE_ID}.png")
+    (root / "corrupt.tif").write_bytes(b"II*\x00" + os.urandom(2000))
+    (root / "not-an-image.jpg").write_text("this is a text file, not a JPEG\n")
+    return root
+
+
+@pytest.fixture(scope="session")
+def settings(image_root: Path) -> Settings:
+    return Settings(image_root=image_root, max_width=5000, max_height=5000, max_area=16_000_000)
+
+
+@pytest.fixture()
+def app(settings: Settings):
+    return create_app(settings)
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RunningServer:
+    def __init__(self, process: subprocess.Popen, base_url: str, port: int) -> None:
+        self.process = process
+        self.base_url = base_url
+        self.port = port
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the gunicorn master and its workers, now."""
+        pids = [self.process.pid] + _children(self.process.pid)
+        total = 0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/status").read_text()
+            except FileNotFoundError:
+                continue
+            for line in fields.splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        return total
+
+
+def _children(pid: int) -> list[int]:
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        children += [int(child) for child in text]
+    return children
+
+
+def start_server(image_root: Path, *extra_args: str, env: dict[str, str] | None = None) -> RunningServer:
+    """``iiif-archive serve`` as a real gunicorn process on a loopback port; waits until it answers."""
+    port = free_port()
+    command = [sys.executable, "-m", "iiif_server", "serve", "--images", str(image_root),
+               "--host", "127.0.0.1", "--port", str(port), *extra_args]
+    process = subprocess.Popen(command, env={**os.environ, **(env or {})}, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:]}")
+        try:
+            requests.get(base_url + "/iiif/3/none/info.json", timeout=1)
+            return RunningServer(process, base_url, port)
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    stop_server(RunningServer(process, base_url, port))
+    raise RuntimeError("server did not start within 30 s")
+
+
+def stop_server(server: RunningServer) -> None:
+    os.killpg(server.process.pid, signal.SIGTERM)
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.process.pid, signal.SIGKILL)
+        server.process.wait()
+
+
+@pytest.fixture(scope="session")
+def gunicorn_server(image_root: Path) -> Iterator[RunningServer]:
+    server = start_server(image_root, "--workers", "2", "--threads", "4")
+    yield server
+    stop_server(server)
