@@ -26,6 +26,8 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     # key them by file name only and could serve a master that changed on disk.
     pyvips.cache_set_max(0)
     app = Flask(__name__)
+    # An empty path segment is part of a (bad) identifier, not something to redirect away.
+    app.url_map.merge_slashes = False
     app.config["IIIF_SETTINGS"] = settings
     prefixes = tuple(p.strip() for p in settings.restricted_prefixes.split(",") if p.strip())
     app.extensions["iiif"] = ImagePipeline(

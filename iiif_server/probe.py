@@ -30,7 +30,7 @@ def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
     try:
         header = source.load_image(master)
         width, height, bands = header.width, header.height, header.bands
-        has_alpha = header.hasalpha()
+        has_alpha = bool(header.hasalpha())
     except pyvips.Error as error:
         raise MasterUnreadable(f"image {master.identifier!r} cannot be read: {_first_line(error)}") from None
     if master.suffix in TIFF_SUFFIXES:
@@ -53,7 +53,12 @@ def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
             Level(-(-width // 2**r), -(-height // 2**r), ("page", r) if r else None, tile)
             for r in range(reductions + 1)
         )
-        kind = MasterKind.JPEG2000
+        # Requests on the codestream's own tile grid decode exactly one tile per resolution.
+        tile_width, tile_height = tile or (tile_size, tile_size)
+        return ImageInfo(
+            width, height, MasterKind.JPEG2000, levels, tile_width, tile_height,
+            _fitting_scale_factors(width, height, max(tile_width, tile_height)), master.fingerprint, has_alpha,
+        )
     elif master.suffix in JPEG_SUFFIXES:
         levels = (Level(width, height, None),) + tuple(
             Level(-(-width // s), -(-height // s), ("shrink", s)) for s in JPEG_SHRINKS

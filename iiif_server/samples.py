@@ -22,6 +22,7 @@ import pyvips
 TIFF_TILE = 256
 JP2_TILE = 512
 JPEG_QUALITY = 85
+NOISE_TILE = 1021
 # The typeset documents are laid out as 600 dpi scans: 12 pt type is 100 px tall at scale 1.
 SCAN_DPI = 600
 
@@ -152,9 +153,16 @@ def _aged_paper(width: int, height: int, scale: float, tint: tuple[int, int, int
     """Cream paper with broad stains, fibre grain and edges darkened by handling (3-band float)."""
     stains = pyvips.Image.perlin(width, height, cell_size=_px(900, scale))
     blotches = pyvips.Image.perlin(width, height, cell_size=_px(140, scale))
-    grain = pyvips.Image.gaussnoise(width, height, sigma=6, mean=0)
+    grain = _grain(width, height, sigma=6)
     shade = 1 + stains * 0.10 + blotches * 0.03 - _edge_darkening(width, height, 0.22)
     return shade.bandjoin([shade, shade]) * list(tint) + grain
+
+
+def _grain(width: int, height: int, sigma: float) -> pyvips.Image:
+    """Gaussian grain, drawn once as a tile and repeated: generating it per pixel would cost more
+    than all the rest of a map. The tile's odd size keeps its seams off the 256 px tile grid."""
+    tile = pyvips.Image.gaussnoise(NOISE_TILE, NOISE_TILE, sigma=sigma, mean=0).copy_memory()
+    return tile.replicate(-(-width // NOISE_TILE), -(-height // NOISE_TILE)).crop(0, 0, width, height)
 
 
 def _edge_darkening(width: int, height: int, strength: float) -> pyvips.Image:
@@ -193,12 +201,9 @@ def _at_most(image: pyvips.Image, limit: float) -> pyvips.Image:
 
 # --- the decree -------------------------------------------------------------------------------
 
-DECREE_HEADER = (
-    "<b>VIỆT NAM DÂN CHỦ CỘNG HOÀ</b>\n<b>Độc lập - Tự do - Hạnh phúc</b>\n———————"
-)
+DECREE_HEADER = "<b>VIỆT NAM DÂN CHỦ CỘNG HOÀ</b>\n<b>Độc lập - Tự do - Hạnh phúc</b>\n———————"
+DECREE_TITLE = "<b>SẮC LỆNH SỐ 14</b>\n\n<b>CHỦ TỊCH CHÍNH PHỦ LÂM THỜI\nVIỆT NAM DÂN CHỦ CỘNG HOÀ</b>"
 DECREE_PAGES = (
-    "<b>SẮC LỆNH SỐ 14</b>\n\n"
-    "<b>CHỦ TỊCH CHÍNH PHỦ LÂM THỜI VIỆT NAM DÂN CHỦ CỘNG HOÀ</b>\n\n"
     "Chiểu theo đề nghị của Bộ trưởng Bộ Nội vụ và sau khi Hội đồng Chính phủ đã thoả thuận, "
     "xét rằng nhân dân Việt Nam đã giành được quyền độc lập, và cần có một Quốc dân Đại hội "
     "do dân bầu ra để định hiến pháp cho nước nhà,\n\n<b>RA SẮC LỆNH:</b>\n\n"
@@ -218,37 +223,45 @@ DECREE_PAGES = (
     "và báo cáo về Bộ Nội vụ ngay sau khi kiểm xong.\n\n"
     "<b>Điều thứ 7.</b> — Những điều khoản trái với sắc lệnh này đều bãi bỏ.\n\n"
     "<i>(Bản mẫu để trình diễn — sample document for the demonstration.)</i>",
-    "<b>Điều thứ 8.</b> — Bộ trưởng Bộ Nội vụ chịu uỷ nhiệm thi hành sắc lệnh này.\n\n\n"
-    "<i>Hà Nội, ngày 8 tháng 9 năm 1945</i>\n\n"
-    "<b>CHỦ TỊCH CHÍNH PHỦ LÂM THỜI\nVIỆT NAM DÂN CHỦ CỘNG HOÀ</b>",
+    "<b>Điều thứ 8.</b> — Bộ trưởng Bộ Nội vụ chịu uỷ nhiệm thi hành sắc lệnh này.",
 )
+DECREE_SIGNING = "<i>Hà Nội, ngày 8 tháng 9 năm 1945</i>\n\n<b>CHỦ TỊCH CHÍNH PHỦ LÂM THỜI\nVIỆT NAM DÂN CHỦ CỘNG HOÀ</b>"
 DECREE_WIDTH, DECREE_HEIGHT, DECREE_MARGIN = 5000, 7000, 560
 
 
 def _decree_page(number: int, scale: float) -> pyvips.Image:
+    """A typed page: the state heading, the articles, a folio; the title opens page 1 and the
+    signature under the state seal closes the last page."""
     width, height = _px(DECREE_WIDTH, scale), _px(DECREE_HEIGHT, scale)
-    margin = _px(DECREE_MARGIN, scale)
+    margin, gap = _px(DECREE_MARGIN, scale), _px(220, scale)
     column = DECREE_WIDTH - 2 * DECREE_MARGIN
-    header = _text(DECREE_HEADER, scale, "Noto Serif 13", column, align="centre")
-    body = _text(DECREE_PAGES[number - 1], scale, "Noto Serif 12", column)
-    folio = _text(f"— {number} —", scale, "Noto Serif 11", 600, align="centre")
-    blocks = [
-        (header, (width - header.width) // 2, margin),
-        (body, margin, margin + header.height + _px(260, scale)),
-        (folio, (width - folio.width) // 2, height - margin // 2 - folio.height),
-    ]
+    header = _text(DECREE_HEADER, scale, "Noto Serif 15", column, align="centre")
+    folio = _text(f"— {number} —", scale, "Noto Serif 13", 600, align="centre")
+    blocks = [(header, (width - header.width) // 2, margin),
+              (folio, (width - folio.width) // 2, height - margin // 2 - folio.height)]
+    top = margin + header.height + gap
+    if number == 1:
+        title = _text(DECREE_TITLE, scale, "Noto Serif 16", column, align="centre")
+        blocks.append((title, (width - title.width) // 2, top))
+        top += title.height + gap
+    body = _text(DECREE_PAGES[number - 1], scale, "Noto Serif 14", column)
+    blocks.append((body, margin, top))
+    top += body.height + gap
+    last_page = number == len(DECREE_PAGES)
+    if last_page:
+        signing = _text(DECREE_SIGNING, scale, "Noto Serif 14", column * 0.6, align="centre")
+        signing_left = width - margin - signing.width
+        blocks.append((signing, signing_left, top))
+        top += signing.height + _px(360, scale)
     page = _ink(_aged_paper(width, height, scale), _mask_canvas(width, height, blocks), IRON_GALL_INK)
-    if number == len(DECREE_PAGES):
-        signature_top = margin + header.height + _px(260, scale) + body.height + _px(120, scale)
+    if last_page:
         signature = _signature(_px(1500, scale), _px(520, scale), scale)
-        signature_left = width // 2 + _px(300, scale)
-        page = _ink(page, _mask_canvas(width, height, [(signature, signature_left, signature_top)]),
-                    IRON_GALL_INK)
+        signature_left = signing_left + (signing.width - signature.width) // 2
+        page = _ink(page, _mask_canvas(width, height, [(signature, signature_left, top)]), IRON_GALL_INK)
         seal = _seal(_px(1250, scale), scale)
-        # A seal is pressed over the left part of the signature, as on the originals.
-        seal_left = signature_left - seal.width // 2
-        seal_top = signature_top - _px(260, scale)
-        page = _ink(page, _mask_canvas(width, height, [(seal, seal_left, seal_top)]), SEAL_RED)
+        # The seal is pressed over the left part of the signature, as on the originals.
+        seal_top = top + signature.height // 2 - seal.height // 2
+        page = _ink(page, _mask_canvas(width, height, [(seal, signature_left - seal.width // 3, seal_top)]), SEAL_RED)
     return _to_uchar(page)
 
 
@@ -350,8 +363,7 @@ def _photograph(scale: float) -> pyvips.Image:
         y < height * 0.08 + _px(340, scale))
     grey = stage_body.ifthenelse(180 + trees * 30, grey)
     grey = (pole | flag).ifthenelse(45, grey)
-    grain = pyvips.Image.gaussnoise(width, height, sigma=14, mean=0)
-    grey = (grey + grain) * (1 - _edge_darkening(width, height, 0.55))
+    grey = (grey + _grain(width, height, sigma=14)) * (1 - _edge_darkening(width, height, 0.55))
     return _to_uchar(grey.bandjoin([grey * 0.86 + 6, grey * 0.66]) + [14, 8, 0])
 
 
@@ -368,6 +380,10 @@ MAP_LABELS = (
 RIVER, WATER, STREET, WALL, LABEL_INK = (132, 168, 170), (150, 186, 196), (92, 62, 40), (120, 40, 30), (48, 34, 28)
 
 
+MAP_TITLE = ("<b>PLAN DE LA VILLE DE HANOI</b>\n<b>BẢN ĐỒ THÀNH PHỐ HÀ NỘI — 1873</b>\n"
+             "<i>bản mẫu để trình diễn · sample for the demonstration</i>")
+
+
 def _map(scale: float) -> pyvips.Image:
     """Hà Nội in 1873: the Red River, lakes, the citadel, a street grid and place names in every part."""
     width, height = _px(MAP_WIDTH, scale), _px(MAP_HEIGHT, scale)
@@ -379,35 +395,56 @@ def _map(scale: float) -> pyvips.Image:
     river = river_distance < _px(1100, scale)
     # Engraved water: hatching parallel to the bank.
     hatching = river & ((river_distance % _px(60, scale)) < max(1, _px(8, scale)))
-    lakes = _ellipse(x, y, width * 0.55, height * 0.62, width * 0.035, height * 0.07) | _ellipse(
-        x, y, width * 0.22, height * 0.16, width * 0.14, height * 0.13)
+    west_lake = (width * 0.22, height * 0.16, width * 0.14, height * 0.13)
+    sword_lake = (width * 0.55, height * 0.62, width * 0.035, height * 0.07)
+    lakes = _ellipse(x, y, *west_lake) | _ellipse(x, y, *sword_lake)
     street_pitch, street_width = _px(420, scale), max(1, _px(16, scale))
-    bent_x = x + wobble * 0.3
-    streets = ((bent_x % street_pitch) < street_width) | (((y + wobble * 0.2) % street_pitch) < street_width) | (
-        ((x + y) % (street_pitch * 5)) < street_width)
-    citadel = _square_outline(x, y, width * 0.36, height * 0.45, width * 0.10, max(2, _px(60, scale)))
+    streets = (((x + wobble * 0.3) % street_pitch) < street_width) | (
+        ((y + wobble * 0.2) % street_pitch) < street_width) | (((x + y) % (street_pitch * 5)) < street_width)
+    citadel_half = width * 0.10
+    citadel = _frame(x, y, (width * 0.36, height * 0.45), (citadel_half, citadel_half), max(2, _px(60, scale)))
+    title = _text(MAP_TITLE, scale, "Noto Serif 40", 9000, align="centre")
+    margin = _px(300, scale)
+    box_size = (title.width + 2 * margin, title.height + 2 * margin)
+    box_corner = (_px(600, scale), height - box_size[1] - _px(600, scale))
+    box_centre = (box_corner[0] + box_size[0] / 2, box_corner[1] + box_size[1] / 2)
+    box_half = (box_size[0] / 2, box_size[1] / 2)
     paper = _aged_paper(width, height, scale, tint=(230, 214, 178))
-    # Later layers cover earlier ones: the river and the lakes hide the streets under them.
+    # Later layers cover earlier ones: the river and the lakes hide the streets under them, the
+    # title cartouche hides everything.
     plan = streets.ifthenelse(list(STREET), paper)
     plan = river.ifthenelse(hatching.ifthenelse(list(WATER), list(RIVER)), plan)
     plan = lakes.ifthenelse(list(WATER), plan)
     plan = citadel.ifthenelse(list(WALL), plan)
-    plan = _ink(plan, _map_labels(width, height, scale), LABEL_INK)
-    return _to_uchar(plan)
+    plan = _frame(x, y, box_centre, box_half, width).ifthenelse(paper, plan)
+    plan = _frame(x, y, box_centre, box_half, max(2, _px(40, scale))).ifthenelse(list(WALL), plan)
+    features = [
+        ("Hồ Tây", west_lake[:2]), ("Hồ Hoàn Kiếm", (sword_lake[0], sword_lake[1] - sword_lake[3] * 1.4)),
+        ("Thành Hà Nội", (width * 0.36, height * 0.45)),
+        ("Sông Hồng · Fleuve Rouge", (width * 0.80, height * 0.30)),
+    ]
+    labels = _map_labels(width, height, scale).insert(pyvips.Image.black(*box_size), *box_corner)
+    for name, (centre_x, centre_y) in features:
+        label = _text(f"<b>{name}</b>", scale, "Noto Serif Italic 30", 9000)
+        labels = labels.insert(label, round(centre_x - label.width / 2), round(centre_y - label.height / 2))
+    labels = labels.insert(title, box_corner[0] + margin, box_corner[1] + margin)
+    return _to_uchar(_ink(plan, labels.cast("uchar"), LABEL_INK))
 
 
 def _ellipse(x: pyvips.Image, y: pyvips.Image, cx: float, cy: float, rx: float, ry: float) -> pyvips.Image:
     return ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 < 1
 
 
-def _square_outline(x: pyvips.Image, y: pyvips.Image, cx: float, cy: float, half: float, wall: int) -> pyvips.Image:
-    dx, dy = (x - cx).abs(), (y - cy).abs()
-    chessboard_distance = (dx > dy).ifthenelse(dx, dy)
-    return (chessboard_distance < half) & (chessboard_distance >= half - wall)
+def _frame(x: pyvips.Image, y: pyvips.Image, centre: tuple[float, float], half: tuple[float, float],
+           wall: float) -> pyvips.Image:
+    """The band ``wall`` wide just inside the rectangle around ``centre`` (a filled box if wide enough)."""
+    dx, dy = (x - centre[0]).abs() - half[0], (y - centre[1]).abs() - half[1]
+    outside_by = (dx > dy).ifthenelse(dx, dy)
+    return (outside_by < 0) & (outside_by >= -wall)
 
 
 def _map_labels(width: int, height: int, scale: float) -> pyvips.Image:
-    """One place name per cell of a coarse grid, plus the title cartouche: a uchar coverage mask.
+    """Street and quarter names, one per cell of a coarse grid: a uchar coverage mask.
 
     The cells are joined with arrayjoin, so the mask is one lazy image however many names it has.
     """
@@ -421,14 +458,7 @@ def _map_labels(width: int, height: int, scale: float) -> pyvips.Image:
             left = (cell - label.width) // 2 + (row % 3 - 1) * cell // 5
             top = (cell - label.height) // 2 + (column % 2) * cell // 6
             cells.append(label.embed(max(0, left), max(0, top), cell, cell))
-    labels = pyvips.Image.arrayjoin(cells, across=columns).crop(0, 0, width, height)
-    title = _text("<b>PLAN DE LA VILLE DE HANOI</b>\n<b>BẢN ĐỒ THÀNH PHỐ HÀ NỘI — 1873</b>\n"
-                  "<i>dressé par le Service géographique · bản mẫu / sample</i>",
-                  scale, "Noto Serif 40", 9000, align="centre")
-    # The cartouche clears the names under it, as an engraver would.
-    frame, corner = _px(300, scale), _px(600, scale)
-    cartouche = pyvips.Image.black(title.width + 2 * frame, title.height + 2 * frame).insert(title, frame, frame)
-    return labels.insert(cartouche, corner, corner).cast("uchar")
+    return pyvips.Image.arrayjoin(cells, across=columns).crop(0, 0, width, height)
 
 
 def _shaded_relief(source: Path, scale: float) -> pyvips.Image:

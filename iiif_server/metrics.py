@@ -1,0 +1,127 @@
+"""Prometheus metrics of the image server: what operators graph next to iipsrv's numbers.
+
+Under gunicorn every worker is a process of its own, so ``iiif-archive serve`` runs the server inside
+``multiprocess_directory()``: prometheus_client then keeps each worker's values in files there and
+``/metrics`` adds them up. Without that directory (the Flask test client, one process) the values
+live in the app's own registry. Each app gets its own registry, so building several apps in one
+process (tests) never collides.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import current_app, has_app_context
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+EXTENSION_KEY = "iiif_metrics"
+# Tiles are answered in milliseconds, large regions in seconds.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+TIMED_ENDPOINTS = ("info", "tile", "region")
+# A tile as viewers ask for one: a pixel region scaled to at most this many pixels a side.
+LARGEST_TILE_EDGE = 1024
+IMAGE_PATH = re.compile(
+    r"^/iiif/[23]/[^/]+/(?P<region>[^/]+)/(?P<size>[^/]+)/[^/]+/[^/]+\.[a-z0-9]+$"
+)
+PIXEL_REGION = re.compile(r"^\d+,\d+,\d+,\d+$")
+TILE_SIZE = re.compile(r"^(\d+),(\d*)$")
+
+
+def classify_endpoint(path: str) -> str:
+    """``info``, ``tile`` (a pixel region scaled to at most LARGEST_TILE_EDGE a side, as deep-zoom
+    viewers request), ``region`` (every other image request) or ``other``."""
+    if path.startswith("/iiif/") and path.endswith("/info.json"):
+        return "info"
+    image = IMAGE_PATH.match(path)
+    if image is None:
+        return "other"
+    size = TILE_SIZE.match(image["size"])
+    if PIXEL_REGION.match(image["region"]) and size and all(
+        int(edge) <= LARGEST_TILE_EDGE for edge in size.groups() if edge
+    ):
+        return "tile"
+    return "region"
+
+
+class ServerMetrics:
+    """The metric objects of one app. Thread-safe (prometheus_client's metrics are)."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Histogram
+
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "iiif_requests", "HTTP requests answered, by endpoint and status.",
+            ("endpoint", "status"), registry=self.registry,
+        )
+        self.latency = Histogram(
+            "iiif_request_duration_seconds", "Time from request to response, by endpoint.",
+            ("endpoint",), buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.response_bytes = Counter(
+            "iiif_response_bytes", "Response body bytes served, by endpoint.",
+            ("endpoint",), registry=self.registry,
+        )
+        self.cache_lookups = Counter(
+            "iiif_derivative_cache_lookups", "Derivative cache lookups, by result (hit or miss).",
+            ("result",), registry=self.registry,
+        )
+        self.passthrough_tiles = Counter(
+            "iiif_passthrough_tiles", "Tiles answered with the master's stored JPEG bytes, undecoded.",
+            registry=self.registry,
+        )
+
+    def observe_response(self, endpoint: str, status: int, seconds: float, body_bytes: int) -> None:
+        self.requests.labels(endpoint, str(status)).inc()
+        self.response_bytes.labels(endpoint).inc(body_bytes)
+        if endpoint in TIMED_ENDPOINTS:
+            self.latency.labels(endpoint).observe(seconds)
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The text format and its media type: all workers' values when running multiprocess."""
+        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        if os.environ.get(MULTIPROC_ENV):
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def record_cache_lookup(hit: bool) -> None:
+    """Count a derivative cache lookup. Outside an app (a script driving the pipeline) nobody
+    collects metrics, so there is nothing to count."""
+    if has_app_context() and (metrics := current_app.extensions.get(EXTENSION_KEY)) is not None:
+        metrics.cache_lookups.labels("hit" if hit else "miss").inc()
+
+
+def record_passthrough() -> None:
+    """Count a tile answered with stored bytes (see record_cache_lookup for outside an app)."""
+    if has_app_context() and (metrics := current_app.extensions.get(EXTENSION_KEY)) is not None:
+        metrics.passthrough_tiles.inc()
+
+
+@contextmanager
+def multiprocess_directory() -> Iterator[str]:
+    """A fresh PROMETHEUS_MULTIPROC_DIR for one server run, removed afterwards.
+
+    Must be entered before prometheus_client is first imported: it picks its file-backed values
+    at import time. A fresh folder per start keeps counters of an earlier run out of this one.
+    """
+    folder = tempfile.mkdtemp(prefix="iiif-metrics-")
+    previous = os.environ.get(MULTIPROC_ENV)
+    os.environ[MULTIPROC_ENV] = folder
+    try:
+        yield folder
+    finally:
+        if previous is None:
+            os.environ.pop(MULTIPROC_ENV, None)
+        else:
+            os.environ[MULTIPROC_ENV] = previous
+        shutil.rmtree(folder, ignore_errors=True)

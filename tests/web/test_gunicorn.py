@@ -1,0 +1,101 @@
+"""The server as it runs in production: ``iiif-archive serve`` (gunicorn) on a loopback port."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import pyvips
+import requests
+
+from iiif_server import create_app
+from iiif_server.request import ApiVersion, parse_image_path
+from iiif_server.settings import Settings
+from tests.conftest import REPO_ROOT, VALIDATOR_IMAGE_ID, RunningServer, start_server, stop_server
+from tests.grid import grid_image
+
+VALIDATOR = REPO_ROOT / ".venv-validator" / "bin" / "iiif-validate.py"
+BIG_WIDTH, BIG_HEIGHT = 30_000, 16_000
+
+
+@pytest.mark.parametrize(("prefix", "version"), [("iiif/3", "3.0"), ("iiif/2", "2.0")], ids=["image-api-3.0", "image-api-2.x"])
+def test_iiif_validator_level2_passes_with_zero_failures(gunicorn_server: RunningServer, prefix: str, version: str) -> None:
+    result = subprocess.run(
+        [str(VALIDATOR), "-s", f"127.0.0.1:{gunicorn_server.port}", "-p", prefix, "-i", VALIDATOR_IMAGE_ID,
+         f"--version={version}", "--level=2"],
+        capture_output=True, text=True, timeout=300,
+    )
+    report = result.stdout + result.stderr
+    assert result.returncode == 0, report
+    assert ", 0 failures)" in report, report
+    assert "FAIL" not in report
+
+
+def test_encoded_identifiers_and_tricks_over_real_http(gunicorn_server: RunningServer) -> None:
+    base = gunicorn_server.base_url
+    nested = requests.get(f"{base}/iiif/3/nested%2Fdeeper%2Fgrid-tiff/info.json", timeout=10)
+    assert nested.status_code == 200
+    assert nested.json()["id"] == f"{base}/iiif/3/nested%2Fdeeper%2Fgrid-tiff"
+    for trick in ("..%2F..%2F..%2Fetc%2Fpasswd", "nested%2F..%2F..%2Fpasswd", "%2e%2e%2f%2e%2e%2fetc%2fpasswd"):
+        response = requests.get(f"{base}/iiif/3/{trick}/info.json", timeout=10)
+        assert response.status_code == 400, trick
+        assert "identifier" in response.text
+    assert requests.get(f"{base}/iiif/3/%252e%252e%252fetc%252fpasswd/info.json", timeout=10).status_code == 404
+
+
+def test_tiles_over_http_with_conditional_get(gunicorn_server: RunningServer) -> None:
+    url = f"{gunicorn_server.base_url}/iiif/3/grid-tiff/512,256,256,256/256,256/0/default.jpg"
+    first = requests.get(url, timeout=10)
+    assert first.status_code == 200 and first.headers["Content-Type"] == "image/jpeg"
+    tile = pyvips.Image.new_from_buffer(first.content, "")
+    assert (tile.width, tile.height) == (256, 256)
+    again = requests.get(url, headers={"If-None-Match": first.headers["ETag"]}, timeout=10)
+    assert again.status_code == 304 and again.content == b""
+    assert requests.get(url.replace("/3/", "/2/").replace("/256,256/", "/256,/"), timeout=10).status_code == 200
+
+
+def test_a_corrupt_master_does_not_take_down_the_workers(gunicorn_server: RunningServer) -> None:
+    base = gunicorn_server.base_url
+    for _ in range(4):
+        assert requests.get(f"{base}/iiif/3/corrupt/full/max/0/default.jpg", timeout=10).status_code == 500
+    assert requests.get(f"{base}/iiif/3/grid-png/full/100,/0/default.png", timeout=10).status_code == 200
+
+
+@pytest.fixture(scope="session")
+def big_master_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 30,000 x 16,000 pyramidal TIFF (1.4 GB if decoded whole), written streaming in seconds."""
+    root = tmp_path_factory.mktemp("big")
+    grid_image(60, 32, cell=500).tiffsave(
+        str(root / "big.tif"), tile=True, pyramid=True, compression="jpeg", Q=75, tile_width=256, tile_height=256
+    )
+    return root
+
+
+def test_a_reduced_request_plans_a_reduced_level(big_master_root: Path) -> None:
+    pipeline = create_app(Settings(image_root=big_master_root)).extensions["iiif"]
+    request = parse_image_path("big/full/1000,/0/default.jpg", ApiVersion.V3)
+    plan = pipeline.prepare(request).plan
+    assert plan.level_index == 4  # 30000 / 16 = 1875 px wide: the smallest level still >= 1000 px
+    assert (plan.level.width, plan.crop.width) == (1875, 1875)
+    assert plan.level.load_option == ("page", 4)
+
+
+def test_reduced_and_region_requests_do_not_decode_the_whole_master(big_master_root: Path) -> None:
+    server = start_server(big_master_root, "--workers", "1", "--threads", "1")
+    try:
+        base = f"{server.base_url}/iiif/3/big"
+        assert requests.get(f"{base}/info.json", timeout=10).status_code == 200
+        baseline = server.rss_bytes()
+        for path in ("full/1000,/0/default.jpg", "12000,6000,2048,2048/max/0/default.jpg",
+                     "full/max/0/default.jpg", "0,0,30000,4000/!3000,3000/90/gray.png"):
+            response = requests.get(f"{base}/{path}", timeout=60)
+            assert response.status_code == 200, (path, response.text)
+        growth = server.rss_bytes() - baseline
+        print(f"resident memory growth after reduced and region requests: {growth / 2**20:.0f} MiB")
+        # A full decode would need 30000 * 16000 * 3 bytes = 1.44 GB.
+        assert growth < 250 * 1024 * 1024, f"resident memory grew by {growth / 2**20:.0f} MiB"
+        too_large = requests.get(f"{base}/full/^30000,/0/default.jpg", timeout=10)
+        assert too_large.status_code == 400 and "maxWidth" in too_large.text
+    finally:
+        stop_server(server)
