@@ -1,0 +1,53 @@
+"""Identifier -> master path: containment is proven, never assumed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from iiif_server.errors import BadRequest, NotFound
+from iiif_server.identifiers import check_identifier, identifier_for_path, resolve_master_path
+
+
+@pytest.fixture()
+def root(tmp_path: Path) -> Path:
+    (tmp_path / "maps").mkdir()
+    (tmp_path / "maps" / "hanoi-1873.tif").write_bytes(b"x")
+    (tmp_path / "maps" / "hanoi-1873.png").write_bytes(b"x")
+    (tmp_path / "letter.JPG").write_bytes(b"x")
+    return tmp_path
+
+
+def test_identifier_is_the_path_without_extension(root: Path) -> None:
+    assert resolve_master_path(root, "maps/hanoi-1873") == (root / "maps" / "hanoi-1873.tif").resolve()
+    assert identifier_for_path(root, root / "maps" / "hanoi-1873.tif") == "maps/hanoi-1873"
+
+
+def test_upper_case_extensions_are_found(root: Path) -> None:
+    assert resolve_master_path(root, "letter").name == "letter.JPG"
+
+
+@pytest.mark.parametrize("identifier", ["", "..", "../x", "maps/../../x", "maps//x", "/etc/passwd", "a\\b", "a\x00b",
+                                        ".env", "maps/.hidden", "./maps/hanoi-1873", "x" * 1025])
+def test_malformed_identifiers_are_refused(identifier: str) -> None:
+    with pytest.raises(BadRequest):
+        check_identifier(identifier)
+
+
+def test_unknown_identifier_is_not_found(root: Path) -> None:
+    with pytest.raises(NotFound):
+        resolve_master_path(root, "maps/saigon")
+
+
+def test_a_folder_is_not_a_master(root: Path) -> None:
+    with pytest.raises(NotFound):
+        resolve_master_path(root, "maps")
+
+
+def test_symlink_out_of_the_root_is_not_found(root: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    outside = tmp_path_factory.mktemp("outside") / "secret.tif"
+    outside.write_bytes(b"x")
+    (root / "secret.tif").symlink_to(outside)
+    with pytest.raises(NotFound):
+        resolve_master_path(root, "secret")

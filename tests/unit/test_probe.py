@@ -1,0 +1,82 @@
+"""The probe reads headers only and describes the levels each kind of master can be read at."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import pyvips
+
+from iiif_server.errors import MasterUnreadable
+from iiif_server.info import MasterKind
+from iiif_server.probe import probe
+from iiif_server.sources.filesystem import FileSystemSource
+from iiif_server.sources.memory import MemorySource
+from tests.grid import grid_image
+
+
+def _probe(root: Path, identifier: str):
+    source = FileSystemSource(root)
+    return probe(source, source.locate(identifier), tile_size=512)
+
+
+def test_pyramidal_tiff_levels_are_its_pages(image_root: Path) -> None:
+    info = _probe(image_root, "grid-tiff")
+    assert info.kind is MasterKind.PYRAMIDAL_TIFF
+    assert [(level.width, level.height, level.load_option) for level in info.levels] == [
+        (1600, 1200, None), (800, 600, ("page", 1)), (400, 300, ("page", 2)), (200, 150, ("page", 3)),
+    ]
+    assert (info.tile_width, info.tile_height, info.scale_factors) == (256, 256, (1, 2, 4, 8))
+    assert info.stored_jpeg_tiles
+
+
+def test_pyramid_in_subifds(tmp_path: Path) -> None:
+    grid_image(10, 10).tiffsave(str(tmp_path / "sub.tif"), tile=True, pyramid=True, subifd=True,
+                                compression="jpeg", tile_width=128, tile_height=128)
+    info = _probe(tmp_path, "sub")
+    assert [level.load_option for level in info.levels] == [None, ("subifd", 0), ("subifd", 1), ("subifd", 2)]
+    assert info.scale_factors == (1, 2, 4, 8)
+
+
+def test_jpeg2000_levels_come_from_the_codestream(image_root: Path) -> None:
+    info = _probe(image_root, "grid-jp2")
+    assert info.kind is MasterKind.JPEG2000
+    assert info.levels[1].load_option == ("page", 1)
+    assert (info.levels[2].width, info.levels[2].height) == (400, 300)
+    assert (info.tile_width, info.tile_height) == (256, 256)
+    for level in info.levels[:4]:
+        option = dict([level.load_option]) if level.load_option else {}
+        opened = pyvips.Image.new_from_file(str(image_root / "grid-jp2.jp2"), **option)
+        assert (opened.width, opened.height) == (level.width, level.height)
+
+
+def test_flat_jpeg_offers_shrink_on_load(image_root: Path) -> None:
+    info = _probe(image_root, "grid-jpeg")
+    assert info.kind is MasterKind.JPEG
+    assert [level.load_option for level in info.levels] == [None, ("shrink", 2), ("shrink", 4), ("shrink", 8)]
+
+
+def test_strip_tiff_is_flat(tmp_path: Path) -> None:
+    grid_image(3, 2).tiffsave(str(tmp_path / "strips.tif"))
+    info = _probe(tmp_path, "strips")
+    assert info.kind is MasterKind.FLAT and len(info.levels) == 1
+
+
+def test_alpha_is_reported(tmp_path: Path) -> None:
+    grid_image(2, 2).bandjoin(255).pngsave(str(tmp_path / "alpha.png"))
+    assert _probe(tmp_path, "alpha").has_alpha
+
+
+@pytest.mark.parametrize(("name", "data"), [("junk.tif", b"II*\x00garbage"), ("junk.jp2", b"\x00\x00\x00\x0cjP  \r\n\x87\n"),
+                                            ("junk.png", b"not a png")])
+def test_unreadable_masters_raise_master_unreadable(tmp_path: Path, name: str, data: bytes) -> None:
+    (tmp_path / name).write_bytes(data)
+    with pytest.raises(MasterUnreadable, match="cannot be read|not a readable|codestream"):
+        _probe(tmp_path, name.split(".")[0])
+
+
+def test_memory_source_probes_like_files() -> None:
+    source = MemorySource()
+    source.put("page", grid_image(3, 2).tiffsave_buffer(tile=True, pyramid=True, compression="jpeg"), ".tif")
+    info = probe(source, source.locate("page"), tile_size=512)
+    assert (info.width, info.height, info.kind) == (300, 200, MasterKind.PYRAMIDAL_TIFF)

@@ -1,0 +1,55 @@
+"""Settings: defaults < TOML file < IIIF_* environment < command-line options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from iiif_server.settings import Settings, SettingsError, load_settings
+
+
+def test_layers_override_in_order(tmp_path: Path) -> None:
+    config = tmp_path / "server.toml"
+    config.write_text('image_root = "/data/masters"\nmax_width = 8000\ncache_control = "public, max-age=60"\n')
+    settings = load_settings(config, environ={"IIIF_MAX_WIDTH": "9000", "IIIF_MAX_AREA": "1_000_000"},
+                             overrides={"max_width": 7000, "workers": None})
+    assert settings.image_root == Path("/data/masters")
+    assert settings.max_width == 7000  # the option beats the environment and the file
+    assert settings.max_area == 1_000_000  # the environment beats the default
+    assert settings.cache_control == "public, max-age=60"
+    assert settings.workers == Settings().workers  # an option left unset changes nothing
+
+
+def test_optional_paths_may_be_empty() -> None:
+    assert load_settings(environ={"IIIF_PRESENTATION_ROOT": ""}).presentation_root is None
+    assert load_settings(environ={"IIIF_PRESENTATION_ROOT": "/srv/iiif"}).presentation_root == Path("/srv/iiif")
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"IIIF_MAX_WITDH": "1"}, "unknown setting 'max_witdh'"),
+        ({"IIIF_MAX_WIDTH": "wide"}, "max_width must be a whole number"),
+        ({"IIIF_MAX_WIDTH": "0"}, "max_width must be at least 1"),
+        ({"IIIF_JPEG_QUALITY": "101"}, "jpeg_quality must be between 1 and 100"),
+        ({"IIIF_BASE_URL": "https://iiif.example/"}, "base_url must not end with '/'"),
+    ],
+)
+def test_bad_settings_are_named(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(environ=environ)
+
+
+def test_unknown_key_in_the_file_names_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "server.toml"
+    config.write_text("colour = 'red'\n")
+    with pytest.raises(SettingsError, match=r"server\.toml: unknown setting 'colour'"):
+        load_settings(config, environ={})
+
+
+def test_a_toml_syntax_error_names_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "server.toml"
+    config.write_text("max_width = \n")
+    with pytest.raises(SettingsError, match=r"server\.toml"):
+        load_settings(config, environ={})
