@@ -12,13 +12,16 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     import pyvips
 
     from iiif_server.access.policies import OpenAccess, RestrictedPrefixes
+    from iiif_server.caches.derivatives import DiskDerivativeCache, MemoryDerivativeCache, TieredDerivativeCache
     from iiif_server.caches.info import MemoryInfoCache
     from iiif_server.info import ServiceLimits
+    from iiif_server.passthrough import StoredTileReader
     from iiif_server.pipeline import ImagePipeline, OpenedLevels
     from iiif_server.request import ApiVersion
     from iiif_server.settings import load_settings
     from iiif_server.sources.filesystem import FileSystemSource
     from iiif_server.web.image_api import image_api_blueprint
+    from iiif_server.web.ops import register_operations
     from iiif_server.web.responses import register_response_conventions
 
     settings = settings or load_settings()
@@ -29,6 +32,10 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     # An empty path segment is part of a (bad) identifier, not something to redirect away.
     app.url_map.merge_slashes = False
     app.config["IIIF_SETTINGS"] = settings
+    derivative_cache = MemoryDerivativeCache(settings.derivative_cache_bytes) if settings.derivative_cache_bytes else None
+    if settings.derivative_cache_dir is not None:
+        disk_cache = DiskDerivativeCache(settings.derivative_cache_dir, settings.derivative_cache_dir_bytes)
+        derivative_cache = TieredDerivativeCache(derivative_cache, disk_cache) if derivative_cache else disk_cache
     prefixes = tuple(p.strip() for p in settings.restricted_prefixes.split(",") if p.strip())
     app.extensions["iiif"] = ImagePipeline(
         source=source or FileSystemSource(settings.image_root),
@@ -38,8 +45,11 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
         tile_size=settings.tile_size,
         jpeg_quality=settings.jpeg_quality,
         opened_levels=OpenedLevels(settings.open_masters_per_worker),
+        stored_tiles=StoredTileReader(settings.open_masters_per_worker),
+        derivative_cache=derivative_cache,
     )
     app.register_blueprint(image_api_blueprint(ApiVersion.V3), url_prefix="/iiif/3")
     app.register_blueprint(image_api_blueprint(ApiVersion.V2), url_prefix="/iiif/2")
+    register_operations(app)
     register_response_conventions(app)
     return app

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from iiif_server.settings import SettingsError, load_settings
+from manifests import cli as manifest_commands
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,6 +28,7 @@ def main() -> None:
 @click.option("--threads", type=int, help="Threads per worker.")
 def serve(host: str, port: int, config_file: Path | None, **overrides: object) -> None:
     """Serve the Image API (/iiif/3/, /iiif/2/) and the viewer with gunicorn."""
+    from iiif_server.metrics import multiprocess_directory
     from iiif_server.wsgi import run_gunicorn
 
     try:
@@ -35,4 +37,9 @@ def serve(host: str, port: int, config_file: Path | None, **overrides: object) -
         raise click.UsageError(str(error)) from None
     if not settings.image_root.is_dir():
         raise click.UsageError(f"image root {settings.image_root} is not a folder")
-    run_gunicorn(settings, host, port)
+    with multiprocess_directory():
+        run_gunicorn(settings, host, port)
+
+
+main.add_command(manifest_commands.build)
+main.add_command(manifest_commands.ingest)

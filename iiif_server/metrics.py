@@ -117,11 +117,15 @@ def multiprocess_directory() -> Iterator[str]:
     folder = tempfile.mkdtemp(prefix="iiif-metrics-")
     previous = os.environ.get(MULTIPROC_ENV)
     os.environ[MULTIPROC_ENV] = folder
+    owner = os.getpid()
     try:
         yield folder
     finally:
-        if previous is None:
-            os.environ.pop(MULTIPROC_ENV, None)
-        else:
-            os.environ[MULTIPROC_ENV] = previous
-        shutil.rmtree(folder, ignore_errors=True)
+        # gunicorn's forked workers leave through this block too (SystemExit): only the process
+        # that made the folder may remove it, or one exiting worker would wipe the others' values.
+        if os.getpid() == owner:
+            if previous is None:
+                os.environ.pop(MULTIPROC_ENV, None)
+            else:
+                os.environ[MULTIPROC_ENV] = previous
+            shutil.rmtree(folder, ignore_errors=True)
