@@ -50,6 +50,10 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     )
     app.register_blueprint(image_api_blueprint(ApiVersion.V3), url_prefix="/iiif/3")
     app.register_blueprint(image_api_blueprint(ApiVersion.V2), url_prefix="/iiif/2")
+    if settings.presentation_root is not None:
+        from iiif_server.web.presentation import presentation_blueprint
+
+        app.register_blueprint(presentation_blueprint(settings.presentation_root), url_prefix="/iiif/presentation")
     register_operations(app)
     register_response_conventions(app)
     return app
