@@ -1,0 +1,179 @@
+"""Scans -> servable masters: pyramidal, tiled JPEG TIFFs in sRGB with the EXIF orientation applied.
+
+Each output is written to a temporary file beside its final place, verified (it opens and has the
+expected size and pyramid), then renamed into place. The TIFF's ImageDescription records what it was
+made from, so a second run skips masters whose scan and settings are unchanged. One bad scan fails
+alone: the batch goes on and the caller gets one result per scan.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyvips
+
+# Past 4 GiB of raw pixels the compressed file may pass the classic TIFF offset limit.
+BIGTIFF_RAW_BYTES = 2**32
+WHITE = 255
+DESCRIPTION_PREFIX = "iiif-archive ingest "
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    quality: int = 85
+    tile_size: int = 512
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.quality <= 100:
+            raise ValueError(f"quality must be between 1 and 100, not {self.quality}")
+        if not 16 <= self.tile_size <= 8192 or self.tile_size % 16:
+            raise ValueError(f"tile size must be a multiple of 16 between 16 and 8192, not {self.tile_size}")
+
+
+class IngestStatus(enum.Enum):
+    CONVERTED = "converted"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    source: Path
+    output: Path
+    status: IngestStatus
+    message: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.message}" if self.message else f"{self.source}: {self.status.value}"
+
+
+def find_scans(scans_dir: Path) -> list[Path]:
+    """Every file below ``scans_dir`` except hidden ones, in a stable order."""
+    found = []
+    for folder, subfolders, files in os.walk(scans_dir):
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        found += [Path(folder) / name for name in sorted(files) if not name.startswith(".")]
+    return found
+
+
+def output_path(scans_dir: Path, image_root: Path, scan: Path) -> Path:
+    """``scans/maps/hanoi-1873.jpg`` -> ``images/maps/hanoi-1873.tif`` (identifier ``maps/hanoi-1873``)."""
+    return (image_root / scan.relative_to(scans_dir)).with_suffix(".tif")
+
+
+def provenance(scans_dir: Path, scan: Path, options: IngestOptions) -> str:
+    """What the output is made from; stored in the TIFF so an unchanged scan can be skipped."""
+    stat = scan.stat()
+    facts = {"source": scan.relative_to(scans_dir).as_posix(), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+             "quality": options.quality, "tile": options.tile_size}
+    return DESCRIPTION_PREFIX + json.dumps(facts, sort_keys=True)
+
+
+def ingest(
+    scans_dir: Path,
+    image_root: Path,
+    options: IngestOptions = IngestOptions(),
+    on_progress: Callable[[IngestResult, int], None] | None = None,
+) -> list[IngestResult]:
+    """Convert every scan; ``on_progress`` hears each result with the scan's size in bytes."""
+    if scans_dir.resolve() == image_root.resolve():
+        raise ValueError("the scans folder and the image root must be different folders")
+    results = []
+    claimed: dict[Path, Path] = {}
+    for scan in find_scans(scans_dir):
+        output = output_path(scans_dir, image_root, scan)
+        if output in claimed:
+            result = IngestResult(scan, output, IngestStatus.FAILED,
+                                  f"would also become {output} (from {claimed[output]}); rename one of them")
+        else:
+            claimed[output] = scan
+            result = ingest_scan(scan, output, provenance(scans_dir, scan, options), options)
+        results.append(result)
+        if on_progress is not None:
+            on_progress(result, scan.stat().st_size)
+    return results
+
+
+def ingest_scan(scan: Path, output: Path, description: str, options: IngestOptions) -> IngestResult:
+    if _existing_description(output) == description:
+        return IngestResult(scan, output, IngestStatus.UNCHANGED)
+    temporary = output.with_name(f".{output.name}.ingest-{os.getpid()}")
+    try:
+        master = prepare_master(_open_scan(scan))
+        output.parent.mkdir(parents=True, exist_ok=True)
+        master = master.copy()
+        master.set_type(pyvips.GValue.gstr_type, "image-description", description)
+        master.tiffsave(
+            str(temporary), tile=True, tile_width=options.tile_size, tile_height=options.tile_size,
+            pyramid=True, compression="jpeg", Q=options.quality, strip=False,
+            bigtiff=master.width * master.height * master.bands >= BIGTIFF_RAW_BYTES,
+        )
+        _verify(temporary, master.width, master.height, options.tile_size)
+        os.replace(temporary, output)
+    except (pyvips.Error, OSError, ValueError) as error:
+        return IngestResult(scan, output, IngestStatus.FAILED, _one_line(error))
+    finally:
+        temporary.unlink(missing_ok=True)
+    return IngestResult(scan, output, IngestStatus.CONVERTED)
+
+
+def _open_scan(scan: Path) -> pyvips.Image:
+    try:
+        header = pyvips.Image.new_from_file(str(scan))
+    except pyvips.Error:
+        raise ValueError("not an image libvips can read (corrupt, or not a TIFF, JPEG, PNG or JPEG 2000 file)") from None
+    turned = header.get_typeof("orientation") and header.get("orientation") not in (0, 1)
+    # A rotation needs the whole image at once; otherwise stream it top to bottom with less memory.
+    return header if turned else pyvips.Image.new_from_file(str(scan), access="sequential")
+
+
+def prepare_master(image: pyvips.Image) -> pyvips.Image:
+    """Upright, 8-bit sRGB (or 8-bit grey), no alpha: what a JPEG-compressed pyramid can hold."""
+    image = image.autorot()
+    if image.get_typeof("icc-profile-data"):
+        image = image.icc_transform("srgb", embedded=True, intent="relative")
+    elif image.interpretation == "cmyk":
+        image = image.icc_transform("srgb", input_profile="cmyk", intent="relative")
+    elif image.bands - int(image.hasalpha()) == 1:
+        image = image.colourspace("b-w")
+    else:
+        image = image.colourspace("srgb")
+    if image.hasalpha():
+        # Transparent parts of a scan are paper: show them white rather than black.
+        image = image.flatten(background=[WHITE] * (image.bands - 1))
+    if image.format != "uchar":
+        image = image.cast("uchar")
+    return image
+
+
+def _verify(path: Path, width: int, height: int, tile_size: int) -> None:
+    written = pyvips.Image.new_from_file(str(path))
+    if (written.width, written.height) != (width, height):
+        raise ValueError(f"the output is {written.width} × {written.height} instead of {width} × {height}")
+    levels = written.get("n-pages") if written.get_typeof("n-pages") else 1
+    expected = 1 + max(0, math.ceil(math.log2(max(width, height) / tile_size)))
+    if levels < expected:
+        raise ValueError(f"the output has {levels} pyramid levels instead of {expected}")
+    # Decoding the smallest level proves the compressed tiles can be read back.
+    pyvips.Image.new_from_file(str(path), page=levels - 1).avg()
+
+
+def _existing_description(output: Path) -> str | None:
+    if not output.is_file():
+        return None
+    try:
+        existing = pyvips.Image.new_from_file(str(output))
+        return existing.get("image-description") if existing.get_typeof("image-description") else None
+    except pyvips.Error:
+        return None
+
+
+def _one_line(error: Exception) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__

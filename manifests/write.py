@@ -1,0 +1,189 @@
+"""Planned outputs -> validated JSON files, published atomically.
+
+Every resource is checked against the IIIF Presentation 3.0 JSON Schema before anything is written.
+The files are written to a temporary folder next to the output folder, which then takes the output
+folder's place in one rename: a failed build leaves the previous output exactly as it was. A state
+file records what each output was made from, so unchanged outputs are copied instead of rebuilt.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import jsonschema
+from tqdm import tqdm
+
+import manifests.build
+from manifests.build import PlannedOutput
+
+SCHEMA_ENV = "PRESENTATION_SCHEMA"
+DEFAULT_SCHEMA = Path(__file__).resolve().parent.parent.parent / "shared" / "schemas" / "iiif_3_0.json"
+STATE_FILE = ".build-state.json"
+RENAME_EXCHANGE = 2  # linux/fs.h: swap two paths in one step
+AT_FDCWD = -100
+# Keys first in every written file, so a person opening one sees what it is at once.
+LEADING_KEYS = ("@context", "id", "type", "label")
+
+
+class BuildError(Exception):
+    """The build cannot be published; ``str()`` has one line per reason."""
+
+
+@dataclass(frozen=True)
+class PublishReport:
+    built: tuple[str, ...]
+    reused: tuple[str, ...]
+    removed: tuple[str, ...]
+    written: bool
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.built or self.removed)
+
+
+def schema_path() -> Path:
+    configured = os.environ.get(SCHEMA_ENV)
+    path = Path(configured) if configured else DEFAULT_SCHEMA
+    if not path.is_file():
+        raise BuildError(f"the IIIF Presentation 3.0 schema is not at {path}; set {SCHEMA_ENV} to its path")
+    return path
+
+
+@functools.cache
+def _validators(path: Path) -> dict[str, jsonschema.Draft7Validator]:
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    # The schema's root accepts any of five classes; checking against the one we mean gives errors
+    # that name the actual field instead of "not valid under any of the given schemas".
+    return {kind: jsonschema.Draft7Validator({**schema, "oneOf": [{"$ref": f"#/classes/{kind.lower()}"}]})
+            for kind in ("Manifest", "Collection")}
+
+
+def schema_errors(document: dict) -> list[str]:
+    """Presentation 3.0 schema violations of one resource, most specific first, one line each."""
+    validator = _validators(schema_path())[document.get("type", "Manifest")]
+    lines = []
+    for error in validator.iter_errors(document):
+        deepest = jsonschema.exceptions.best_match([error])
+        while deepest.context:
+            deepest = jsonschema.exceptions.best_match(deepest.context)
+        where = "/".join(map(str, deepest.absolute_path)) or "(top)"
+        lines.append(f"{where}: {deepest.message}")
+    return lines
+
+
+def builder_version() -> str:
+    """Changes whenever the code that turns content into JSON changes, so outputs are rebuilt then."""
+    digest = hashlib.sha256(Path(manifests.build.__file__).read_bytes())
+    digest.update(metadata.version("iiif-prezi3").encode())
+    return digest.hexdigest()[:16]
+
+
+def input_digest(output: PlannedOutput, version: str) -> str:
+    return hashlib.sha256(f"{version}\x1f{output.inputs}".encode()).hexdigest()
+
+
+def render_json(resource: object) -> tuple[dict, bytes]:
+    document = json.loads(resource.json())  # type: ignore[attr-defined]
+    ordered = {key: document[key] for key in LEADING_KEYS if key in document}
+    ordered.update(document)
+    return ordered, (json.dumps(ordered, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def publish(
+    outputs: Sequence[PlannedOutput], out_dir: Path, *, check_only: bool = False, progress: bool | None = None
+) -> PublishReport:
+    """Build what changed, validate everything built, then swap it into ``out_dir`` in one step.
+
+    ``check_only`` validates and writes nothing. ``progress`` None shows a bar only on a terminal.
+    """
+    _check_unique_paths(outputs)
+    version = builder_version()
+    previous = _read_state(out_dir)
+    contents: dict[str, bytes] = {}
+    built, reused, problems = [], [], []
+    for output in tqdm(outputs, desc="building", unit="file", disable=None if progress is None else not progress):
+        digest = input_digest(output, version)
+        old_file = out_dir / output.path
+        if not check_only and previous.get(output.path) == digest and old_file.is_file():
+            contents[output.path] = old_file.read_bytes()
+            reused.append(output.path)
+            continue
+        document, data = render_json(output.make())
+        problems += [f"{output.path}: {line}" for line in schema_errors(document)]
+        contents[output.path] = data
+        built.append(output.path)
+    if problems:
+        raise BuildError("\n".join(["output does not match the IIIF Presentation 3.0 schema:", *problems]))
+    removed = tuple(sorted(set(previous) - set(contents)))
+    if check_only or (not built and not removed and out_dir.is_dir()):
+        return PublishReport(tuple(built), tuple(reused), removed, written=False)
+    state = {output.path: input_digest(output, version) for output in outputs}
+    _replace_folder(out_dir, contents, state)
+    return PublishReport(tuple(built), tuple(reused), removed, written=True)
+
+
+def _check_unique_paths(outputs: Iterable[PlannedOutput]) -> None:
+    seen: set[str] = set()
+    for output in outputs:
+        if output.path in seen:
+            raise BuildError(f"two resources would be written to {output.path}; give them different ids")
+        seen.add(output.path)
+
+
+def _read_state(out_dir: Path) -> dict[str, str]:
+    try:
+        state = json.loads((out_dir / STATE_FILE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def _replace_folder(out_dir: Path, contents: dict[str, bytes], state: dict[str, str]) -> None:
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = out_dir.with_name(f".{out_dir.name}.building-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        for relative, data in contents.items():
+            target = staging / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        (staging / STATE_FILE).write_text(json.dumps(state, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        _sync_tree(staging)
+        if out_dir.is_dir():
+            _swap(staging, out_dir)
+        else:
+            os.rename(staging, out_dir)
+    finally:
+        # After a swap the staging path holds the previous output.
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _sync_tree(folder: Path) -> None:
+    """Flush the new files to disk before they replace the old ones (a crash must not leave empty files)."""
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+
+
+def _swap(staging: Path, out_dir: Path) -> None:
+    """Exchange the two folders atomically (Linux renameat2); elsewhere, two quick renames."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is not None and renameat2(AT_FDCWD, os.fsencode(staging), AT_FDCWD, os.fsencode(out_dir),
+                                           RENAME_EXCHANGE) == 0:
+        return
+    parked = out_dir.with_name(f".{out_dir.name}.previous-{os.getpid()}")
+    os.rename(out_dir, parked)
+    os.rename(staging, out_dir)
+    os.rename(parked, staging)
