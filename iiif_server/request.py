@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 from iiif_server.errors import BadRequest, NotImplementedFeature
 from iiif_server.identifiers import check_identifier
@@ -62,7 +63,9 @@ class Rotation:
 
     @property
     def canonical(self) -> str:
-        number = format(self.degrees, "g") if self.degrees != int(self.degrees) else str(int(self.degrees))
+        # repr is the shortest text that reads back as this float; Decimal spells it without an exponent (3.0 §4.7).
+        whole = self.degrees == int(self.degrees)
+        number = str(int(self.degrees)) if whole else format(Decimal(repr(self.degrees)), "f")
         return ("!" if self.mirror else "") + number
 
 
@@ -195,7 +198,7 @@ def parse_size(text: str, version: ApiVersion) -> Size:
         return Size(SizeKind.MAX, upscale=upscale)
     if body == "full":
         if version is ApiVersion.V3:
-            raise BadRequest("size 'full' was replaced by 'max' in Image API 3.0")
+            raise BadRequest(f"size {text!r}: 'full' was replaced by 'max' in Image API 3.0")
         return Size(SizeKind.FULL, upscale=True)
     # 2.1 lets every size form enlarge the region (sizeAboveFull).
     upscale = upscale or version is ApiVersion.V2
