@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     from iiif_server.web.image_api import image_api_blueprint
     from iiif_server.web.ops import register_operations
     from iiif_server.web.responses import register_response_conventions
+    from viewer.blueprint import viewer_blueprint
 
     settings = settings or load_settings()
     # OpenedLevels keeps opened masters keyed by fingerprint; libvips' own operation cache would
@@ -55,5 +56,6 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
 
         app.register_blueprint(presentation_blueprint(settings.presentation_root), url_prefix="/iiif/presentation")
     register_operations(app)
+    app.register_blueprint(viewer_blueprint(settings), url_prefix="/viewer")
     register_response_conventions(app)
     return app

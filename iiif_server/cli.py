@@ -24,6 +24,8 @@ def main() -> None:
 @click.option("--base-url", help="Public URL prefix used in ids and Link headers.")
 @click.option("--presentation", "presentation_root", type=click.Path(file_okay=False, path_type=Path),
               help="Folder of built manifests served under /iiif/presentation/.")
+@click.option("--content", "content_root", type=click.Path(file_okay=False, path_type=Path),
+              help="Curators' content folder; its exhibitions become pages under /viewer/exhibitions/.")
 @click.option("--workers", type=int, help="Worker processes.")
 @click.option("--threads", type=int, help="Threads per worker.")
 def serve(host: str, port: int, config_file: Path | None, **overrides: object) -> None:

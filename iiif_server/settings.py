@@ -36,6 +36,8 @@ class Settings:
     derivative_cache_dir: Path | None = None
     derivative_cache_dir_bytes: int = 2 * 1024 * 1024 * 1024
     presentation_root: Path | None = None
+    # The curators' content folder (content/): the viewer's exhibition pages read its exhibitions.
+    content_root: Path | None = None
     # Comma-separated identifier prefixes whose images are refused with 403 (info.json stays public).
     restricted_prefixes: str = ""
     workers: int = 2

@@ -1,0 +1,76 @@
+"""The viewer under /viewer/: embed page, Mirador page, exhibition pages and the npm front-end files.
+
+Every page also works as a static file (``iiif-archive viewer-export``): the browser reads its
+parameters itself, and the server only adds what needs it (``og:image``, steps that read without
+JavaScript). Page rendering lives in ``viewer.pages`` so the export and the server share it.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, request, send_from_directory
+
+from iiif_server.errors import BadRequest, NotFound
+from iiif_server.settings import Settings
+from viewer import pages
+from viewer.deeplink import DeepLinkError
+from viewer.pages import VENDOR_FILES, PageLinks
+
+SERVER_LINKS = PageLinks(
+    static="/viewer/static",
+    vendor="/viewer/vendor",
+    embed="/viewer/embed",
+    mirador="/viewer/mirador",
+    guide_pattern="/viewer/{lang}",
+    exhibitions_pattern="/viewer/exhibitions/{lang}",
+    exhibition_pattern="/viewer/exhibitions/{id}{lang}",
+    english_marker="?lang=en",
+)
+
+
+def viewer_blueprint(settings: Settings) -> Blueprint:
+    blueprint = Blueprint("viewer", __name__, static_folder="static", static_url_path="/static")
+    site = pages.Site(settings.presentation_root, settings.content_root)
+
+    def language() -> str:
+        return pages.normalise_language(request.args.get("lang"))
+
+    def html(text: str) -> Response:
+        return Response(text, mimetype="text/html")
+
+    @blueprint.get("/")
+    def embedding_guide() -> Response:
+        return html(pages.render_guide(site, SERVER_LINKS, language(), request.host_url.rstrip("/")))
+
+    @blueprint.get("/embed")
+    def embed() -> Response:
+        try:
+            view = pages.requested_view(request.args)
+        except DeepLinkError as error:
+            raise BadRequest(str(error)) from None
+        return html(pages.render_embed(site, SERVER_LINKS, language(), view, request.url))
+
+    @blueprint.get("/mirador")
+    def mirador() -> Response:
+        return html(pages.render_mirador(SERVER_LINKS, language()))
+
+    @blueprint.get("/exhibitions/")
+    def exhibition_index() -> Response:
+        return html(pages.render_exhibition_index(site, SERVER_LINKS, language()))
+
+    @blueprint.get("/exhibitions/<exhibition_id>")
+    def exhibition(exhibition_id: str) -> Response:
+        try:
+            return html(pages.render_exhibition(site, SERVER_LINKS, language(), exhibition_id))
+        except KeyError:
+            raise NotFound(f"no exhibition {exhibition_id!r}") from None
+
+    @blueprint.get("/vendor/<package>/<path:name>")
+    def vendor(package: str, name: str) -> Response:
+        if package not in VENDOR_FILES:
+            abort(404)
+        folder = pages.NODE_MODULES / VENDOR_FILES[package]
+        if not folder.is_dir():
+            raise NotFound(f"{package} is not installed: run npm ci in viewer/ (bash scripts/test.sh does)")
+        return send_from_directory(folder, name, max_age=current_app.get_send_file_max_age(name))
+
+    return blueprint

@@ -1,0 +1,102 @@
+"""The built Presentation folder as the viewer's server side reads it: manifests by URL or by document.
+
+Reading the files directly (never over HTTP) lets a page name its canvases and image regions, for
+``og:image`` previews and for exhibition steps that read without JavaScript.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from werkzeug.security import safe_join
+
+from manifests.build import PRESENTATION_PREFIX, TOP_COLLECTION_PATH, manifest_path
+
+
+@dataclass(frozen=True)
+class PublishedCanvas:
+    """One canvas: its size and the Image API 3.0 service that paints it."""
+
+    id: str
+    index: int
+    width: int
+    height: int
+    service_id: str
+    image_width: int
+    image_height: int
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return self.image_width, self.image_height
+
+
+@dataclass(frozen=True)
+class PublishedManifest:
+    url: str
+    label: dict[str, list[str]]
+    required_statement: dict[str, list[str]] | None
+    canvases: tuple[PublishedCanvas, ...]
+
+    def canvas(self, canvas_id: str | None) -> PublishedCanvas:
+        """The canvas with that id; the first one when none is named or the id is not here."""
+        for canvas in self.canvases:
+            if canvas.id == canvas_id:
+                return canvas
+        return self.canvases[0]
+
+
+class PublishedFolder:
+    """Read access to one built folder (``iiif-archive build --out``), served at /iiif/presentation/."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def manifest_by_url(self, url: str) -> PublishedManifest | None:
+        """The manifest a URL names when it points into /iiif/presentation/ of any host; else None."""
+        path = urlsplit(url).path
+        prefix = PRESENTATION_PREFIX + "/"
+        if not path.startswith(prefix):
+            return None
+        return self._read(path[len(prefix):], url)
+
+    def manifest_of_document(self, document_id: str) -> PublishedManifest | None:
+        return self._read(manifest_path(document_id), None)
+
+    def top_collection(self) -> dict | None:
+        return self.json(TOP_COLLECTION_PATH)
+
+    def json(self, relative: str) -> dict | None:
+        joined = safe_join(str(self.root), relative)
+        if joined is None or not Path(joined).is_file():
+            return None
+        try:
+            return json.loads(Path(joined).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def _read(self, relative: str, url: str | None) -> PublishedManifest | None:
+        document = self.json(relative)
+        if not document or document.get("type") != "Manifest" or not document.get("items"):
+            return None
+        canvases = tuple(_canvas(index, canvas) for index, canvas in enumerate(document["items"]))
+        return PublishedManifest(url=url or document["id"], label=document.get("label", {}),
+                                 required_statement=(document.get("requiredStatement") or {}).get("value"),
+                                 canvases=canvases)
+
+
+def _canvas(index: int, canvas: dict) -> PublishedCanvas:
+    body = canvas["items"][0]["items"][0]["body"]
+    services = body.get("service", [])
+    service = next((s for s in services if s.get("type") == "ImageService3"), services[0])
+    return PublishedCanvas(
+        id=canvas["id"], index=index, width=canvas["width"], height=canvas["height"],
+        service_id=service.get("id", service.get("@id", "")).rstrip("/"),
+        image_width=body.get("width", canvas["width"]), image_height=body.get("height", canvas["height"]),
+    )

@@ -1,0 +1,56 @@
+// Exhibition pages: the step in the middle of the screen drives the viewer; buttons and arrow keys move
+// between steps. The page is complete without this script (each step has its own picture).
+
+import "./iiif-viewer.js";
+import { parseXywh } from "./deeplink.js";
+
+const REDUCED_MOTION = window.matchMedia("(prefers-reduced-motion: reduce)");
+const viewer = document.querySelector(".ex-viewer iiif-viewer");
+const steps = [...document.querySelectorAll(".ex-step")];
+const previousButton = document.querySelector(".ex-previous");
+const nextButton = document.querySelector(".ex-next");
+const position = document.querySelector(".ex-position");
+let active = -1;
+
+function stateOf(step) {
+  const region = step.dataset.region;
+  return { manifest: step.dataset.manifest, canvas: step.dataset.canvas, region: region ? parseXywh(region) : null };
+}
+
+function activate(index) {
+  if (index < 0 || index >= steps.length || index === active) return;
+  active = index;
+  steps.forEach((step, number) => step.classList.toggle("ex-step-active", number === index));
+  previousButton.disabled = index === 0;
+  nextButton.disabled = index === steps.length - 1;
+  position.textContent = `${index + 1} / ${steps.length}`;
+  viewer.dataset.step = String(index + 1);
+  viewer.show(stateOf(steps[index]), { immediately: REDUCED_MOTION.matches }).catch((error) => console.error(error));
+}
+
+function moveTo(index) {
+  if (index < 0 || index >= steps.length) return;
+  activate(index);
+  const heading = steps[index].querySelector(".ex-step-heading");
+  heading.focus({ preventScroll: true });
+  steps[index].scrollIntoView({ behavior: REDUCED_MOTION.matches ? "auto" : "smooth", block: "center" });
+}
+
+// A step becomes active when it crosses the middle band of the screen.
+const observer = new IntersectionObserver((entries) => {
+  const entering = entries.filter((entry) => entry.isIntersecting);
+  if (entering.length) activate(steps.indexOf(entering[entering.length - 1].target));
+}, { rootMargin: "-45% 0px -45% 0px" });
+steps.forEach((step) => observer.observe(step));
+
+previousButton.addEventListener("click", () => moveTo(active - 1));
+nextButton.addEventListener("click", () => moveTo(active + 1));
+document.addEventListener("keydown", (event) => {
+  if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
+  if (event.target.closest("iiif-viewer, input, textarea, select")) return;
+  if (event.key === "ArrowRight" || event.key === "ArrowDown") moveTo(active + 1);
+  else if (event.key === "ArrowLeft" || event.key === "ArrowUp") moveTo(active - 1);
+  else return;
+  event.preventDefault();
+});
+activate(0);

@@ -1,0 +1,571 @@
+// <iiif-viewer manifest="…" canvas="…" region="x,y,w,h" content="…" lang="vi|en">: a deep-zoom viewer
+// for IIIF Presentation 3.0 manifests on OpenSeadragon (loaded before this module as a classic script).
+
+import {
+  decodeContentState, encodeContentState, formatXywh, parseXywh, regionImageUrl, regionToViewport,
+  viewportToRegion,
+} from "./deeplink.js";
+import { normaliseLanguage, pickText, STRINGS } from "./i18n.js";
+
+const OPENSEADRAGON_URL = new URL("../vendor/openseadragon/openseadragon.min.js", import.meta.url);
+const STYLESHEET_URL = new URL("iiif-viewer.css", import.meta.url);
+const REDUCED_MOTION = "(prefers-reduced-motion: reduce)";
+const THUMBNAIL_EDGE = 96;
+const PREVIEW_EDGE = 800;
+
+// Icons are drawn on a 24 x 24 grid with strokes, so they follow the text colour and need no font.
+const ICONS = {
+  zoomIn: "M5 12h14M12 5v14",
+  zoomOut: "M5 12h14",
+  home: "M4 11l8-7 8 7M6 9.5V20h12V9.5",
+  rotateLeft: "M4 5v5h5M5 10a8 8 0 1 1 2 6",
+  rotateRight: "M20 5v5h-5M19 10a8 8 0 1 0-2 6",
+  fullScreen: "M4 9V4h5M15 4h5v5M20 15v5h-5M9 20H4v-5",
+  previous: "M15 5l-7 7 7 7",
+  next: "M9 5l7 7-7 7",
+  contents: "M8 6h12M8 12h12M8 18h12M4 6h.01M4 12h.01M4 18h.01",
+  share: "M12 15V4M7 9l5-5 5 5M5 13v7h14v-7",
+};
+
+const BUTTONS = [
+  ["zoomIn", (view) => view.zoomBy(1.5)],
+  ["zoomOut", (view) => view.zoomBy(1 / 1.5)],
+  ["home", (view) => view.goHome()],
+  ["rotateLeft", (view) => view.rotateBy(-90)],
+  ["rotateRight", (view) => view.rotateBy(90)],
+  ["fullScreen", (view) => view.toggleFullScreen()],
+  ["previous", (view) => view.step(-1)],
+  ["next", (view) => view.step(1)],
+  ["contents", (view) => view.toggleContents()],
+  ["share", (view) => view.openShare()],
+];
+
+function icon(name) {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  path.setAttribute("d", ICONS[name]);
+  svg.append(path);
+  return svg;
+}
+
+function element(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === null || value === undefined || value === false) continue;
+    node.setAttribute(name, value === true ? "" : value);
+  }
+  node.append(...children);
+  return node;
+}
+
+// One <script> tag is the whole embed: the module brings its stylesheet and OpenSeadragon itself.
+let openSeadragonLoaded = null;
+function loadOpenSeadragon() {
+  if (window.OpenSeadragon) return Promise.resolve();
+  openSeadragonLoaded ||= new Promise((resolve, reject) => {
+    const script = element("script", { src: OPENSEADRAGON_URL.href });
+    script.addEventListener("load", resolve);
+    script.addEventListener("error", () => reject(new Error(`cannot load ${OPENSEADRAGON_URL}`)));
+    document.head.append(script);
+  });
+  return openSeadragonLoaded;
+}
+
+function addStylesheet() {
+  const present = [...document.querySelectorAll("link[rel=stylesheet]")].some((link) => link.href === STYLESHEET_URL.href);
+  if (!present) document.head.append(element("link", { rel: "stylesheet", href: STYLESHEET_URL.href }));
+}
+
+async function fetchJson(url) {
+  const response = await fetch(url, { headers: { Accept: "application/ld+json, application/json" } });
+  if (!response.ok) throw new Error(`${response.status} ${response.statusText}: ${url}`);
+  return response.json();
+}
+
+function asList(value) {
+  if (value === undefined || value === null) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+// The parts of a Presentation 3.0 canvas the viewer needs: its size and its image service.
+function describeCanvas(canvas) {
+  const annotation = asList(canvas.items).flatMap((page) => asList(page.items))[0];
+  const body = annotation ? asList(annotation.body)[0] : null;
+  const services = body ? asList(body.service) : [];
+  const service = services.find((item) => (item.type || item["@type"]) === "ImageService3") || services[0];
+  if (!service) throw new Error(`canvas ${canvas.id} has no image service`);
+  const serviceId = (service.id || service["@id"]).replace(/\/$/, "");
+  return {
+    id: canvas.id,
+    label: canvas.label,
+    width: canvas.width,
+    height: canvas.height,
+    serviceId,
+    imageSize: [body.width || canvas.width, body.height || canvas.height],
+  };
+}
+
+function rangeEntries(range) {
+  return asList(range.items).map((item) => {
+    if (item.type === "Range") return { label: item.label, canvas: firstCanvas(item), children: rangeEntries(item) };
+    return null;
+  }).filter(Boolean);
+}
+
+function firstCanvas(range) {
+  for (const item of asList(range.items)) {
+    if (item.type === "Canvas") return item.id.split("#")[0];
+    if (item.type === "SpecificResource" && item.source) return (item.source.id || item.source).split("#")[0];
+    if (item.type === "Range") {
+      const found = firstCanvas(item);
+      if (found) return found;
+    }
+  }
+  return null;
+}
+
+export class IIIFViewer extends HTMLElement {
+  static observedAttributes = ["lang"];
+
+  constructor() {
+    super();
+    this.language = "vi";
+    this.manifest = null;
+    this.manifestUrl = null;
+    this.canvases = [];
+    this.index = 0;
+    this.pendingRegion = null;
+    this.viewer = null;
+  }
+
+  connectedCallback() {
+    if (this.root) return;
+    this.language = normaliseLanguage(this.getAttribute("lang"));
+    addStylesheet();
+    this.build();
+    const start = this.startingState();
+    if (!start) {
+      this.setStatus(this.text.noManifest);
+      this.dataset.state = "empty";
+      return;
+    }
+    this.show(start, { immediately: true }).catch((error) => this.fail(error));
+  }
+
+  attributeChangedCallback(name, previous, value) {
+    if (name === "lang" && this.root && previous !== value) this.setLanguage(value);
+  }
+
+  get text() {
+    return STRINGS[this.language];
+  }
+
+  get reducedMotion() {
+    return window.matchMedia(REDUCED_MOTION).matches;
+  }
+
+  // The first view: a content state wins over manifest/canvas/region attributes, as the spec asks.
+  startingState() {
+    const content = this.getAttribute("content");
+    if (content) return decodeContentState(content);
+    const manifest = this.getAttribute("manifest");
+    if (!manifest) return null;
+    const region = this.getAttribute("region");
+    return { manifest, canvas: this.getAttribute("canvas") || null, region: region ? parseXywh(region) : null };
+  }
+
+  build() {
+    this.classList.add("iv");
+    this.titleNode = element("h1", { class: "iv-title" });
+    this.languageButton = element("button", { type: "button", class: "iv-language" });
+    this.languageButton.addEventListener("click", () => this.setLanguage(this.language === "vi" ? "en" : "vi"));
+    const header = element("div", { class: "iv-header" }, this.titleNode, this.languageButton);
+
+    this.contentsList = element("ul");
+    this.contentsHeading = element("h2", { id: this.uniqueId("contents") });
+    this.contentsPanel = element("nav", { class: "iv-contents", hidden: true, "aria-labelledby": this.contentsHeading.id },
+      this.contentsHeading, this.contentsList);
+    this.stage = element("div", { class: "iv-stage", role: "region" });
+    const body = element("div", { class: "iv-body" }, this.contentsPanel, this.stage);
+
+    this.buttons = {};
+    const toolbar = element("div", { class: "iv-toolbar", role: "toolbar" });
+    for (const [name, action] of BUTTONS) {
+      const button = element("button", { type: "button", class: `iv-button iv-${name}`, "data-action": name },
+        icon(name));
+      button.addEventListener("click", () => action(this));
+      this.buttons[name] = button;
+      toolbar.append(button);
+    }
+    this.pageIndicator = element("span", { class: "iv-page", "aria-live": "polite" });
+    toolbar.append(this.pageIndicator);
+    this.toolbar = toolbar;
+
+    this.strip = element("ol", { class: "iv-strip" });
+    this.stripNav = element("nav", { class: "iv-strip-nav" }, this.strip);
+    this.about = element("div", { class: "iv-about" });
+    this.status = element("p", { class: "iv-status", role: "status" });
+    this.shareDialog = this.buildShareDialog();
+    this.root = element("div", { class: "iv-root" }, header, body, toolbar, this.stripNav, this.about, this.status,
+      this.shareDialog);
+    this.append(this.root);
+    this.root.addEventListener("keydown", (event) => this.onKey(event));
+    this.applyLanguage();
+  }
+
+  buildShareDialog() {
+    this.shareHeading = element("h2", { id: this.uniqueId("share") });
+    this.shareLinkLabel = element("label", { for: this.uniqueId("share-link") });
+    this.shareLinkInput = element("input", { id: this.uniqueId("share-link"), type: "url", readonly: true, class: "iv-share-link" });
+    this.copyButton = element("button", { type: "button", class: "iv-copy" });
+    this.copyButton.addEventListener("click", () => this.copyLink());
+    this.citationHeading = element("h3");
+    this.citation = element("p", { class: "iv-citation" });
+    this.previewImage = element("img", { class: "iv-preview", alt: "" });
+    this.closeButton = element("button", { type: "button", class: "iv-close" });
+    this.closeButton.addEventListener("click", () => this.shareDialog.close());
+    return element("dialog", { class: "iv-share", "aria-labelledby": this.shareHeading.id },
+      this.shareHeading, this.shareLinkLabel, this.shareLinkInput, this.copyButton, this.citationHeading,
+      this.citation, this.previewImage, this.closeButton);
+  }
+
+  uniqueId(suffix) {
+    if (!this.idPrefix) {
+      IIIFViewer.count = (IIIFViewer.count || 0) + 1;
+      this.idPrefix = `iiif-viewer-${IIIFViewer.count}`;
+    }
+    return `${this.idPrefix}-${suffix}`;
+  }
+
+  setLanguage(value) {
+    const language = normaliseLanguage(value);
+    if (language === this.language && this.getAttribute("lang") === language) return;
+    this.language = language;
+    if (this.getAttribute("lang") !== language) this.setAttribute("lang", language);
+    this.applyLanguage();
+    this.dispatchEvent(new CustomEvent("iiif-viewer:language", { detail: { language }, bubbles: true }));
+  }
+
+  applyLanguage() {
+    const text = this.text;
+    this.languageButton.textContent = text.switchLanguage;
+    this.languageButton.setAttribute("aria-label", text.switchLanguageLabel);
+    this.languageButton.setAttribute("lang", this.language === "vi" ? "en" : "vi");
+    this.stage.setAttribute("aria-label", text.viewer);
+    this.toolbar.setAttribute("aria-label", text.toolbar);
+    for (const [name, button] of Object.entries(this.buttons)) {
+      button.setAttribute("aria-label", text[name]);
+      button.title = text[name];
+    }
+    this.contentsHeading.textContent = text.contents;
+    this.stripNav.setAttribute("aria-label", text.pages);
+    this.shareHeading.textContent = text.shareTitle;
+    this.shareLinkLabel.textContent = text.shareLink;
+    this.copyButton.textContent = text.copy;
+    this.citationHeading.textContent = text.citation;
+    this.previewImage.alt = text.preview;
+    this.closeButton.textContent = text.close;
+    if (this.manifest) this.renderManifestText();
+  }
+
+  setStatus(message) {
+    this.status.textContent = message;
+  }
+
+  fail(error) {
+    this.dataset.state = "error";
+    this.setStatus(`${this.text.loadFailed}: ${error.message}`);
+    console.error(error);
+  }
+
+  // Open a content state: load its manifest unless already open, go to its canvas, fit its region.
+  async show(state, { immediately = this.reducedMotion } = {}) {
+    this.showCount = (this.showCount || 0) + 1;
+    const ticket = this.showCount;
+    if (state.manifest !== this.manifestUrl) {
+      this.dataset.state = "loading";
+      this.setStatus(this.text.loading);
+      if (this.manifestLoad?.url !== state.manifest) {
+        this.manifestLoad = { url: state.manifest, done: this.loadManifest(state.manifest) };
+      }
+      await this.manifestLoad.done;
+    }
+    // A later show() (a reader scrolling on) has taken over while this one waited for its manifest.
+    if (ticket !== this.showCount) return;
+    const found = state.canvas ? this.canvases.findIndex((canvas) => canvas.id === state.canvas) : -1;
+    const index = found >= 0 ? found : state.canvas ? 0 : this.startIndex();
+    this.goTo(index, state.region, immediately);
+  }
+
+  async loadManifest(url) {
+    let manifest = await fetchJson(url);
+    await this.ensureOpenSeadragon();
+    if (manifest.type === "Collection") {
+      const first = asList(manifest.items).find((item) => item.type === "Manifest");
+      if (!first) throw new Error(`collection ${url} holds no manifest`);
+      manifest = await fetchJson(first.id);
+    }
+    this.manifest = manifest;
+    this.manifestUrl = url;
+    this.canvases = asList(manifest.items).map(describeCanvas);
+    this.rightToLeft = manifest.viewingDirection === "right-to-left";
+    this.root.classList.toggle("iv-rtl", this.rightToLeft);
+    this.strip.setAttribute("dir", this.rightToLeft ? "rtl" : "ltr");
+    this.index = -1;
+    this.renderStrip();
+    this.renderManifestText();
+    this.buttons.contents.hidden = !this.contentsList.children.length;
+    const single = this.canvases.length < 2;
+    this.buttons.previous.hidden = single;
+    this.buttons.next.hidden = single;
+    this.stripNav.hidden = single;
+  }
+
+  startIndex() {
+    const start = this.manifest.start;
+    if (!start) return 0;
+    const id = (start.type === "SpecificResource" ? start.source.id || start.source : start.id).split("#")[0];
+    return Math.max(0, this.canvases.findIndex((canvas) => canvas.id === id));
+  }
+
+  ensureOpenSeadragon() {
+    this.viewerReady ||= loadOpenSeadragon().then(() => this.createOpenSeadragon());
+    return this.viewerReady;
+  }
+
+  createOpenSeadragon() {
+    const mount = element("div", { class: "iv-osd" });
+    this.stage.append(mount);
+    this.viewer = window.OpenSeadragon({
+      element: mount,
+      prefixUrl: "",
+      showNavigationControl: false,
+      showNavigator: true,
+      navigatorPosition: "BOTTOM_RIGHT",
+      navigatorSizeRatio: 0.18,
+      crossOriginPolicy: "Anonymous",
+      animationTime: this.reducedMotion ? 0 : 1.0,
+      visibilityRatio: 0.5,
+      gestureSettingsMouse: { clickToZoom: false },
+    });
+    this.viewer.addHandler("open", () => {
+      if (this.pendingRegion) {
+        this.viewer.viewport.fitBounds(this.toViewportRect(this.pendingRegion), true);
+        this.pendingRegion = null;
+      }
+      this.dataset.state = "ready";
+      this.setStatus("");
+      this.dispatchEvent(new CustomEvent("iiif-viewer:open", { detail: { canvas: this.canvas.id }, bubbles: true }));
+    });
+    this.viewer.addHandler("open-failed", (event) => this.fail(new Error(event.message)));
+    this.viewer.addHandler("tile-loaded", () => {
+      this.dataset.tilesLoaded = String(Number(this.dataset.tilesLoaded || 0) + 1);
+    });
+    this.viewer.addHandler("animation-finish", () => {
+      this.dispatchEvent(new CustomEvent("iiif-viewer:settled", { bubbles: true }));
+    });
+  }
+
+  get canvas() {
+    return this.canvases[this.index];
+  }
+
+  toViewportRect(region) {
+    const bounds = regionToViewport(region, this.canvas.width);
+    return new window.OpenSeadragon.Rect(bounds.x, bounds.y, bounds.width, bounds.height);
+  }
+
+  goTo(index, region = null, immediately = this.reducedMotion) {
+    if (index < 0 || index >= this.canvases.length) return;
+    if (index === this.index) {
+      if (!this.viewer.world.getItemCount()) this.pendingRegion = region;
+      else if (region) this.viewer.viewport.fitBounds(this.toViewportRect(region), immediately);
+      else this.viewer.viewport.goHome(immediately);
+      return;
+    }
+    this.index = index;
+    this.pendingRegion = region;
+    this.dataset.state = "loading";
+    this.dataset.tilesLoaded = "0";
+    this.viewer.open(`${this.canvas.serviceId}/info.json`);
+    this.updatePosition();
+  }
+
+  step(direction) {
+    this.goTo(this.index + direction);
+  }
+
+  zoomBy(factor) {
+    this.viewer.viewport.zoomBy(factor, undefined, this.reducedMotion);
+    this.viewer.viewport.applyConstraints(this.reducedMotion);
+  }
+
+  goHome() {
+    this.viewer.viewport.goHome(this.reducedMotion);
+  }
+
+  rotateBy(degrees) {
+    const rotation = (this.viewer.viewport.getRotation() + degrees + 360) % 360;
+    this.viewer.viewport.setRotation(rotation, this.reducedMotion);
+  }
+
+  toggleFullScreen() {
+    if (document.fullscreenElement) document.exitFullscreen();
+    else this.requestFullscreen().catch((error) => this.setStatus(error.message));
+  }
+
+  toggleContents() {
+    this.contentsPanel.hidden = !this.contentsPanel.hidden;
+    this.buttons.contents.setAttribute("aria-expanded", String(!this.contentsPanel.hidden));
+  }
+
+  // The region in view, in canvas coordinates (what a shared link reopens).
+  currentRegion() {
+    return viewportToRegion(this.viewer.viewport.getBounds(true), this.canvas.width);
+  }
+
+  currentState() {
+    return { manifest: this.manifestUrl, canvas: this.canvas.id, region: this.currentRegion() };
+  }
+
+  // Shared links open the embed page: the one named by embed-url, else the server's, next to this module.
+  embedUrl() {
+    const named = this.getAttribute("embed-url");
+    return named ? new URL(named, document.baseURI) : new URL("../embed", import.meta.url);
+  }
+
+  shareLink() {
+    const link = this.embedUrl();
+    link.search = "";
+    link.searchParams.set("iiif-content", encodeContentState(this.currentState()));
+    link.searchParams.set("lang", this.language);
+    return link.href;
+  }
+
+  regionImage(region, maxEdge) {
+    const canvas = this.canvas;
+    return regionImageUrl(canvas.serviceId, region, [canvas.width, canvas.height], canvas.imageSize, maxEdge);
+  }
+
+  citationText(link) {
+    const text = this.text;
+    const parts = [pickText(this.manifest.label, this.language)];
+    const attribution = this.manifest.requiredStatement;
+    if (attribution) parts.push(pickText(attribution.value, this.language));
+    parts.push(`${text.page} ${this.index + 1}, ${text.region} ${formatXywh(this.currentRegion())}`);
+    const today = new Date().toISOString().slice(0, 10);
+    return `${parts.join(". ")}. ${link} (${text.accessed} ${today}).`;
+  }
+
+  openShare() {
+    const link = this.shareLink();
+    this.shareLinkInput.value = link;
+    this.citation.textContent = this.citationText(link);
+    this.previewImage.src = this.regionImage(this.currentRegion(), PREVIEW_EDGE);
+    if (!this.shareDialog.open) this.shareDialog.showModal();
+    this.shareLinkInput.select();
+  }
+
+  async copyLink() {
+    this.shareLinkInput.select();
+    try {
+      await navigator.clipboard.writeText(this.shareLinkInput.value);
+      this.setStatus(this.text.copied);
+    } catch (error) {
+      this.setStatus(error.message);
+    }
+  }
+
+  onKey(event) {
+    if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
+    const inField = event.target.closest("input, textarea, dialog, .openseadragon-canvas");
+    const forward = this.rightToLeft ? "ArrowLeft" : "ArrowRight";
+    const backward = this.rightToLeft ? "ArrowRight" : "ArrowLeft";
+    let direction = 0;
+    if (event.key === "PageDown") direction = 1;
+    else if (event.key === "PageUp") direction = -1;
+    else if (!inField && event.key === forward) direction = 1;
+    else if (!inField && event.key === backward) direction = -1;
+    if (!direction || this.canvases.length < 2) return;
+    event.preventDefault();
+    this.step(direction);
+  }
+
+  renderStrip() {
+    this.strip.replaceChildren(...this.canvases.map((canvas, index) => {
+      const image = element("img", {
+        src: regionImageUrl(canvas.serviceId, null, [canvas.width, canvas.height], canvas.imageSize, THUMBNAIL_EDGE),
+        alt: "",
+        loading: "lazy",
+      });
+      const button = element("button", { type: "button", class: "iv-thumb", "data-index": index }, image,
+        element("span", { class: "iv-thumb-label" }));
+      button.addEventListener("click", () => this.goTo(index));
+      return element("li", {}, button);
+    }));
+  }
+
+  renderManifestText() {
+    const language = this.language;
+    const label = pickText(this.manifest.label, language);
+    this.titleNode.textContent = label;
+    this.titleNode.lang = language;
+    this.strip.querySelectorAll(".iv-thumb").forEach((button, index) => {
+      const pageLabel = pickText(this.canvases[index].label, language) || `${this.text.page} ${index + 1}`;
+      button.querySelector(".iv-thumb-label").textContent = pageLabel;
+      button.setAttribute("aria-label", `${this.text.page} ${index + 1}: ${pageLabel}`);
+    });
+    this.renderContents();
+    this.renderAbout();
+    this.updatePosition();
+  }
+
+  renderContents() {
+    const language = this.language;
+    const build = (entries) => entries.map((entry) => {
+      const button = element("button", { type: "button", class: "iv-range" }, pickText(entry.label, language));
+      const index = this.canvases.findIndex((canvas) => canvas.id === entry.canvas);
+      button.addEventListener("click", () => this.goTo(Math.max(index, 0)));
+      const item = element("li", {}, button);
+      if (entry.children.length) item.append(element("ul", {}, ...build(entry.children)));
+      return item;
+    });
+    const top = asList(this.manifest.structures).map((range) => ({
+      label: range.label, canvas: firstCanvas(range), children: rangeEntries(range),
+    }));
+    this.contentsList.replaceChildren(...build(top));
+  }
+
+  renderAbout() {
+    const language = this.language;
+    const text = this.text;
+    const manifest = this.manifest;
+    const parts = [];
+    if (manifest.requiredStatement) {
+      parts.push(element("p", { class: "iv-attribution" },
+        element("strong", {}, `${pickText(manifest.requiredStatement.label, language) || text.attribution}: `),
+        pickText(manifest.requiredStatement.value, language)));
+    }
+    if (manifest.rights) {
+      parts.push(element("p", { class: "iv-rights" }, element("strong", {}, `${text.rights}: `),
+        element("a", { href: manifest.rights, rel: "license" }, manifest.rights)));
+    }
+    this.about.replaceChildren(...parts);
+  }
+
+  updatePosition() {
+    if (!this.canvases.length || this.index < 0) return;
+    this.pageIndicator.textContent = this.text.pageOf(this.index + 1, this.canvases.length);
+    this.buttons.previous.disabled = this.index === 0;
+    this.buttons.next.disabled = this.index === this.canvases.length - 1;
+    this.strip.querySelectorAll(".iv-thumb").forEach((button, index) => {
+      if (index === this.index) button.setAttribute("aria-current", "page");
+      else button.removeAttribute("aria-current");
+    });
+  }
+}
+
+if (!customElements.get("iiif-viewer")) customElements.define("iiif-viewer", IIIFViewer);

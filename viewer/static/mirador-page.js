@@ -1,0 +1,16 @@
+// /viewer/mirador?manifest=URL (a manifest or a collection) with Mirador 3, in Vietnamese or English.
+
+const params = new URLSearchParams(window.location.search);
+const resource = params.get("manifest") || params.get("collection");
+const language = params.get("lang") === "en" ? "en" : "vi";
+document.documentElement.lang = language;
+
+window.Mirador.viewer({
+  id: "mirador",
+  language,
+  availableLanguages: { vi: "Tiếng Việt", en: "English" },
+  windows: resource ? [{ manifestId: resource }] : [],
+  catalog: resource ? [{ manifestId: resource }] : [],
+  window: { allowClose: false, defaultSideBarPanel: "info", sideBarOpenByDefault: false },
+  workspaceControlPanel: { enabled: !resource },
+});
