@@ -115,7 +115,8 @@ def read_curator_file(path: Path) -> CuratorFile:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 1
         what = error.problem or error.context or "cannot be read"
-        raise ContentError([Problem(Origin(path, line), "", f"YAML syntax error: {what}")]) from None
+        hint = "check the indentation and quotes here and on the line before"
+        raise ContentError([Problem(Origin(path, line), "", f"YAML syntax error: {what} ({hint})")]) from None
     except yaml.YAMLError as error:
         raise ContentError([Problem(Origin(path, 1), "", f"YAML syntax error: {error}")]) from None
     if node is None:
@@ -321,7 +322,7 @@ def _document(curator_file: CuratorFile, problems: list[Problem]) -> Document | 
     )
     start = data.get("start")
     if start is not None and start > len(pages):
-        problems.append(curator_file.problem(("start",), f"page {start} does not exist; the document has {len(pages)} pages"))
+        problems.append(curator_file.problem(("start",), f"page {start} does not exist; the document has {_pages(len(pages))}"))
     contents = _sections(curator_file, data.get("contents", []), ("contents",), len(pages), problems)
     nav_date = _nav_date(curator_file, ("navDate",), problems)
     if len(problems) > before:
@@ -370,7 +371,7 @@ def _sections(
                                                      f"bad page span '{entry['pages']}': write first-last, e.g. 1-3"))
             elif last > page_count:
                 problems.append(curator_file.problem(entry_path + ("pages",),
-                                                     f"page {last} does not exist; the document has {page_count} pages"))
+                                                     f"page {last} does not exist; the document has {_pages(page_count)}"))
             else:
                 page_indexes = tuple(range(first - 1, last))
         children = _sections(curator_file, entry.get("sections", []), entry_path + ("sections",), page_count, problems)
@@ -398,7 +399,7 @@ def _exhibition(
         page = item.get("page", 1)
         if page > len(document.pages):
             problems.append(curator_file.problem(item_path + ("page",),
-                                                 f"page {page} does not exist; '{document.id}' has {len(document.pages)} pages"))
+                                                 f"page {page} does not exist; '{document.id}' has {_pages(len(document.pages))}"))
             continue
         region = None
         if "region" in item:
@@ -466,3 +467,7 @@ def _top_collection(
     if len(problems) > before:
         return None
     return TopCollection(_text(data["label"]), _text(data["summary"]), exhibition_ids, tuple(sections))
+
+
+def _pages(count: int) -> str:
+    return "1 page" if count == 1 else f"{count} pages"
