@@ -101,6 +101,9 @@ def ingest(
 
 
 def ingest_scan(scan: Path, output: Path, description: str, options: IngestOptions) -> IngestResult:
+    # libvips caches opened files by name (8.14 has no ``revalidate``); a scan or master rewritten
+    # in place must be read afresh.
+    pyvips.cache_set_max(0)
     if _existing_description(output) == description:
         return IngestResult(scan, output, IngestStatus.UNCHANGED)
     temporary = output.with_name(f".{output.name}.ingest-{os.getpid()}")
