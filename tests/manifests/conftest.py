@@ -13,8 +13,9 @@ from iiif_server.samples import write_sample_masters
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_CONTENT = REPO_ROOT / "content"
 SAMPLE_SCALE = 0.05
-# The demo's map region is written for the full-size map; the miniature needs it scaled alike.
-DEMO_MAP_REGION = "region: [6000, 4000, 8000, 6000]"
+# The demo's map region (around the citadel) is written for the full-size map; the miniature
+# needs it scaled alike.
+DEMO_MAP_REGION = "region: [5600, 5100, 6000, 6000]"
 NASA_RELIEF_SIZE = (540, 270)  # the NASA map's 2:1 shape, at the miniature's scale
 
 MINIMAL_DOCUMENT = """\
@@ -54,7 +55,7 @@ def demo_content(tmp_path_factory: pytest.TempPathFactory) -> Path:
     exhibition = folder / "exhibitions" / "national-day-75.yml"
     text = exhibition.read_text(encoding="utf-8")
     assert DEMO_MAP_REGION in text
-    exhibition.write_text(text.replace(DEMO_MAP_REGION, "region: [300, 200, 400, 300]"), encoding="utf-8")
+    exhibition.write_text(text.replace(DEMO_MAP_REGION, "region: [280, 255, 300, 300]"), encoding="utf-8")
     return folder
 
 
