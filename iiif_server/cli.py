@@ -8,6 +8,7 @@ import click
 
 from iiif_server.settings import SettingsError, load_settings
 from manifests import cli as manifest_commands
+from viewer.cli import viewer_export
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,6 +46,7 @@ def serve(host: str, port: int, config_file: Path | None, **overrides: object) -
 
 main.add_command(manifest_commands.build)
 main.add_command(manifest_commands.ingest)
+main.add_command(viewer_export)
 
 
 @main.command()

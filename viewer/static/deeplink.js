@@ -30,7 +30,8 @@ function base64UrlFromAscii(text) {
 }
 
 function asciiFromBase64Url(value) {
-  const padded = value.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (value.length % 4)) % 4);
+  const bare = value.replace(/=+$/, "");
+  const padded = bare.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (bare.length % 4)) % 4);
   return atob(padded);
 }
 

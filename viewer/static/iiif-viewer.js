@@ -302,7 +302,6 @@ export class IIIFViewer extends HTMLElement {
 
   async loadManifest(url) {
     let manifest = await fetchJson(url);
-    await this.ensureOpenSeadragon();
     if (manifest.type === "Collection") {
       const first = asList(manifest.items).find((item) => item.type === "Manifest");
       if (!first) throw new Error(`collection ${url} holds no manifest`);
@@ -322,6 +321,8 @@ export class IIIFViewer extends HTMLElement {
     this.buttons.previous.hidden = single;
     this.buttons.next.hidden = single;
     this.stripNav.hidden = single;
+    // Created once the strip and texts are laid out, so the stage has its final size.
+    await this.ensureOpenSeadragon();
   }
 
   startIndex() {
@@ -349,15 +350,17 @@ export class IIIFViewer extends HTMLElement {
       crossOriginPolicy: "Anonymous",
       animationTime: this.reducedMotion ? 0 : 1.0,
       visibilityRatio: 0.5,
+      maxZoomPixelRatio: 2,
       gestureSettingsMouse: { clickToZoom: false },
     });
     this.viewer.addHandler("open", () => {
+      this.setStatus("");
+      this.syncContainerSize();
       if (this.pendingRegion) {
         this.viewer.viewport.fitBounds(this.toViewportRect(this.pendingRegion), true);
         this.pendingRegion = null;
       }
       this.dataset.state = "ready";
-      this.setStatus("");
       this.dispatchEvent(new CustomEvent("iiif-viewer:open", { detail: { canvas: this.canvas.id }, bubbles: true }));
     });
     this.viewer.addHandler("open-failed", (event) => this.fail(new Error(event.message)));
@@ -367,6 +370,14 @@ export class IIIFViewer extends HTMLElement {
     this.viewer.addHandler("animation-finish", () => {
       this.dispatchEvent(new CustomEvent("iiif-viewer:settled", { bubbles: true }));
     });
+  }
+
+  // OpenSeadragon notices a resized stage only on its next frame; a region fitted before that would be
+  // fitted into the old size and then stretched, so the viewport learns the size first.
+  syncContainerSize() {
+    const mount = this.viewer.element;
+    const size = new window.OpenSeadragon.Point(mount.clientWidth, mount.clientHeight);
+    if (size.x && size.y && !size.equals(this.viewer.viewport.getContainerSize())) this.viewer.viewport.resize(size, true);
   }
 
   get canvas() {
@@ -382,7 +393,10 @@ export class IIIFViewer extends HTMLElement {
     if (index < 0 || index >= this.canvases.length) return;
     if (index === this.index) {
       if (!this.viewer.world.getItemCount()) this.pendingRegion = region;
-      else if (region) this.viewer.viewport.fitBounds(this.toViewportRect(region), immediately);
+      else if (region) {
+        this.syncContainerSize();
+        this.viewer.viewport.fitBounds(this.toViewportRect(region), immediately);
+      }
       else this.viewer.viewport.goHome(immediately);
       return;
     }

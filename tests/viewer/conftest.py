@@ -1,0 +1,148 @@
+"""One published site per session: tiny sample masters, manifests from the real builder, a gunicorn
+server, and one headless Debian Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from iiif_server.samples import write_sample_masters
+from tests.conftest import REPO_ROOT, RunningServer, free_port, stop_server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SAMPLE_SCALE = 0.05
+EXHIBITION_ID = "test-exhibition"
+RTL_DOCUMENT_ID = "letter-1946-rtl"
+# Regions in full-resolution pixels of the scaled samples (decree pages ~250 x 350, map 1200 x 900).
+EXHIBITION_STEPS = [
+    {"document": "decree-1945", "page": 1, "region": [20, 30, 120, 90]},
+    {"document": "photo-ba-dinh-1945"},
+    {"document": "map-hanoi-1873", "region": [300, 200, 400, 300]},
+    {"document": "decree-1945", "page": 4, "region": [100, 200, 100, 100]},
+]
+
+
+@dataclass(frozen=True)
+class PublishedSite:
+    server: RunningServer
+    content_root: Path
+    presentation_root: Path
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def manifest_url(self, document_id: str) -> str:
+        return f"{self.base_url}/iiif/presentation/manifests/{document_id}.json"
+
+    def canvas_id(self, document_id: str, page: int) -> str:
+        return f"{self.base_url}/iiif/presentation/manifests/{document_id}/canvas/p{page}"
+
+
+def write_test_content(folder: Path) -> Path:
+    """The demo's documents, an extra right-to-left one, and an exhibition whose regions fit the tiny samples."""
+    documents = folder / "documents"
+    documents.mkdir(parents=True)
+    for name in ("decree-1945", "letter-1946", "map-hanoi-1873", "photo-ba-dinh-1945"):
+        shutil.copy(REPO_ROOT / "content" / "documents" / f"{name}.yml", documents)
+    letter = yaml.safe_load((documents / "letter-1946.yml").read_text(encoding="utf-8"))
+    letter.update(id=RTL_DOCUMENT_ID, viewingDirection="right-to-left")
+    (documents / f"{RTL_DOCUMENT_ID}.yml").write_text(yaml.safe_dump(letter, allow_unicode=True), encoding="utf-8")
+    items = []
+    for number, step in enumerate(EXHIBITION_STEPS, start=1):
+        item = {**step, "caption": {"vi": f"Bước {number}: chú thích", "en": f"Step {number}: caption"},
+                "narrative": {"vi": f"Lời kể của bước {number}.", "en": f"Narrative of step {number}."}}
+        items.append(item)
+    exhibition = {
+        "id": EXHIBITION_ID,
+        "title": {"vi": "Triển lãm thử", "en": "Test exhibition"},
+        "introduction": {"vi": "Giới thiệu triển lãm thử.", "en": "Introduction of the test exhibition."},
+        "cover": "photos/ba-dinh-1945",
+        "items": items,
+    }
+    (folder / "exhibitions").mkdir()
+    (folder / "exhibitions" / f"{EXHIBITION_ID}.yml").write_text(yaml.safe_dump(exhibition, allow_unicode=True),
+                                                                encoding="utf-8")
+    collections = {
+        "label": {"vi": "Tài liệu lưu trữ", "en": "Archival documents"},
+        "summary": {"vi": "Triển lãm và chuyên đề.", "en": "Exhibitions and sections."},
+        "exhibitions": [EXHIBITION_ID],
+        "sections": [{"id": "maps", "label": {"vi": "Bản đồ", "en": "Maps"},
+                      "summary": {"vi": "Bản đồ.", "en": "Maps."}, "documents": ["map-hanoi-1873"]}],
+    }
+    (folder / "collections.yml").write_text(yaml.safe_dump(collections, allow_unicode=True), encoding="utf-8")
+    return folder
+
+
+def start_site_server(images: Path, presentation: Path, content: Path) -> RunningServer:
+    """``iiif-archive serve`` on a loopback port, once it answers; stopped by PID if it never does."""
+    port = free_port()
+    command = [sys.executable, "-m", "iiif_server", "serve", "--images", str(images), "--presentation",
+               str(presentation), "--content", str(content), "--host", "127.0.0.1", "--port", str(port),
+               "--workers", "2", "--threads", "4"]
+    process = subprocess.Popen(command, env=dict(os.environ), start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = RunningServer(process, f"http://127.0.0.1:{port}", port)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            requests.get(server.base_url + "/health", timeout=5)
+            return server
+        except requests.RequestException:
+            time.sleep(0.1)
+    stop_server(server)
+    raise RuntimeError(f"the server did not answer within 60 s (exit status {process.poll()})")
+
+
+@pytest.fixture(scope="session")
+def published_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PublishedSite]:
+    root = tmp_path_factory.mktemp("viewer-site")
+    images = root / "images"
+    write_sample_masters(images, scale=SAMPLE_SCALE)
+    content = write_test_content(root / "content")
+    presentation = root / "public"
+    presentation.mkdir()
+    server = start_site_server(images, presentation, content)
+    try:
+        # The ids name the server's port, so the manifests are built once the server has one.
+        subprocess.run([sys.executable, "-m", "iiif_server", "build", str(content), "--images", str(images),
+                        "--out", str(presentation), "--base-url", server.base_url],
+                       check=True, capture_output=True, text=True)
+        yield PublishedSite(server, content, presentation)
+    finally:
+        stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def page(browser) -> Iterator[object]:
+    """A fresh page (own context) that fails the test on any uncaught script error."""
+    context = browser.new_context(viewport={"width": 1100, "height": 800}, reduced_motion="reduce")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.script_errors = errors
+    yield page
+    context.close()
+    assert not errors, f"script errors: {errors}"
