@@ -1,0 +1,1 @@
+"""The benchmark against IIPImage (bash scripts/bench.sh); not part of the tests."""

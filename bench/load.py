@@ -1,0 +1,82 @@
+"""Load generation: wrk (C, event loop) walking a list of paths, and single timed requests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PATHS_SCRIPT = Path(__file__).with_name("paths.lua")
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    requests: int
+    seconds: float
+    body_bytes: int  # wrk counts header bytes too; see mean_response_bytes
+    errors: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    server_cpu_seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def mean_response_bytes(self) -> float:
+        return self.body_bytes / max(1, self.requests)
+
+    @property
+    def per_cpu_second(self) -> float:
+        return self.requests / self.server_cpu_seconds if self.server_cpu_seconds else 0.0
+
+
+def run_wrk(origin: str, paths: list[str], work: Path, label: str, connections: int, seconds: float,
+            cpu_clock) -> LoadResult:  # noqa: ANN001 - a callable returning the server's CPU seconds
+    """``connections`` keep-alive connections over 2 wrk threads (1 with a single connection) for
+    ``seconds``, walking ``paths`` in order. Non-2xx answers and socket errors count as errors."""
+    threads = 1 if connections == 1 else 2
+    path_file = work / f"{label}.paths"
+    path_file.write_text("\n".join(paths) + "\n")
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "30s",
+               "-s", str(PATHS_SCRIPT), origin]
+    environment = {**os.environ, "BENCH_PATHS": str(path_file), "BENCH_THREADS": str(threads)}
+    cpu_before = cpu_clock()
+    completed = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
+    cpu_after = cpu_clock()
+    (work / f"{label}.wrk.txt").write_text(completed.stdout + completed.stderr)
+    summary_line = next((line for line in completed.stdout.splitlines() if line.startswith("{")), None)
+    if completed.returncode != 0 or summary_line is None:
+        raise RuntimeError(f"wrk failed for {label}: {completed.stderr.strip() or completed.stdout.strip()}")
+    summary = json.loads(summary_line)
+    errors = sum(summary[key] for key in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts"))
+    return LoadResult(
+        requests=summary["requests"],
+        seconds=summary["duration_us"] / 1e6,
+        body_bytes=summary["bytes"],
+        errors=errors,
+        p50_ms=summary["p50_us"] / 1000,
+        p90_ms=summary["p90_us"] / 1000,
+        p99_ms=summary["p99_us"] / 1000,
+        server_cpu_seconds=cpu_after - cpu_before,
+    )
+
+
+def timed_get(url: str) -> tuple[float, int]:
+    """Seconds until the whole body of ``url`` arrived, and its size; any status but 200 is an error."""
+    started = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=120) as response:
+        body = response.read()
+    return time.perf_counter() - started, len(body)
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
