@@ -68,8 +68,6 @@ def ingest(scans_dir: Path, image_root: Path, quality: int, tile_size: int) -> N
         options = IngestOptions(quality=quality, tile_size=tile_size)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
-    if scans_dir.resolve() == image_root.resolve():
-        raise click.UsageError("SCANS_DIR and --images must be different folders")
     scans = find_scans(scans_dir)
     total_bytes = sum(scan.stat().st_size for scan in scans)
     with tqdm(total=total_bytes, unit="B", unit_scale=True, desc="ingest", disable=None) as bar:
@@ -83,7 +81,10 @@ def ingest(scans_dir: Path, image_root: Path, quality: int, tile_size: int) -> N
             if result.status is IngestStatus.FAILED:
                 bar.write(f"error: {result}", file=sys.stderr)
 
-        results = ingest_scans(scans_dir, image_root, options, on_progress=report)
+        try:
+            results = ingest_scans(scans_dir, image_root, options, on_progress=report)
+        except ValueError as error:
+            raise click.UsageError(str(error)) from None
     counts = {status: sum(1 for r in results if r.status is status) for status in IngestStatus}
     click.echo(f"{counts[IngestStatus.CONVERTED]} converted, {counts[IngestStatus.UNCHANGED]} unchanged, "
                f"{counts[IngestStatus.FAILED]} failed")

@@ -82,8 +82,12 @@ def ingest(
     on_progress: Callable[[IngestResult, int], None] | None = None,
 ) -> list[IngestResult]:
     """Convert every scan; ``on_progress`` hears each result with the scan's size in bytes."""
-    if scans_dir.resolve() == image_root.resolve():
+    scans, root = scans_dir.resolve(), image_root.resolve()
+    if scans == root:
         raise ValueError("the scans folder and the image root must be different folders")
+    if root.is_relative_to(scans):
+        # A second run would take the first run's masters for new scans.
+        raise ValueError("the image root must not be inside the scans folder")
     results = []
     claimed: dict[Path, Path] = {}
     for scan in find_scans(scans_dir):

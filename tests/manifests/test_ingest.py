@@ -161,10 +161,17 @@ def test_two_scans_for_one_identifier_are_refused(tmp_path: Path) -> None:
                                f"(from {scans}/page.jpg); rename one of them")
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["--tile-size", "100"], "tile size must be a multiple of 16 between 16 and 8192, not 100"),
-    (["--quality", "0"], "0 is not in the range 1<=x<=100"),
-], ids=["tile size", "quality"])
-def test_bad_options_are_one_line_errors(tmp_path: Path, arguments: list[str], message: str) -> None:
-    result = CliRunner().invoke(main, ["ingest", str(tmp_path), "--images", str(tmp_path / "images"), *arguments])
+@pytest.mark.parametrize("images, arguments, message", [
+    ("images", ["--tile-size", "100"], "tile size must be a multiple of 16 between 16 and 8192, not 100"),
+    ("images", ["--quality", "0"], "0 is not in the range 1<=x<=100"),
+    (".", [], "the scans folder and the image root must be different folders"),
+    ("scans/masters", [], "the image root must not be inside the scans folder"),
+], ids=["tile size", "quality", "same folder", "image root inside the scans"])
+def test_bad_options_are_one_line_errors(tmp_path: Path, images: str, arguments: list[str], message: str) -> None:
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    quadrants(64, 64).jpegsave(str(scans / "page.jpg"))
+    image_root = scans if images == "." else tmp_path / images
+    result = CliRunner().invoke(main, ["ingest", str(scans), "--images", str(image_root), *arguments])
     assert result.exit_code == 2 and message in result.stderr
+    assert not (image_root / "page.tif").exists()
