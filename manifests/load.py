@@ -108,7 +108,8 @@ def read_curator_file(path: Path) -> CuratorFile:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
-        raise ContentError([Problem(Origin(path, 1), "", f"not UTF-8 text ({error.reason}); save it as UTF-8")]) from None
+        message = f"not UTF-8 text ({error.reason}); save it as UTF-8"
+        raise ContentError([Problem(Origin(path, 1), "", message)]) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as error:
@@ -237,7 +238,8 @@ def load_content(content_dir: Path) -> Content:
             broken_ids.add(curator_file.data["id"])
             continue
         if document.id in documents:
-            problems.append(curator_file.problem(("id",), f"'{document.id}' is already used by {documents[document.id].source}"))
+            first = documents[document.id].source
+            problems.append(curator_file.problem(("id",), f"'{document.id}' is already used by {first}"))
             continue
         documents[document.id] = document
     exhibitions: dict[str, Exhibition] = {}
@@ -247,7 +249,8 @@ def load_content(content_dir: Path) -> Content:
             broken_ids.add(curator_file.data["id"])
             continue
         if exhibition.id in exhibitions:
-            problems.append(curator_file.problem(("id",), f"'{exhibition.id}' is already used by {exhibitions[exhibition.id].source}"))
+            first = exhibitions[exhibition.id].source
+            problems.append(curator_file.problem(("id",), f"'{exhibition.id}' is already used by {first}"))
             continue
         exhibitions[exhibition.id] = exhibition
     top = _top_collection(content_dir, documents, exhibitions, broken_ids, problems)
@@ -322,7 +325,8 @@ def _document(curator_file: CuratorFile, problems: list[Problem]) -> Document | 
     )
     start = data.get("start")
     if start is not None and start > len(pages):
-        problems.append(curator_file.problem(("start",), f"page {start} does not exist; the document has {_pages(len(pages))}"))
+        problems.append(curator_file.problem(
+            ("start",), f"page {start} does not exist; the document has {_pages(len(pages))}"))
     contents = _sections(curator_file, data.get("contents", []), ("contents",), len(pages), problems)
     nav_date = _nav_date(curator_file, ("navDate",), problems)
     if len(problems) > before:
@@ -332,7 +336,9 @@ def _document(curator_file: CuratorFile, problems: list[Problem]) -> Document | 
         id=data["id"],
         label=_text(data["label"]),
         summary=_text(data["summary"]),
-        metadata=tuple(MetadataEntry(_text(entry["label"]), _text(entry["value"])) for entry in data.get("metadata", [])),
+        metadata=tuple(
+            MetadataEntry(_text(entry["label"]), _text(entry["value"])) for entry in data.get("metadata", [])
+        ),
         rights=data["rights"],
         attribution=_text(data["attribution"]),
         provider=Provider(
@@ -366,12 +372,13 @@ def _sections(
             span = _PAGE_SPAN.match(str(entry["pages"]))
             assert span is not None  # the schema's pattern already holds
             first, last = int(span[1]), int(span[2] or span[1])
+            span_path = entry_path + ("pages",)
             if first < 1 or first > last:
-                problems.append(curator_file.problem(entry_path + ("pages",),
-                                                     f"bad page span '{entry['pages']}': write first-last, e.g. 1-3"))
+                message = f"bad page span '{entry['pages']}': write first-last, e.g. 1-3"
+                problems.append(curator_file.problem(span_path, message))
             elif last > page_count:
-                problems.append(curator_file.problem(entry_path + ("pages",),
-                                                     f"page {last} does not exist; the document has {_pages(page_count)}"))
+                message = f"page {last} does not exist; the document has {_pages(page_count)}"
+                problems.append(curator_file.problem(span_path, message))
             else:
                 page_indexes = tuple(range(first - 1, last))
         children = _sections(curator_file, entry.get("sections", []), entry_path + ("sections",), page_count, problems)
@@ -398,8 +405,8 @@ def _exhibition(
             continue
         page = item.get("page", 1)
         if page > len(document.pages):
-            problems.append(curator_file.problem(item_path + ("page",),
-                                                 f"page {page} does not exist; '{document.id}' has {_pages(len(document.pages))}"))
+            message = f"page {page} does not exist; '{document.id}' has {_pages(len(document.pages))}"
+            problems.append(curator_file.problem(item_path + ("page",), message))
             continue
         region = None
         if "region" in item:
@@ -450,7 +457,8 @@ def _top_collection(
     exhibition_ids = tuple(data.get("exhibitions", exhibitions))
     for index, exhibition_id in enumerate(exhibition_ids):
         if exhibition_id not in exhibitions and exhibition_id not in broken_ids:
-            problems.append(curator_file.problem(("exhibitions", index), _unknown("exhibition", exhibition_id, exhibitions)))
+            problems.append(curator_file.problem(("exhibitions", index),
+                                                 _unknown("exhibition", exhibition_id, exhibitions)))
     sections = []
     collection_ids = set(exhibitions)
     for index, section in enumerate(data.get("sections", [])):
