@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+from datetime import datetime, timezone
 from pathlib import Path
 
-from flask import Blueprint, Response, redirect, request, send_from_directory
+from flask import Blueprint, Response, redirect, request
 from werkzeug.security import safe_join
 
 from iiif_server.errors import NotFound
@@ -30,11 +32,16 @@ def presentation_blueprint(root: Path) -> Blueprint:
         if request.method == "OPTIONS":
             return Response(status=204)
         hidden = any(part.startswith(".") for part in name.split("/"))
-        path = None if hidden or not name.endswith(".json") else safe_join(str(root), name)
-        if path is None or not Path(path).is_file():
+        joined = None if hidden or not name.endswith(".json") else safe_join(str(root), name)
+        target = Path(joined) if joined else None
+        if target is None or not target.is_file():
             raise NotFound(f"no manifest or collection at /iiif/presentation/{name}")
-        response = send_from_directory(root, name, mimetype=PRESENTATION_MEDIA_TYPE, conditional=True, etag=True)
+        # Manifests are small: read whole, so no file handle outlives the request.
+        data = target.read_bytes()
+        response = Response(data, mimetype=PRESENTATION_MEDIA_TYPE)
+        response.set_etag(hashlib.blake2b(data, digest_size=12).hexdigest())
+        response.last_modified = datetime.fromtimestamp(target.stat().st_mtime, tz=timezone.utc)
         response.headers["Cache-Control"] = CACHE_CONTROL
-        return response
+        return response.make_conditional(request)
 
     return blueprint
