@@ -141,10 +141,13 @@ def test_the_demo_content_loads() -> None:
     from tests.manifests.conftest import DEMO_CONTENT
 
     content = load_content(DEMO_CONTENT)
-    assert {d.id for d in content.documents} >= {"decree-1945", "letter-1946", "photo-ba-dinh-1945", "map-hanoi-1873"}
+    shown = content.exhibition("national-day-75").document_ids
+    # The 75th-anniversary exhibition: a multi-page decree with a table of contents, a letter, a photograph, a map.
+    assert set(shown) >= {"decree-1945", "letter-1946", "photo-ba-dinh-1945", "map-hanoi-1873"}
     decree = content.document("decree-1945")
     assert len(decree.pages) == 4 and decree.contents
-    assert len(content.exhibition("national-day-75").document_ids) >= 4
+    assert len(content.document("letter-1946").pages) == 2
+    assert content.top.exhibition_ids == ("national-day-75",)
 
 
 def replace(old: str, new: str):
