@@ -95,17 +95,17 @@ def start_server(image_root: Path, *extra_args: str, env: dict[str, str] | None 
     process = subprocess.Popen(command, env={**os.environ, **(env or {})}, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:]}")
         try:
-            requests.get(base_url + "/iiif/3/none/info.json", timeout=1)
+            requests.get(base_url + "/iiif/3/none/info.json", timeout=5)
             return RunningServer(process, base_url, port)
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.1)
     stop_server(RunningServer(process, base_url, port))
-    raise RuntimeError("server did not start within 30 s")
+    raise RuntimeError("server did not start within 60 s")
 
 
 def stop_server(server: RunningServer) -> None:
