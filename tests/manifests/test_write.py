@@ -134,3 +134,10 @@ def test_missing_schema_file_is_a_clear_error(tmp_path: Path, monkeypatch) -> No
     with pytest.raises(BuildError, match=f"the IIIF Presentation 3.0 schema is not at {tmp_path}/nope.json; "
                                          f"set {write.SCHEMA_ENV} to its path"):
         publish(plan_outputs(CONTENT, SIZES, URLS), tmp_path / "out", progress=False)
+
+
+def test_the_packaged_presentation_schema_is_the_validators_own() -> None:
+    from manifests.write import DEFAULT_SCHEMA
+    from tests.conftest import SHARED
+
+    assert DEFAULT_SCHEMA.read_bytes() == (SHARED / "schemas" / "iiif_3_0.json").read_bytes()
