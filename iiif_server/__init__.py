@@ -21,6 +21,7 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     from iiif_server.settings import load_settings
     from iiif_server.sources.filesystem import FileSystemSource
     from iiif_server.web.image_api import image_api_blueprint
+    from iiif_server.web.landing import landing_blueprint
     from iiif_server.web.ops import register_operations
     from iiif_server.web.responses import register_response_conventions
     from viewer.blueprint import viewer_blueprint
@@ -57,5 +58,6 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
         app.register_blueprint(presentation_blueprint(settings.presentation_root), url_prefix="/iiif/presentation")
     register_operations(app)
     app.register_blueprint(viewer_blueprint(settings), url_prefix="/viewer")
+    app.register_blueprint(landing_blueprint())
     register_response_conventions(app)
     return app

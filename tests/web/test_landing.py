@@ -1,0 +1,214 @@
+"""The landing page at /: every master with its size, info.json links and a thumbnail that the server
+really renders; broken and restricted masters; the built manifests with viewer links."""
+
+from __future__ import annotations
+
+import json
+import os
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import pyvips
+import requests
+
+from iiif_server import create_app
+from iiif_server.samples import sample_masters, write_sample_masters
+from iiif_server.settings import Settings
+
+TINY_SIZE = (50, 30)  # smaller than the thumbnail box: the page must not ask for an upscale
+
+
+class ListedEntries(HTMLParser):
+    """The page's image cards (one per <li>) and its manifest table rows, as plain dicts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cards: dict[str, dict] = {}
+        self.rows: list[dict] = []
+        self._current: dict | None = None
+        self._in_code = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag in ("li", "tr"):
+            self._current = {"text": "", "links": [], "img": None}
+        elif self._current is not None and tag == "a":
+            self._current["links"].append(values["href"])
+        elif self._current is not None and tag == "img":
+            self._current["img"] = values
+        elif tag == "code":
+            self._in_code = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "code":
+            self._in_code = False
+        elif tag == "li" and self._current is not None:
+            self.cards[self._current["identifier"]] = self._current
+            self._current = None
+        elif tag == "tr" and self._current is not None:
+            self.rows.append(self._current)
+            self._current = None
+
+    def handle_data(self, data: str) -> None:
+        if self._current is None:
+            return
+        self._current["text"] += data
+        if self._in_code and "identifier" not in self._current:
+            self._current["identifier"] = data
+
+
+def parse_page(html: str) -> ListedEntries:
+    parser = ListedEntries()
+    parser.feed(html)
+    return parser
+
+
+@pytest.fixture(scope="module")
+def landing_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("landing-images")
+    write_sample_masters(root, 0.05)
+    (root / "broken.tif").write_bytes(b"II*\x00 this is no TIFF")
+    (root / "notes.txt").write_text("not a master\n")
+    (root / ".hidden").mkdir()
+    (root / ".hidden" / "secret.tif").write_bytes((root / "photos" / "ba-dinh-1945.tif").read_bytes())
+    (root / "photos" / ".ba-dinh-1945.tif.partial").write_bytes(b"half written")
+    pyvips.Image.black(*TINY_SIZE, bands=3).cast("uchar").pngsave(str(root / "tiny.png"))
+    # The same stem twice is one identifier (the TIFF wins, as the resolver decides).
+    pyvips.Image.black(*TINY_SIZE, bands=3).cast("uchar").jpegsave(str(root / "maps" / "hanoi-1873.jpg"))
+    outside = tmp_path_factory.mktemp("outside") / "elsewhere.tif"
+    outside.write_bytes((root / "photos" / "ba-dinh-1945.tif").read_bytes())
+    os.symlink(outside, root / "escape.tif")
+    return root
+
+
+@pytest.fixture(scope="module")
+def presentation_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("presentation")
+    (root / "manifests").mkdir()
+    (root / "manifests" / "decree-1945.json").write_text(json.dumps(
+        {"type": "Manifest", "label": {"vi": ["Sắc lệnh số 14"], "en": ["Decree no. 14"]}, "items": []}))
+    (root / "collection.json").write_text(json.dumps({"type": "Collection", "label": {"en": ["All documents"]}}))
+    (root / "settings.json").write_text(json.dumps({"theme": "dark"}))
+    (root / "truncated.json").write_text('{"type": "Manif')
+    return root
+
+
+@pytest.fixture(scope="module")
+def landing_app(landing_root: Path, presentation_root: Path):
+    return create_app(Settings(image_root=landing_root, presentation_root=presentation_root,
+                               restricted_prefixes="letter-1946"))
+
+
+@pytest.fixture(scope="module")
+def page(landing_app) -> ListedEntries:
+    response = landing_app.test_client().get("/")
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    return parse_page(response.get_data(as_text=True))
+
+
+def test_every_master_is_listed_once(page: ListedEntries) -> None:
+    expected = {master.identifier for master in sample_masters()} | {"broken", "tiny"}
+    assert set(page.cards) == expected
+
+
+def test_headings_are_in_vietnamese_and_english(landing_app) -> None:
+    html = landing_app.test_client().get("/").get_data(as_text=True)
+    for heading in ("Ảnh gốc", "Images", "Manifest và bộ sưu tập", "Manifests and collections"):
+        assert heading in html
+
+
+@pytest.mark.parametrize("identifier", ["maps/hanoi-1873", "decree-1945/p1", "photos/ba-dinh-1945", "tiny"])
+def test_card_shows_size_and_both_info_json(landing_app, page: ListedEntries, identifier: str) -> None:
+    client = landing_app.test_client()
+    card = page.cards[identifier]
+    info_links = [link for link in card["links"] if link.endswith("/info.json")]
+    escaped = identifier.replace("/", "%2F")
+    assert info_links == [f"/iiif/3/{escaped}/info.json", f"/iiif/2/{escaped}/info.json"]
+    for link in info_links:
+        info = client.get(link).get_json()
+        assert f"{info['width']} × {info['height']} px" in card["text"]
+
+
+@pytest.mark.parametrize("identifier", ["maps/hanoi-1873", "decree-1945/p4", "photos/ba-dinh-1945", "tiny"])
+def test_thumbnail_is_rendered_at_its_stated_size_without_upscaling(landing_app, page: ListedEntries,
+                                                                     identifier: str) -> None:
+    client = landing_app.test_client()
+    image = page.cards[identifier]["img"]
+    width, height = int(image["width"]), int(image["height"])
+    info = client.get(f"/iiif/3/{identifier.replace('/', '%2F')}/info.json").get_json()
+    assert width <= min(200, info["width"]) and height <= min(200, info["height"])
+    assert max(width, height) == min(200, max(info["width"], info["height"]))
+    response = client.get(image["src"])
+    assert response.status_code == 200 and response.mimetype == "image/jpeg"
+    thumbnail = pyvips.Image.new_from_buffer(response.data, "")
+    assert (thumbnail.width, thumbnail.height) == (width, height)
+
+
+def test_small_master_thumbnail_is_its_full_size(page: ListedEntries) -> None:
+    image = page.cards["tiny"]["img"]
+    assert (int(image["width"]), int(image["height"])) == TINY_SIZE
+    assert image["src"] == f"/iiif/3/tiny/full/{TINY_SIZE[0]},{TINY_SIZE[1]}/0/default.jpg"
+
+
+def test_broken_master_is_shown_unreadable_and_the_page_still_works(page: ListedEntries) -> None:
+    card = page.cards["broken"]
+    assert "unreadable" in card["text"]
+    assert "image 'broken' cannot be read" in card["text"]
+    assert card["img"] is None and card["links"] == []
+
+
+def test_restricted_master_is_listed_without_thumbnail(page: ListedEntries) -> None:
+    card = page.cards["letter-1946/p1"]
+    assert "restricted" in card["text"]
+    assert card["img"] is None
+
+
+def test_built_manifests_and_collections_are_listed_with_viewer_links(page: ListedEntries) -> None:
+    rows = {row["links"][0]: row for row in page.rows if row["links"]}
+    assert set(rows) == {"/iiif/presentation/manifests/decree-1945.json", "/iiif/presentation/collection.json"}
+    manifest = rows["/iiif/presentation/manifests/decree-1945.json"]
+    assert "Sắc lệnh số 14 / Decree no. 14" in manifest["text"]
+    viewer = urlsplit(manifest["links"][1])
+    assert viewer.path == "/viewer/embed"
+    assert parse_qs(viewer.query) == {"manifest": ["http://localhost/iiif/presentation/manifests/decree-1945.json"]}
+    collection = rows["/iiif/presentation/collection.json"]
+    assert "All documents" in collection["text"] and len(collection["links"]) == 1
+
+
+def test_manifest_links_use_the_configured_base_url(landing_root: Path, presentation_root: Path) -> None:
+    app = create_app(Settings(image_root=landing_root, presentation_root=presentation_root,
+                              base_url="https://iiif.archives.example"))
+    rows = parse_page(app.test_client().get("/").get_data(as_text=True)).rows
+    viewer_links = [link for row in rows for link in row["links"] if link.startswith("/viewer/")]
+    assert viewer_links == [
+        "/viewer/embed?manifest=https%3A%2F%2Fiiif.archives.example%2Fiiif%2Fpresentation%2Fmanifests%2Fdecree-1945.json"
+    ]
+
+
+def test_without_presentation_root_no_manifest_section(landing_root: Path) -> None:
+    html = create_app(Settings(image_root=landing_root)).test_client().get("/").get_data(as_text=True)
+    assert "Manifests and collections" not in html
+    assert parse_page(html).rows == []
+
+
+def test_empty_image_root_says_so(tmp_path: Path) -> None:
+    html = create_app(Settings(image_root=tmp_path)).test_client().get("/").get_data(as_text=True)
+    assert "The image root holds no masters yet." in html
+
+
+def test_landing_page_and_its_thumbnails_over_gunicorn(gunicorn_server) -> None:
+    """The suite's shared server (grid masters and a corrupt TIFF) answers / and its thumbnails."""
+    response = requests.get(gunicorn_server.base_url + "/", timeout=30)
+    assert response.status_code == 200
+    cards = parse_page(response.text).cards
+    assert "unreadable" in cards["corrupt"]["text"]
+    image = cards["grid-tiff"]["img"]
+    thumbnail = requests.get(gunicorn_server.base_url + image["src"], timeout=30)
+    assert thumbnail.status_code == 200
+    decoded = pyvips.Image.new_from_buffer(thumbnail.content, "")
+    assert (decoded.width, decoded.height) == (int(image["width"]), int(image["height"]))
+    info = requests.get(gunicorn_server.base_url + cards["grid-tiff"]["links"][0], timeout=30).json()
+    assert info["id"] == f"{gunicorn_server.base_url}/iiif/3/grid-tiff"
