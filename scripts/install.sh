@@ -31,9 +31,12 @@ install_python_env() {
   if [[ ! -x "$REPO_ROOT/.venv/bin/python" ]]; then
     "$PYTHON" -m venv "$REPO_ROOT/.venv"
   fi
+  # The editable install follows code changes by itself: only a changed pyproject.toml needs pip again.
+  if cmp -s "$REPO_ROOT/pyproject.toml" "$REPO_ROOT/.venv/.installed-pyproject.toml"; then return; fi
   "$REPO_ROOT/.venv/bin/pip" install -q --disable-pip-version-check -e "$REPO_ROOT[test]"
   # One libvips per process: pyvips must bind Debian's libvips42, never a bundled one.
   "$REPO_ROOT/.venv/bin/pip" uninstall -q -y pyvips-binary 2>/dev/null || true
+  cp "$REPO_ROOT/pyproject.toml" "$REPO_ROOT/.venv/.installed-pyproject.toml"
 }
 
 # The IIIF Image API validator pins its own Pillow, so it lives in a virtual environment of its own.
@@ -45,7 +48,9 @@ install_validator_env() {
 }
 
 install_viewer_assets() {
-  if [[ -f "$REPO_ROOT/viewer/package.json" ]]; then
-    (cd "$REPO_ROOT/viewer" && npm ci --no-audit --no-fund --loglevel=error)
+  local viewer="$REPO_ROOT/viewer"
+  # npm ci empties node_modules first; npm's own record of the tree, newer than the lock file, means it is current.
+  if [[ -f "$viewer/package.json" && ! "$viewer/node_modules/.package-lock.json" -nt "$viewer/package-lock.json" ]]; then
+    (cd "$viewer" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }

@@ -21,6 +21,7 @@ from iiif_server.probe import probe
 from iiif_server.samples import (
     BASEMAP_RELIEF_MEMBER,
     SampleError,
+    default_cache_dir,
     extract_shaded_relief,
     sample_masters,
     write_sample_master,
@@ -250,3 +251,14 @@ def test_the_map_streams_to_disk(tmp_path: Path) -> None:
     grown = json.loads(result.stdout)["grown_bytes"]
     width, height = _scaled(FULL_SIZES["maps/hanoi-1873"], scale)
     assert grown < 0.6 * width * height * 3
+
+
+@pytest.mark.parametrize(("environ", "expected"), [
+    ({"XDG_CACHE_HOME": "/var/cache/someone", "HOME": "/home/archivist"}, "/var/cache/someone/iiif-archive"),
+    ({"XDG_CACHE_HOME": "", "HOME": "/home/archivist"}, "/home/archivist/.cache/iiif-archive"),
+], ids=["XDG_CACHE_HOME set", "XDG_CACHE_HOME empty"])
+def test_default_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, environ: dict[str, str],
+                                       expected: str) -> None:
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert default_cache_dir() == Path(expected)
