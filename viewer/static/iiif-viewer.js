@@ -351,18 +351,26 @@ export class IIIFViewer extends HTMLElement {
       animationTime: this.reducedMotion ? 0 : 1.0,
       visibilityRatio: 0.5,
       maxZoomPixelRatio: 2,
+      // Resizes are handled below, at once; OpenSeadragon's own polling re-fits a frame late, with
+      // constraints, and would move a region that was just fitted.
+      autoResize: false,
       gestureSettingsMouse: { clickToZoom: false },
     });
     this.viewer.addHandler("open", () => {
       this.setStatus("");
       this.syncContainerSize();
+      // A new page opens whole; the reader then sees the move into its region unless motion is reduced.
       if (this.pendingRegion) {
-        this.viewer.viewport.fitBounds(this.toViewportRect(this.pendingRegion), true);
+        this.viewer.viewport.fitBounds(this.toViewportRect(this.pendingRegion), this.pendingImmediately);
         this.pendingRegion = null;
       }
       this.dataset.state = "ready";
       this.dispatchEvent(new CustomEvent("iiif-viewer:open", { detail: { canvas: this.canvas.id }, bubbles: true }));
     });
+    new ResizeObserver(() => {
+      this.syncContainerSize();
+      this.viewer.forceRedraw();
+    }).observe(mount);
     this.viewer.addHandler("open-failed", (event) => this.fail(new Error(event.message)));
     this.viewer.addHandler("tile-loaded", () => {
       this.dataset.tilesLoaded = String(Number(this.dataset.tilesLoaded || 0) + 1);
@@ -372,8 +380,8 @@ export class IIIFViewer extends HTMLElement {
     });
   }
 
-  // OpenSeadragon notices a resized stage only on its next frame; a region fitted before that would be
-  // fitted into the old size and then stretched, so the viewport learns the size first.
+  // The stage changes size when the page strip or the title changes with the document; a region must
+  // be fitted into the size the stage has now, so the viewport learns it first.
   syncContainerSize() {
     const mount = this.viewer.element;
     const size = new window.OpenSeadragon.Point(mount.clientWidth, mount.clientHeight);
@@ -392,7 +400,7 @@ export class IIIFViewer extends HTMLElement {
   goTo(index, region = null, immediately = this.reducedMotion) {
     if (index < 0 || index >= this.canvases.length) return;
     if (index === this.index) {
-      if (!this.viewer.world.getItemCount()) this.pendingRegion = region;
+      if (!this.viewer.world.getItemCount()) Object.assign(this, { pendingRegion: region, pendingImmediately: immediately });
       else if (region) {
         this.syncContainerSize();
         this.viewer.viewport.fitBounds(this.toViewportRect(region), immediately);
@@ -402,6 +410,7 @@ export class IIIFViewer extends HTMLElement {
     }
     this.index = index;
     this.pendingRegion = region;
+    this.pendingImmediately = immediately;
     this.dataset.state = "loading";
     this.dataset.tilesLoaded = "0";
     this.viewer.open(`${this.canvas.serviceId}/info.json`);
