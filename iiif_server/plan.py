@@ -181,14 +181,17 @@ def choose_level(
 ) -> tuple[int, Level]:
     """The smallest level whose copy of the region is still at least the output size.
 
-    Half a pixel of slack absorbs the writer's rounding of level sizes (floor in TIFF pyramids,
-    ceil in JPEG 2000), so a tile on a level's grid is read from that level, never a larger one.
+    Up to one pixel of slack absorbs the writer's rounding of level sizes (floor in TIFF pyramids,
+    ceil in JPEG 2000) together with the viewer's rounding up of tile sizes (OpenSeadragon asks for
+    ceil(region / scale)): on a floor-rounded level that shortfall reaches 0.75 px and more (interior
+    tiles at scale 4 of a 1027 px image), but stays below 1, so a tile on a level's grid is read from
+    that level, never a larger one.
     """
     chosen = 0
     for index, level in enumerate(levels):
         region_width_there = region.width * level.width / full_width
         region_height_there = region.height * level.height / full_height
-        if region_width_there + 0.5 >= width and region_height_there + 0.5 >= height:
+        if region_width_there + 1 > width and region_height_there + 1 > height:
             chosen = index
     return chosen, levels[chosen]
 
