@@ -183,9 +183,9 @@ def choose_level(
 
     Up to one pixel of slack absorbs the writer's rounding of level sizes (floor in TIFF pyramids,
     ceil in JPEG 2000) together with the viewer's rounding up of tile sizes (OpenSeadragon asks for
-    ceil(region / scale)): on a floor-rounded level that shortfall reaches 0.75 px and more (interior
-    tiles at scale 4 of a 1027 px image), but stays below 1, so a tile on a level's grid is read from
-    that level, never a larger one.
+    ceil(region / scale)): on a floor-rounded level that shortfall reaches 0.75 px (interior tiles
+    at scale 4 of a 1027 px image) but stays below 1, so a tile on a level's grid is read from that
+    level, never a larger one.
     """
     chosen = 0
     for index, level in enumerate(levels):
