@@ -98,9 +98,10 @@ def decode_content_state(value: str) -> ContentState:
         return ContentState(manifest=value)
     if value.startswith("{"):
         return _state_from_json(value)
-    padded = value + "=" * (-len(value) % 4)
+    bare = value.rstrip("=")
+    padded = bare + "=" * (-len(bare) % 4)
     try:
-        uri_encoded = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
+        uri_encoded = base64.b64decode(padded.encode("ascii"), altchars=b"-_", validate=True).decode("ascii")
     except (binascii.Error, UnicodeError, ValueError):
         raise DeepLinkError("iiif-content is neither a URI nor base64url-encoded content state") from None
     return _state_from_json(unquote(uri_encoded, errors="strict"))

@@ -1,0 +1,75 @@
+"""``iiif-archive viewer-export``: the static pages work from any plain web server (here Python's own)."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from iiif_server.cli import main
+from tests.viewer.browsing import assert_shows, wait_for_viewer
+from tests.viewer.conftest import EXHIBITION_ID, EXHIBITION_STEPS
+from viewer.deeplink import Region
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class' name
+        pass
+
+
+@pytest.fixture(scope="module")
+def exported(published_site, tmp_path_factory) -> Iterator[tuple[Path, str]]:
+    out = tmp_path_factory.mktemp("export")
+    result = CliRunner().invoke(main, ["viewer-export", "--out", str(out), "--presentation",
+                                       str(published_site.presentation_root), "--content",
+                                       str(published_site.content_root)])
+    assert result.exit_code == 0, result.output
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(out)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield out, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    thread.join()
+    server.server_close()
+
+
+def test_export_writes_every_page_in_both_languages(exported) -> None:
+    out, _ = exported
+    for name in ("embed.html", "mirador.html", "index.html", "index.en.html", "exhibitions.html",
+                 "exhibitions.en.html", f"exhibition-{EXHIBITION_ID}.html", f"exhibition-{EXHIBITION_ID}.en.html",
+                 "static/iiif-viewer.js", "vendor/openseadragon/openseadragon.min.js", "vendor/mirador/mirador.min.js"):
+        assert (out / name).is_file(), name
+    assert f'href="exhibition-{EXHIBITION_ID}.en.html"' in (out / "exhibitions.en.html").read_text(encoding="utf-8")
+
+
+def test_exported_embed_page_opens_a_deep_link(page, exported, published_site) -> None:
+    _, static_url = exported
+    region = Region(30, 40, 100, 120)
+    page.goto(f"{static_url}/embed.html?manifest={published_site.manifest_url('decree-1945')}"
+              f"&canvas={published_site.canvas_id('decree-1945', 2)}&xywh={region.xywh}")
+    wait_for_viewer(page)
+    assert_shows(page, region)
+    page.click(".iv-share")
+    assert page.input_value(".iv-share-link").startswith(f"{static_url}/embed.html?iiif-content=")
+
+
+def test_exported_exhibition_page_follows_the_steps(page, exported) -> None:
+    _, static_url = exported
+    page.goto(f"{static_url}/exhibition-{EXHIBITION_ID}.en.html")
+    viewer = ".ex-viewer iiif-viewer"
+    wait_for_viewer(page, viewer)
+    page.click(".ex-next")
+    page.click(".ex-next")
+    page.wait_for_function(f"document.querySelector('{viewer}').dataset.step === '3'")
+    wait_for_viewer(page, viewer)
+    assert_shows(page, Region(*EXHIBITION_STEPS[2]["region"]), viewer)
+
+
+def test_content_without_presentation_is_refused(tmp_path) -> None:
+    result = CliRunner().invoke(main, ["viewer-export", "--out", str(tmp_path / "out"), "--content", str(tmp_path)])
+    assert result.exit_code == 2 and "--content needs --presentation" in result.output

@@ -1,0 +1,107 @@
+"""Server side of /viewer/ through Flask's test client: previews, bad input, exhibitions, vendor files."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+import pytest
+
+from iiif_server import create_app
+from iiif_server.settings import Settings
+from tests.viewer.conftest import EXHIBITION_ID, EXHIBITION_STEPS
+from viewer.deeplink import ContentState, Region, encode_content_state
+
+
+@pytest.fixture(scope="module")
+def client(published_site):
+    settings = Settings(image_root=published_site.presentation_root, presentation_root=published_site.presentation_root,
+                        content_root=published_site.content_root)
+    return create_app(settings).test_client()
+
+
+@pytest.fixture(scope="module")
+def bare_client(tmp_path_factory):
+    """A server with no built manifests and no content folder."""
+    return create_app(Settings(image_root=tmp_path_factory.mktemp("no-images"))).test_client()
+
+
+def meta(html: str, name: str) -> str | None:
+    found = re.search(rf'<meta (?:property|name)="{re.escape(name)}" content="([^"]*)">', html)
+    return found.group(1) if found else None
+
+
+def test_a_canvas_link_gets_an_og_image_of_its_region(client, published_site) -> None:
+    query = urlencode({"manifest": published_site.manifest_url("map-hanoi-1873"),
+                       "canvas": published_site.canvas_id("map-hanoi-1873", 1), "xywh": "300,200,400,300",
+                       "lang": "en"})
+    html = client.get(f"/viewer/embed?{query}").get_data(as_text=True)
+    assert meta(html, "og:image").endswith("/iiif/3/maps%2Fhanoi-1873/300,200,400,300/400,300/0/default.jpg")
+    assert meta(html, "og:image:width") == "400"
+    assert meta(html, "og:title") == "Map of the city of Hanoi, 1873"
+    assert meta(html, "twitter:card") == "summary_large_image"
+    assert '<html lang="en">' in html
+
+
+def test_a_large_region_preview_is_shrunk_to_1200_pixels(client, published_site) -> None:
+    state = ContentState(published_site.manifest_url("map-hanoi-1873"), published_site.canvas_id("map-hanoi-1873", 1))
+    html = client.get("/viewer/embed?" + urlencode({"iiif-content": encode_content_state(state)})).get_data(as_text=True)
+    assert re.search(r"/iiif/3/maps%2Fhanoi-1873/full/\d+,\d+/0/default.jpg$", meta(html, "og:image"))
+    assert max(int(meta(html, "og:image:width")), int(meta(html, "og:image:height"))) <= 1200
+
+
+def test_a_manifest_from_elsewhere_gets_no_preview(client) -> None:
+    response = client.get("/viewer/embed?" + urlencode({"manifest": "https://elsewhere.example/manifest.json"}))
+    assert response.status_code == 200
+    assert meta(response.get_data(as_text=True), "og:image") is None
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    pytest.param({"manifest": "https://x/m.json", "xywh": "1,2,3"}, "xywh must be four numbers", id="bad xywh"),
+    pytest.param({"iiif-content": "!!!"}, "neither a URI nor base64url", id="bad content state"),
+    pytest.param({"iiif-content": encode_content_state(ContentState("https://x/m", "https://x/c"))[:-8]},
+                 "iiif-content", id="truncated content state"),
+])
+def test_bad_deep_links_get_one_clear_line(client, query, message) -> None:
+    response = client.get("/viewer/embed?" + urlencode(query))
+    assert response.status_code == 400
+    body = response.get_data(as_text=True)
+    assert message in body and body.count("\n") == 1
+
+
+def test_exhibition_page_has_every_step_in_order_with_its_picture(client, published_site) -> None:
+    html = client.get(f"/viewer/exhibitions/{EXHIBITION_ID}?lang=en").get_data(as_text=True)
+    captions = re.findall(r'alt="(Step \d: caption)"', html)
+    assert captions == [f"Step {number}: caption" for number in range(1, len(EXHIBITION_STEPS) + 1)]
+    regions = re.findall(r'data-region="([^"]+)"', html)
+    assert regions == [",".join(map(str, step["region"])) for step in EXHIBITION_STEPS if "region" in step]
+    assert 'href="/viewer/exhibitions/test-exhibition"' in html  # the switch to Vietnamese
+
+
+def test_unknown_exhibition_is_404(client) -> None:
+    response = client.get("/viewer/exhibitions/no-such-exhibition")
+    assert response.status_code == 404 and "no exhibition 'no-such-exhibition'" in response.get_data(as_text=True)
+
+
+def test_without_content_the_index_says_so(bare_client) -> None:
+    html = bare_client.get("/viewer/exhibitions/?lang=en").get_data(as_text=True)
+    assert "No exhibitions yet." in html
+    assert "No manifests are published yet." in bare_client.get("/viewer/?lang=en").get_data(as_text=True)
+
+
+def test_guide_shows_both_snippets_with_this_servers_urls(client, published_site) -> None:
+    html = client.get("/viewer/?lang=en", base_url="http://archives.example").get_data(as_text=True)
+    assert '&lt;iframe src="http://archives.example/viewer/embed?manifest=' in html
+    assert '&lt;script type="module" src="http://archives.example/viewer/static/iiif-viewer.js"' in html
+    assert "&lt;iiif-viewer manifest=" in html
+
+
+@pytest.mark.parametrize(("path", "status"), [
+    ("/viewer/vendor/openseadragon/openseadragon.min.js", 200),
+    ("/viewer/vendor/mirador/mirador.min.js", 200),
+    ("/viewer/vendor/axe-core/axe.min.js", 200),
+    ("/viewer/vendor/react/index.js", 404),
+    ("/viewer/vendor/openseadragon/../../mirador/package.json", 404),
+])
+def test_only_the_listed_npm_files_are_served(client, path, status) -> None:
+    assert client.get(path).status_code == status
