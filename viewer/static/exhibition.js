@@ -53,4 +53,8 @@ document.addEventListener("keydown", (event) => {
   else return;
   event.preventDefault();
 });
+// The page is rendered in one language: the viewer's language button switches the whole page.
+viewer.addEventListener("iiif-viewer:language", () => {
+  window.location.assign(document.querySelector(".iv-language-link").href);
+});
 activate(0);

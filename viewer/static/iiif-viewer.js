@@ -186,7 +186,7 @@ export class IIIFViewer extends HTMLElement {
 
     this.contentsList = element("ul");
     this.contentsHeading = element("h2", { id: this.uniqueId("contents") });
-    this.contentsPanel = element("nav", { class: "iv-contents", hidden: true, "aria-labelledby": this.contentsHeading.id },
+    this.contentsPanel = element("nav", { class: "iv-contents-panel", hidden: true, "aria-labelledby": this.contentsHeading.id },
       this.contentsHeading, this.contentsList);
     this.stage = element("div", { class: "iv-stage", role: "region" });
     const body = element("div", { class: "iv-body" }, this.contentsPanel, this.stage);
@@ -227,7 +227,7 @@ export class IIIFViewer extends HTMLElement {
     this.previewImage = element("img", { class: "iv-preview", alt: "" });
     this.closeButton = element("button", { type: "button", class: "iv-close" });
     this.closeButton.addEventListener("click", () => this.shareDialog.close());
-    return element("dialog", { class: "iv-share", "aria-labelledby": this.shareHeading.id },
+    return element("dialog", { class: "iv-share-dialog", "aria-labelledby": this.shareHeading.id },
       this.shareHeading, this.shareLinkLabel, this.shareLinkInput, this.copyButton, this.citationHeading,
       this.citation, this.previewImage, this.closeButton);
   }
