@@ -157,7 +157,7 @@ class Bench:
             for identifier in COLD_MASTERS:
                 image = self.images_by_id[identifier]
                 base = self.image_url(server, kind, identifier)
-                for name, path in (("full/,1000", "full/1000,/0/default.jpg"),
+                for name, path in (("full/1000,", "full/1000,/0/default.jpg"),
                                    (f"region {REGION_EDGE}", f"{centre_region(image, REGION_EDGE)}/{REGION_EDGE},/0/default.jpg")):
                     seconds, _ = timed_get(f"{base}/{path}")
                     self.recorder.latencies[(f"{name} {identifier}", kind)].append(seconds)
@@ -323,6 +323,20 @@ def raw_results(recorder: Recorder) -> dict:
     }
 
 
+README_TABLE_START = "<!-- benchmark table: written by bash scripts/bench.sh -->"
+README_TABLE_END = "<!-- end of benchmark table -->"
+
+
+def update_readme(readme: Path, table: str) -> bool:
+    """Put ``table`` between the README's benchmark markers; False when the markers are missing."""
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.find(README_TABLE_START), text.find(README_TABLE_END)
+    if start < 0 or end < start:
+        return False
+    readme.write_text(text[: start + len(README_TABLE_START)] + "\n" + table + text[end:], encoding="utf-8")
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=REPO_ROOT / "bench" / "cache",
@@ -336,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--threads", type=int, default=4, help="threads per worker of our server")
     parser.add_argument("--jpeg-quality", type=int, default=85)
+    parser.add_argument("--no-readme", dest="update_readme", action="store_false",
+                        help="leave the README's Performance table as it is")
     arguments = parser.parse_args(argv)
     # A SIGTERM or a closed terminal must still run the finally blocks that stop the servers.
     for signal_number in (signal.SIGTERM, signal.SIGHUP):
@@ -356,6 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     raw.write_text(json.dumps({"machine": machine, "plan": asdict(plan), **raw_results(recorder)}, indent=1))
     print(table)
     print(f"wrote {arguments.output} and {raw} in {(time.monotonic() - started) / 60:.1f} min")
+    if arguments.update_readme:
+        readme = REPO_ROOT / "README.md"
+        print(f"updated {readme}" if update_readme(readme, table) else f"{readme} has no benchmark markers to update")
     return 0
 
 

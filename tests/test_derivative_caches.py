@@ -189,3 +189,25 @@ def test_caches_accept_keys_of_any_characters(tmp_path, cache_kind):
     cache.put(key, b"x")
     assert cache.get(key) == b"x"
     assert not (tmp_path.parent / "etc").exists()
+
+
+# -- in the server ----------------------------------------------------------------------------------
+
+
+def test_server_answers_a_repeated_render_from_the_caches(settings, tmp_path):
+    """A rendered response goes to memory and disk; a second worker (a second app on the same
+    folder) finds it on disk instead of rendering again."""
+    from iiif_server import create_app
+
+    cached_settings = settings.replace(derivative_cache_dir=tmp_path / "derivatives")
+    path = "/iiif/3/grid-tiff/full/200,/0/default.jpg"
+    first_worker = create_app(cached_settings).test_client()
+    rendered = first_worker.get(path)
+    assert rendered.status_code == 200
+    assert len(list((tmp_path / "derivatives").rglob("*.bin"))) == 1
+    second_worker = create_app(cached_settings)
+    again = second_worker.test_client().get(path)
+    assert again.data == rendered.data
+    metrics = second_worker.test_client().get("/metrics").text
+    assert 'iiif_derivative_cache_lookups_total{result="hit"} 1.0' in metrics
+    assert 'iiif_derivative_cache_lookups_total{result="miss"}' not in metrics
