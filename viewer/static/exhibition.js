@@ -36,10 +36,19 @@ function moveTo(index) {
   steps[index].scrollIntoView({ behavior: REDUCED_MOTION.matches ? "auto" : "smooth", block: "center" });
 }
 
-// A step becomes active when it crosses the middle band of the screen.
-const observer = new IntersectionObserver((entries) => {
-  const entering = entries.filter((entry) => entry.isIntersecting);
-  if (entering.length) activate(steps.indexOf(entering[entering.length - 1].target));
+// The step across the middle of the screen is the active one. It is read from the layout when the
+// observer reports, not from the reports themselves, which can arrive after a later jump.
+function centredStep() {
+  const middle = window.innerHeight / 2;
+  return steps.findIndex((step) => {
+    const box = step.getBoundingClientRect();
+    return box.top <= middle && box.bottom >= middle;
+  });
+}
+
+const observer = new IntersectionObserver(() => {
+  const index = centredStep();
+  if (index >= 0) activate(index);
 }, { rootMargin: "-45% 0px -45% 0px" });
 steps.forEach((step) => observer.observe(step));
 
