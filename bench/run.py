@@ -270,9 +270,11 @@ def report(recorder: Recorder, plan: Plan, machine: dict[str, str]) -> str:
         ours, theirs = loads[(measure, "ours")], loads[(measure, "iipsrv")]
         ratio = statistics.median(r.per_second for r in ours) / statistics.median(r.per_second for r in theirs)
         v3 = format_throughput(loads[(measure.replace("warm", "v3"), "ours")]) if measure.endswith("warm") else ""
+        p99_met = statistics.median(r.p99_ms for r in ours) <= statistics.median(r.p99_ms for r in theirs)
+        p99_verdict = f"; p99 {'✅' if p99_met else '❌'} ≤ iipsrv" if measure.startswith("tiles") else ""
         lines.append(
             f"| {measure} (req/s) | {format_throughput(theirs)} | {format_throughput(ours)} | {ratio:.2f} | "
-            f"{verdict(ratio, target, True)} | {format_p99(ours)} | {format_p99(theirs)} | {v3} |"
+            f"{verdict(ratio, target, True)}{p99_verdict} | {format_p99(ours)} | {format_p99(theirs)} | {v3} |"
         )
     for measure, _ in sorted(recorder.latencies.items()):
         if measure[1] != "ours":
