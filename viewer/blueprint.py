@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, request, send_from_directory
 
-from iiif_server.errors import BadRequest, NotFound
+from iiif_server.errors import BadRequest, IIIFError, NotFound
 from iiif_server.settings import Settings
+from manifests.load import ContentError
 from viewer import pages
 from viewer.deeplink import DeepLinkError
-from viewer.pages import VENDOR_FILES, PageLinks
+from viewer.pages import VENDOR_FILES, PageLinks, PageNotFound
 
 SERVER_LINKS = PageLinks(
     static="/viewer/static",
@@ -55,14 +56,19 @@ def viewer_blueprint(settings: Settings) -> Blueprint:
 
     @blueprint.get("/exhibitions/")
     def exhibition_index() -> Response:
-        return html(pages.render_exhibition_index(site, SERVER_LINKS, language()))
+        try:
+            return html(pages.render_exhibition_index(site, SERVER_LINKS, language()))
+        except ContentError as error:
+            raise _content_problem(error) from None
 
     @blueprint.get("/exhibitions/<exhibition_id>")
     def exhibition(exhibition_id: str) -> Response:
         try:
             return html(pages.render_exhibition(site, SERVER_LINKS, language(), exhibition_id))
-        except KeyError:
-            raise NotFound(f"no exhibition {exhibition_id!r}") from None
+        except PageNotFound as error:
+            raise NotFound(str(error)) from None
+        except ContentError as error:
+            raise _content_problem(error) from None
 
     @blueprint.get("/vendor/<package>/<path:name>")
     def vendor(package: str, name: str) -> Response:
@@ -74,3 +80,9 @@ def viewer_blueprint(settings: Settings) -> Blueprint:
         return send_from_directory(folder, name, max_age=current_app.get_send_file_max_age(name))
 
     return blueprint
+
+
+def _content_problem(error: ContentError) -> IIIFError:
+    """Curators' files that no longer load: the first problem, with file and line, and how many more."""
+    more = len(error.problems) - 1
+    return IIIFError(f"the content folder has problems: {error.problems[0]}" + (f" (and {more} more)" if more else ""))

@@ -20,11 +20,12 @@ from manifests.load import ContentError
 def viewer_export(out: Path, presentation_root: Path | None, content_root: Path | None, base_url: str) -> None:
     """Write the embed, Mirador, guide and exhibition pages with their scripts as static files."""
     from viewer.export import ExportError, export_viewer
+    from viewer.pages import PageNotFound
 
     if content_root and not presentation_root:
         raise click.UsageError("--content needs --presentation (exhibition pages show the built manifests)")
     try:
         result = export_viewer(out, presentation_root, content_root, base_url)
-    except (ExportError, ContentError, KeyError) as error:
-        raise click.ClickException(str(error).strip("'\"")) from None
+    except (ExportError, ContentError, PageNotFound) as error:
+        raise click.ClickException(str(error)) from None
     click.echo(f"wrote {len(result.pages)} pages and their scripts to {result.folder}")

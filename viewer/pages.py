@@ -64,7 +64,6 @@ UI = {
 }
 OG_IMAGE_EDGE = 1200
 STEP_IMAGE_EDGE = 900
-COVER_EDGE = 400
 
 
 @dataclass(frozen=True)
@@ -123,6 +122,13 @@ class ExhibitionSummary:
     cover_url: str | None
 
 
+class PageNotFound(LookupError):
+    """No such page, or a page whose parts are not built; the message says which, on one line."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 def normalise_language(value: str | None) -> str:
     return value if value in LANGUAGES else "vi"
 
@@ -150,7 +156,7 @@ class Site:
         return self.published.manifest_by_url(url) if self.published else None
 
     def example_manifest_url(self) -> str | None:
-        """A manifest for the embedding guide's live examples: the first in the top collection's tree."""
+        """A manifest for the embedding guide's live examples: the first by file name."""
         if not self.published:
             return None
         for path in sorted((self.published.root / "manifests").glob("*.json")):
@@ -178,14 +184,17 @@ class Site:
         return summaries
 
     def exhibition(self, exhibition_id: str) -> ExhibitionPage:
-        """Raises KeyError for an unknown exhibition."""
         exhibitions, _ = self._exhibitions()
-        exhibition = {item.id: item for item in exhibitions}[exhibition_id]
+        found = [item for item in exhibitions if item.id == exhibition_id]
+        if not found:
+            raise PageNotFound(f"no exhibition {exhibition_id!r}")
+        exhibition = found[0]
         steps = []
         for number, item in enumerate(exhibition.items, start=1):
             manifest = self.published.manifest_of_document(item.document_id)
             if manifest is None:
-                raise KeyError(f"{item.document_id} has no built manifest")
+                raise PageNotFound(f"exhibition {exhibition_id!r} step {number}: document {item.document_id!r} "
+                                   "has no built manifest (run iiif-archive build)")
             canvas = manifest.canvases[min(item.page_index, len(manifest.canvases) - 1)]
             region = Region(item.region.x, item.region.y, item.region.width, item.region.height) if item.region else None
             image = region_image(canvas.service_id, region, canvas.size, canvas.image_size, STEP_IMAGE_EDGE)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from werkzeug.security import safe_join
 
-from manifests.build import PRESENTATION_PREFIX, TOP_COLLECTION_PATH, manifest_path
+from manifests.build import PRESENTATION_PREFIX, manifest_path
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,6 @@ class PublishedCanvas:
     """One canvas: its size and the Image API 3.0 service that paints it."""
 
     id: str
-    index: int
     width: int
     height: int
     service_id: str
@@ -69,9 +68,6 @@ class PublishedFolder:
     def manifest_of_document(self, document_id: str) -> PublishedManifest | None:
         return self._read(manifest_path(document_id), None)
 
-    def top_collection(self) -> dict | None:
-        return self.json(TOP_COLLECTION_PATH)
-
     def json(self, relative: str) -> dict | None:
         joined = safe_join(str(self.root), relative)
         if joined is None or not Path(joined).is_file():
@@ -85,18 +81,18 @@ class PublishedFolder:
         document = self.json(relative)
         if not document or document.get("type") != "Manifest" or not document.get("items"):
             return None
-        canvases = tuple(_canvas(index, canvas) for index, canvas in enumerate(document["items"]))
+        canvases = tuple(_canvas(canvas) for canvas in document["items"])
         return PublishedManifest(url=url or document["id"], label=document.get("label", {}),
                                  required_statement=(document.get("requiredStatement") or {}).get("value"),
                                  canvases=canvases)
 
 
-def _canvas(index: int, canvas: dict) -> PublishedCanvas:
+def _canvas(canvas: dict) -> PublishedCanvas:
     body = canvas["items"][0]["items"][0]["body"]
     services = body.get("service", [])
     service = next((s for s in services if s.get("type") == "ImageService3"), services[0])
     return PublishedCanvas(
-        id=canvas["id"], index=index, width=canvas["width"], height=canvas["height"],
+        id=canvas["id"], width=canvas["width"], height=canvas["height"],
         service_id=service.get("id", service.get("@id", "")).rstrip("/"),
         image_width=body.get("width", canvas["width"]), image_height=body.get("height", canvas["height"]),
     )

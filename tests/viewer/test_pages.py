@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from urllib.parse import urlencode
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from iiif_server import create_app
 from iiif_server.settings import Settings
 from tests.viewer.conftest import EXHIBITION_ID, EXHIBITION_STEPS
-from viewer.deeplink import ContentState, Region, encode_content_state
+from viewer.deeplink import ContentState, encode_content_state
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +106,24 @@ def test_guide_shows_both_snippets_with_this_servers_urls(client, published_site
 ])
 def test_only_the_listed_npm_files_are_served(client, path, status) -> None:
     assert client.get(path).status_code == status
+
+
+def test_an_exhibition_whose_manifests_are_not_built_names_the_missing_document(published_site, tmp_path) -> None:
+    settings = Settings(image_root=tmp_path, presentation_root=tmp_path, content_root=published_site.content_root)
+    response = create_app(settings).test_client().get(f"/viewer/exhibitions/{EXHIBITION_ID}")
+    assert response.status_code == 404
+    assert response.get_data(as_text=True) == (f"exhibition '{EXHIBITION_ID}' step 1: document 'decree-1945' has no "
+                                               "built manifest (run iiif-archive build)\n")
+
+
+def test_broken_curator_files_give_the_first_problem_on_one_line(published_site, tmp_path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(published_site.content_root, content)
+    exhibition_file = content / "exhibitions" / f"{EXHIBITION_ID}.yml"
+    exhibition_file.write_text(exhibition_file.read_text(encoding="utf-8").replace("title:", "title: [", 1),
+                               encoding="utf-8")
+    settings = Settings(image_root=tmp_path, presentation_root=published_site.presentation_root, content_root=content)
+    response = create_app(settings).test_client().get("/viewer/exhibitions/")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert body.startswith(f"the content folder has problems: {exhibition_file}:") and body.count("\n") == 1
