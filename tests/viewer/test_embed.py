@@ -142,3 +142,15 @@ def test_phone_screen_shows_every_control(browser, published_site) -> None:
         assert page.locator(".iv-toolbar button:visible").count() == 10
     finally:
         context.close()
+
+
+def test_guide_page_shows_the_iframe_and_the_element_working(page, published_site) -> None:
+    page.goto(f"{published_site.base_url}/viewer/?lang=en")
+    wait_for_viewer(page, ".iv-guide-element")
+    frame = page.frame_locator(".iv-guide-frame")
+    frame.locator("iiif-viewer[data-state=ready]").wait_for()
+    embedded = next(f for f in page.frames if "/viewer/embed" in f.url)
+    embedded.wait_for_function("() => document.querySelector('iiif-viewer').viewer.world.getItemAt(0).getFullyLoaded()")
+    assert embedded.get_attribute("iiif-viewer", "lang") == "en"
+    page.click(".iv-guide-element .iv-share")
+    assert page.input_value(".iv-guide-element .iv-share-link").startswith(f"{published_site.base_url}/viewer/embed?")
