@@ -25,7 +25,6 @@ from iiif_server.plan import (
     output_size,
     plan_render,
     region_box,
-    stored_tile,
 )
 from iiif_server.request import (
     ApiVersion,
