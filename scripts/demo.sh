@@ -24,5 +24,5 @@ echo "manifests from content/ into $PRESENTATION_ROOT"
 .venv/bin/iiif-archive build content --images "$IMAGE_ROOT" --out "$PRESENTATION_ROOT" --base-url "$DEMO_BASE_URL"
 
 echo "serving at $DEMO_BASE_URL/ (Ctrl-C stops)"
-exec .venv/bin/iiif-archive serve --images "$IMAGE_ROOT" --presentation "$PRESENTATION_ROOT" \
+exec .venv/bin/iiif-archive serve --images "$IMAGE_ROOT" --presentation "$PRESENTATION_ROOT" --content content \
   --host "$DEMO_HOST" --port "$DEMO_PORT"
