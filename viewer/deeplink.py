@@ -16,6 +16,9 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
+# A deep link's region is the same rectangle curators give exhibition items: canvas pixels.
+from manifests.model import Region
+
 PRESENTATION_CONTEXT = "http://iiif.io/api/presentation/3/context.json"
 
 # The characters ECMAScript's encodeURIComponent leaves alone besides letters and digits.
@@ -25,20 +28,6 @@ _XYWH = re.compile(r"^(?:pixel:)?(\d+(?:\.\d+)?),(\d+(?:\.\d+)?),(\d+(?:\.\d+)?)
 
 class DeepLinkError(ValueError):
     """A deep link that cannot be understood; the message says which part and why, on one line."""
-
-
-@dataclass(frozen=True)
-class Region:
-    """A rectangle in canvas coordinates (Media Fragments ``xywh=``, whole pixels)."""
-
-    x: int
-    y: int
-    width: int
-    height: int
-
-    @property
-    def xywh(self) -> str:
-        return f"{self.x},{self.y},{self.width},{self.height}"
 
 
 @dataclass(frozen=True)

@@ -196,9 +196,8 @@ class Site:
                 raise PageNotFound(f"exhibition {exhibition_id!r} step {number}: document {item.document_id!r} "
                                    "has no built manifest (run iiif-archive build)")
             canvas = manifest.canvases[min(item.page_index, len(manifest.canvases) - 1)]
-            region = Region(item.region.x, item.region.y, item.region.width, item.region.height) if item.region else None
-            image = region_image(canvas.service_id, region, canvas.size, canvas.image_size, STEP_IMAGE_EDGE)
-            steps.append(ExhibitionStep(number, item.caption, item.narrative, manifest.url, canvas.id, region, image))
+            image = region_image(canvas.service_id, item.region, canvas.size, canvas.image_size, STEP_IMAGE_EDGE)
+            steps.append(ExhibitionStep(number, item.caption, item.narrative, manifest.url, canvas.id, item.region, image))
         return ExhibitionPage(exhibition.id, exhibition.title, exhibition.introduction, tuple(steps))
 
 
