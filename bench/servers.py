@@ -16,6 +16,8 @@ from pathlib import Path
 IIPSRV_FCGI = Path("/usr/lib/iipimage-server/iipsrv.fcgi")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+# Kernel wait channels (/proc/PID/wchan) of a process idle between requests.
+WAITING_FOR_WORK = ("epoll", "poll", "select", "futex", "accept", "wait_for_more_packets")
 
 LIGHTTPD_CONFIG = """\
 server.modules = ("mod_fastcgi")
@@ -154,8 +156,11 @@ def start_ours(python: Path, images: Path, work: Path, port: int, workers: int, 
 
 
 def _wait_until_ready(server: ServerProcess, url: str, processes: int, timeout: float = 60) -> None:
-    """Wait until ``url`` answers (any status) and all ``processes`` (front and workers) exist."""
+    """Wait until ``url`` answers (any status) and every process (front and workers) exists and
+    waits for work. A worker still loading the app would otherwise miss the first connections, and
+    a load generator's keep-alive connections would stay on the other worker for the whole pass."""
     deadline = time.monotonic() + timeout
+    idle_in_a_row = 0
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise RuntimeError(f"{server.name} exited at start; see {server.log_path}")
@@ -166,8 +171,22 @@ def _wait_until_ready(server: ServerProcess, url: str, processes: int, timeout: 
             answered = True
         except OSError:
             answered = False
-        if answered and len(server.pids()) >= processes:
+        time.sleep(0.1)  # the front is still busy with this very request right after answering it
+        pids = server.pids()
+        idle = answered and len(pids) >= processes and all(_waiting_for_work(pid) for pid in pids)
+        idle_in_a_row = idle_in_a_row + 1 if idle else 0
+        if idle_in_a_row == 3:
             return
-        time.sleep(0.1)
     server.stop()
     raise RuntimeError(f"{server.name} did not answer {url} within {timeout:.0f} s; see {server.log_path}")
+
+
+def _waiting_for_work(pid: int) -> bool:
+    """Asleep in the kernel, in a call that waits for connections or requests (epoll, poll, a lock
+    of the thread pool; a FastCGI accept on a Unix socket waits for packets), not loading."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        wait_channel = Path(f"/proc/{pid}/wchan").read_text()
+    except OSError:
+        return False
+    return state == "S" and any(word in wait_channel for word in WAITING_FOR_WORK)
