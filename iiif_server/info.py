@@ -78,25 +78,9 @@ V3_FEATURES = (
     "sizeByWh",
     "sizeUpscaling",
 )
-V2_SUPPORTS = (
-    "baseUriRedirect",
-    "canonicalLinkHeader",
-    "cors",
-    "jsonldMediaType",
-    "mirroring",
-    "profileLinkHeader",
-    "regionByPct",
-    "regionByPx",
-    "regionSquare",
-    "rotationArbitrary",
-    "rotationBy90s",
-    "sizeAboveFull",
-    "sizeByConfinedWh",
-    "sizeByDistortedWh",
-    "sizeByH",
-    "sizeByPct",
-    "sizeByW",
-    "sizeByWh",
+# 2.1 names the same abilities, except that enlarging is "sizeAboveFull" and w,h is "sizeByDistortedWh".
+V2_SUPPORTS = tuple(
+    sorted({feature for feature in V3_FEATURES if feature != "sizeUpscaling"} | {"sizeAboveFull", "sizeByDistortedWh"})
 )
 V3_CONTEXT = "http://iiif.io/api/image/3/context.json"
 V2_CONTEXT = "http://iiif.io/api/image/2/context.json"
