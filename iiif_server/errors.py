@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 
+def last_line(error: Exception) -> str:
+    """libvips errors stack the causes; the last line is the one that says what is wrong."""
+    lines = str(error).strip().splitlines()
+    return lines[-1] if lines else type(error).__name__
+
+
 class IIIFError(Exception):
     status = 500
 

@@ -126,15 +126,20 @@ def index_stored_tiles(stream: BinaryIO) -> dict[LevelOption, StoredTileLevel | 
         return {}
 
 
-def _stored_tile_level(page: tifffile.TiffPage) -> StoredTileLevel | None:
-    if not (
+def holds_baseline_jpeg_tiles(page: tifffile.TiffPage) -> bool:
+    """The one test, shared with the probe, of a TIFF level whose tiles can be handed out as they are."""
+    return (
         page.is_tiled
         and page.compression == TIFF_COMPRESSION_JPEG
         and page.bitspersample == 8
         and page.planarconfig == 1
         and page.samplesperpixel in (1, 3)
         and page.imagedepth == 1
-    ):
+    )
+
+
+def _stored_tile_level(page: tifffile.TiffPage) -> StoredTileLevel | None:
+    if not holds_baseline_jpeg_tiles(page):
         return None
     tables = page.jpegtables or b""
     if tables and not (tables.startswith(START_OF_IMAGE) and tables.endswith(END_OF_IMAGE)):

@@ -11,7 +11,7 @@ import pyvips
 
 from iiif_server.access.base import AccessDecision, AccessPolicy, AccessRequest
 from iiif_server.caches.base import DerivativeCache, InfoCache
-from iiif_server.errors import Forbidden, MasterUnreadable
+from iiif_server.errors import Forbidden, MasterUnreadable, last_line
 from iiif_server.info import ImageInfo, Level, ServiceLimits
 from iiif_server.metrics import record_cache_lookup, record_passthrough
 from iiif_server.passthrough import StoredTileReader
@@ -29,10 +29,12 @@ class PreparedImage:
     master: Master
     info: ImageInfo
     plan: RenderPlan
+    # Part of the response's identity although no URL names it: a changed setting is a new response.
+    jpeg_quality: int
 
     @property
     def cache_key(self) -> str:
-        return f"{self.master.fingerprint.token}/{self.master.identifier}/{self.plan.canonical}"
+        return f"{self.master.fingerprint.token}/{self.master.identifier}/q{self.jpeg_quality}/{self.plan.canonical}"
 
 
 class OpenedLevels:
@@ -99,7 +101,7 @@ class ImagePipeline:
         master, info = self.image_info(request.identifier)
         if self.access.decide(AccessRequest(request.identifier, token)) is AccessDecision.DENY:
             raise Forbidden(f"image {request.identifier!r} is restricted")
-        return PreparedImage(master, info, plan_render(request, info, self.limits))
+        return PreparedImage(master, info, plan_render(request, info, self.limits), self.jpeg_quality)
 
     def produce(self, prepared: PreparedImage) -> bytes:
         plan, master = prepared.plan, prepared.master
@@ -128,5 +130,5 @@ class ImagePipeline:
             else:
                 level_image = self.opened_levels.get(self.source, master, plan.level)
         except pyvips.Error as error:
-            raise MasterUnreadable(f"image {master.identifier!r} cannot be opened: {str(error).strip().splitlines()[-1]}") from None
+            raise MasterUnreadable(f"image {master.identifier!r} cannot be opened: {last_line(error)}") from None
         return render(level_image, plan, self.jpeg_quality)

@@ -227,11 +227,8 @@ def stored_tile(
     if request.rotation != Rotation() or (width, height) != (crop.width, crop.height):
         return None
     tile_width, tile_height = level.stored_tile
-    if crop.x % tile_width or crop.y % tile_height:
-        return None
-    full_width = crop.width == tile_width or crop.right == level.width
-    full_height = crop.height == tile_height or crop.bottom == level.height
-    if not (full_width and full_height and crop.width <= tile_width and crop.height <= tile_height):
+    # Edge tiles are stored padded to the full tile size, and a JPEG cannot be narrowed undecoded.
+    if crop.x % tile_width or crop.y % tile_height or (crop.width, crop.height) != (tile_width, tile_height):
         return None
     return crop.x // tile_width, crop.y // tile_height
 

@@ -10,15 +10,15 @@ from typing import BinaryIO
 import pyvips
 import tifffile
 
-from iiif_server.errors import MasterUnreadable
+from iiif_server.errors import MasterUnreadable, last_line
 from iiif_server.info import ImageInfo, Level, MasterKind
+from iiif_server.passthrough import holds_baseline_jpeg_tiles
 from iiif_server.sources.base import ImageSource, Master
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 JPEG2000_SUFFIXES = (".jp2", ".jpx", ".j2k")
 JPEG_SUFFIXES = (".jpg", ".jpeg")
 JPEG_SHRINKS = (2, 4, 8)
-TIFF_COMPRESSION_JPEG = 7
 
 
 def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
@@ -29,10 +29,10 @@ def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
     """
     try:
         header = source.load_image(master)
-        width, height, bands = header.width, header.height, header.bands
+        width, height = header.width, header.height
         has_alpha = bool(header.hasalpha())
     except pyvips.Error as error:
-        raise MasterUnreadable(f"image {master.identifier!r} cannot be read: {_first_line(error)}") from None
+        raise MasterUnreadable(f"image {master.identifier!r} cannot be read: {last_line(error)}") from None
     if master.suffix in TIFF_SUFFIXES:
         with source.open_bytes(master) as stream:
             levels, stored_jpeg = _tiff_levels(stream, master.identifier)
@@ -42,7 +42,7 @@ def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
             return ImageInfo(
                 width, height, MasterKind.PYRAMIDAL_TIFF, levels, tile_width, tile_height,
                 _pyramid_scale_factors(width, height, levels), master.fingerprint, has_alpha,
-                stored_jpeg_tiles=stored_jpeg and bands in (1, 3),
+                stored_jpeg_tiles=stored_jpeg,
             )
         kind = MasterKind.FLAT
         levels = (Level(width, height, None),)
@@ -71,11 +71,6 @@ def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
         width, height, kind, levels, tile_size, tile_size,
         _fitting_scale_factors(width, height, tile_size), master.fingerprint, has_alpha,
     )
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return text[-1] if text else type(error).__name__
 
 
 def _fitting_scale_factors(width: int, height: int, tile_size: int) -> tuple[int, ...]:
@@ -108,10 +103,7 @@ def _tiff_levels(stream: BinaryIO, identifier: str) -> tuple[tuple[Level, ...], 
                 if abs(page_width - full_width / factor) > 1 or abs(page_height - full_height / factor) > 1:
                     break
                 tile = (page.tilewidth, page.tilelength) if page.is_tiled else None
-                all_jpeg = all_jpeg and (
-                    page.compression == TIFF_COMPRESSION_JPEG and page.is_tiled
-                    and page.bitspersample == 8 and page.planarconfig == 1
-                )
+                all_jpeg = all_jpeg and holds_baseline_jpeg_tiles(page)
                 levels.append(Level(page_width, page_height, option, tile))
     except (tifffile.TiffFileError, ValueError, struct.error, IndexError) as error:
         raise MasterUnreadable(f"image {identifier!r} is not a readable TIFF: {error}") from None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pyvips
 
-from iiif_server.errors import MasterUnreadable
+from iiif_server.errors import MasterUnreadable, last_line
 from iiif_server.plan import RenderPlan
 from iiif_server.request import OutputFormat, Quality
 
@@ -22,8 +22,7 @@ def render(level_image: pyvips.Image, plan: RenderPlan, jpeg_quality: int) -> by
         image = _with_quality(image, plan.quality)
         return _encode(image, plan.format, jpeg_quality)
     except pyvips.Error as error:
-        lines = str(error).strip().splitlines()
-        raise MasterUnreadable(f"image {plan.identifier!r} could not be decoded: {lines[-1] if lines else error}") from None
+        raise MasterUnreadable(f"image {plan.identifier!r} could not be decoded: {last_line(error)}") from None
 
 
 def _scaled_region(image: pyvips.Image, plan: RenderPlan) -> pyvips.Image:
@@ -31,12 +30,12 @@ def _scaled_region(image: pyvips.Image, plan: RenderPlan) -> pyvips.Image:
     if (crop.x, crop.y, crop.width, crop.height) != (0, 0, image.width, image.height):
         image = image.crop(crop.x, crop.y, crop.width, crop.height)
     if (plan.width, plan.height) != (crop.width, crop.height):
-        premultiplied = image.hasalpha()
+        premultiplied, original_format = image.hasalpha(), image.format
         if premultiplied:
             image = image.premultiply()
         image = image.resize(plan.scale_x, vscale=plan.scale_y)
         if premultiplied:
-            image = image.unpremultiply().cast(image.format)
+            image = image.unpremultiply().cast(original_format)
         image = _exactly(image, plan.width, plan.height)
     if plan.sequential:
         # The master is read top to bottom once; rotation and encoding then work on the result.

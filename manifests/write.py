@@ -86,6 +86,7 @@ def schema_errors(document: dict) -> list[str]:
 def builder_version() -> str:
     """Changes whenever the code that turns content into JSON changes, so outputs are rebuilt then."""
     digest = hashlib.sha256(Path(manifests.build.__file__).read_bytes())
+    digest.update(Path(__file__).read_bytes())  # key order and layout of the written JSON
     digest.update(metadata.version("iiif-prezi3").encode())
     return digest.hexdigest()[:16]
 

@@ -211,3 +211,12 @@ def test_server_answers_a_repeated_render_from_the_caches(settings, tmp_path):
     metrics = second_worker.test_client().get("/metrics").text
     assert 'iiif_derivative_cache_lookups_total{result="hit"} 1.0' in metrics
     assert 'iiif_derivative_cache_lookups_total{result="miss"}' not in metrics
+
+
+def test_a_disk_cache_that_cannot_write_costs_entries_not_requests(tmp_path: Path) -> None:
+    """Running as root, permissions cannot stop a write; a file where the folder should be can."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file, not a folder\n")
+    cache = DiskDerivativeCache(blocked, max_bytes=1_000_000)
+    cache.put("token/identifier/full/max/0/default.jpg", b"rendered bytes")
+    assert cache.get("token/identifier/full/max/0/default.jpg") is None

@@ -40,7 +40,8 @@ def viewer_blueprint(settings: Settings) -> Blueprint:
 
     @blueprint.get("/")
     def embedding_guide() -> Response:
-        return html(pages.render_guide(site, SERVER_LINKS, language(), request.host_url.rstrip("/")))
+        public_url = current_app.config["IIIF_SETTINGS"].base_url or request.url_root.rstrip("/")
+        return html(pages.render_guide(site, SERVER_LINKS, language(), public_url))
 
     @blueprint.get("/embed")
     def embed() -> Response:

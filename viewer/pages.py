@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,7 +202,9 @@ class Site:
         return ExhibitionPage(exhibition.id, exhibition.title, exhibition.introduction, tuple(steps))
 
 
+@functools.cache
 def _environment() -> Environment:
+    """Built once: templates compile on first use and the environment is safe to share across threads."""
     environment = Environment(loader=PackageLoader("viewer", "templates"), autoescape=select_autoescape(),
                               trim_blocks=True, lstrip_blocks=True)
     environment.filters["in_language"] = lambda text, language: getattr(text, language) if text else ""

@@ -6,9 +6,9 @@ entries only ever leave a cache to respect its byte budget, least recently used 
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import hashlib
+import logging
 import os
 import tempfile
 import threading
@@ -16,6 +16,8 @@ from collections import OrderedDict
 from pathlib import Path
 
 from iiif_server.caches.base import DerivativeCache
+
+log = logging.getLogger("iiif_server")
 
 # The disk cache evicts down to this share of its budget, so one eviction scan pays for many writes.
 DISK_LOW_WATER = 0.9
@@ -85,23 +87,28 @@ class DiskDerivativeCache:
             os.utime(path)
         except FileNotFoundError:  # never written, or evicted between open and utime
             return None
+        except OSError as error:  # an unreadable cache folder is a miss, never a failed request
+            log.warning("derivative cache in %s cannot be read: %s", self.folder, error)
+            return None
         return data
 
     def put(self, key: str, data: bytes) -> None:
         if len(data) > self.max_bytes:
             return
         path = self.path_for(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".partial")
+        temporary: str | None = None
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".partial")
             with os.fdopen(handle, "wb") as stream:
                 stream.write(data)
             os.replace(temporary, path)
         except OSError as error:
-            _remove_quietly(Path(temporary))
-            if error.errno == errno.ENOSPC:  # a full disk costs the cache an entry, never a request
-                return
-            raise
+            # A full, read-only or misconfigured cache folder costs the cache an entry, never a request.
+            if temporary is not None:
+                _remove_quietly(Path(temporary))
+            log.warning("derivative cache in %s cannot store an entry: %s", self.folder, error)
+            return
         with self._lock:
             if self._estimated_bytes is None:
                 self._estimated_bytes = self._scan_total()

@@ -109,6 +109,9 @@ def _label_text(label: object) -> str:
     return " / ".join(parts)
 
 
+LANDING_MAX_IMAGES = 500
+
+
 def landing_blueprint() -> Blueprint:
     blueprint = Blueprint("landing", __name__, template_folder="../templates")
 
@@ -116,9 +119,11 @@ def landing_blueprint() -> Blueprint:
     def landing() -> str:
         settings: Settings = current_app.config["IIIF_SETTINGS"]
         pipeline: ImagePipeline = current_app.extensions["iiif"]
+        identifiers = find_master_identifiers(settings.image_root)
+        # Each listed master costs a header read when its info is not cached: list a page's worth.
         images = [
             listed
-            for identifier in find_master_identifiers(settings.image_root)
+            for identifier in identifiers[:LANDING_MAX_IMAGES]
             if (listed := describe_master(pipeline, identifier)) is not None
         ]
         documents = find_published_documents(settings.presentation_root) if settings.presentation_root else []
@@ -126,6 +131,7 @@ def landing_blueprint() -> Blueprint:
         return render_template(
             "landing.html",
             images=images,
+            unlisted=max(0, len(identifiers) - LANDING_MAX_IMAGES),
             documents=documents,
             base_url=base_url,
             viewer_link=lambda document: "/viewer/embed?" + urlencode({"manifest": base_url + document.url_path}),

@@ -34,7 +34,8 @@ def presentation_blueprint(root: Path) -> Blueprint:
         hidden = any(part.startswith(".") for part in name.split("/"))
         joined = None if hidden or not name.endswith(".json") else safe_join(str(root), name)
         target = Path(joined) if joined else None
-        if target is None or not target.is_file():
+        # safe_join refuses "..", but a symbolic link inside the folder could still point out of it.
+        if target is None or not target.is_file() or not target.resolve().is_relative_to(root.resolve()):
             raise NotFound(f"no manifest or collection at /iiif/presentation/{name}")
         # Manifests are small: read whole, so no file handle outlives the request.
         data = target.read_bytes()

@@ -72,6 +72,15 @@ def test_without_a_presentation_folder_nothing_is_served(sample_images: Path) ->
     assert client.get("/iiif/presentation/collection.json").status_code == 404
 
 
+def test_a_symlink_out_of_the_folder_is_not_followed(sample_images: Path, tmp_path: Path) -> None:
+    folder, outside = tmp_path / "iiif", tmp_path / "outside.json"
+    folder.mkdir()
+    outside.write_text('{"secret": true}')
+    (folder / "leak.json").symlink_to(outside)
+    client = create_app(Settings(image_root=sample_images, presentation_root=folder)).test_client()
+    assert client.get("/iiif/presentation/leak.json").status_code == 404
+
+
 @pytest.fixture(scope="module")
 def served(demo_content: Path, sample_images: Path, tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("served") / "iiif"

@@ -415,11 +415,7 @@ def test_level_crop(region: Box, level: Level, image_size: tuple[int, int], expe
         pytest.param("0,0,256,256/256,256/0/default.jpg", (0, 0), id="first tile, OpenSeadragon 3.0 form"),
         pytest.param("256,512,256,256/max/0/default.jpg", (1, 2), id="interior tile, max"),
         pytest.param("256,512,256,256/256,/0/color.jpg", (1, 2), id="interior tile, w, and color"),
-        pytest.param("1536,1024,64,176/64,176/0/default.jpg", (6, 4), id="edge tile, OpenSeadragon form"),
-        pytest.param("1536,1024,256,256/64,/0/default.jpg", (6, 4), id="edge tile, region past the edge"),
         pytest.param("512,0,512,512/256,256/0/default.jpg", (1, 0), id="scale 2 tile"),
-        pytest.param("1536,1024,64,176/32,88/0/default.jpg", (3, 2), id="scale 2 edge tile"),
-        pytest.param("full/200,150/0/default.jpg", (0, 0), id="smallest level is one tile"),
     ],
 )
 def test_stored_tile_on_the_grid(url: str, expected: tuple[int, int]) -> None:
@@ -429,6 +425,11 @@ def test_stored_tile_on_the_grid(url: str, expected: tuple[int, int]) -> None:
 @pytest.mark.parametrize(
     "url",
     [
+        # Edge tiles are stored padded to the full tile size: their bytes are not the answer.
+        pytest.param("1536,1024,64,176/64,176/0/default.jpg", id="edge tile, OpenSeadragon form"),
+        pytest.param("1536,1024,256,256/64,/0/default.jpg", id="edge tile, region past the edge"),
+        pytest.param("1536,1024,64,176/32,88/0/default.jpg", id="scale 2 edge tile"),
+        pytest.param("full/200,150/0/default.jpg", id="smallest level, smaller than one tile"),
         pytest.param("100,100,256,256/max/0/default.jpg", id="off the tile grid"),
         pytest.param("0,0,512,256/max/0/default.jpg", id="two tiles"),
         pytest.param("0,0,128,128/max/0/default.jpg", id="part of a tile"),

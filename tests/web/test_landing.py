@@ -212,3 +212,18 @@ def test_landing_page_and_its_thumbnails_over_gunicorn(gunicorn_server) -> None:
     assert (decoded.width, decoded.height) == (int(image["width"]), int(image["height"]))
     info = requests.get(gunicorn_server.base_url + cards["grid-tiff"]["links"][0], timeout=30).json()
     assert info["id"] == f"{gunicorn_server.base_url}/iiif/3/grid-tiff"
+
+
+def test_a_large_root_lists_a_page_of_masters_and_says_how_many_more(tmp_path, monkeypatch) -> None:
+    import pyvips
+
+    from iiif_server import create_app
+    from iiif_server.settings import Settings
+    from iiif_server.web import landing
+
+    for number in range(3):
+        pyvips.Image.black(8, 8).pngsave(str(tmp_path / f"page-{number}.png"))
+    monkeypatch.setattr(landing, "LANDING_MAX_IMAGES", 2)
+    page = create_app(Settings(image_root=tmp_path)).test_client().get("/").get_data(as_text=True)
+    assert "page-0" in page and "page-1" in page and "page-2" not in page
+    assert "1 more images are not listed" in page
