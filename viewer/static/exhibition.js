@@ -11,6 +11,16 @@ const previousButton = document.querySelector(".ex-previous");
 const nextButton = document.querySelector(".ex-next");
 const position = document.querySelector(".ex-position");
 let active = -1;
+// While the page scrolls to a step the reader chose, the steps it passes (and a last step that cannot
+// reach the middle of the screen) must not take over: the observer waits until the scroll has ended.
+const JUMP_SETTLE_MS = 1500;
+let jumping = false;
+let jumpTimer = 0;
+
+function endJump() {
+  jumping = false;
+  clearTimeout(jumpTimer);
+}
 
 function stateOf(step) {
   const region = step.dataset.region;
@@ -30,6 +40,9 @@ function activate(index) {
 
 function moveTo(index) {
   if (index < 0 || index >= steps.length) return;
+  jumping = true;
+  clearTimeout(jumpTimer);
+  jumpTimer = setTimeout(endJump, JUMP_SETTLE_MS);  // no scrollend comes when the page need not move
   activate(index);
   const heading = steps[index].querySelector(".ex-step-heading");
   heading.focus({ preventScroll: true });
@@ -47,10 +60,12 @@ function centredStep() {
 }
 
 const observer = new IntersectionObserver(() => {
+  if (jumping) return;
   const index = centredStep();
   if (index >= 0) activate(index);
 }, { rootMargin: "-45% 0px -45% 0px" });
 steps.forEach((step) => observer.observe(step));
+window.addEventListener("scrollend", endJump);
 
 previousButton.addEventListener("click", () => moveTo(active - 1));
 nextButton.addEventListener("click", () => moveTo(active + 1));
