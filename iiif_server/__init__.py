@@ -14,7 +14,9 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     from iiif_server.access.policies import OpenAccess, RestrictedPrefixes
     from iiif_server.caches.derivatives import DiskDerivativeCache, MemoryDerivativeCache, TieredDerivativeCache
     from iiif_server.caches.info import MemoryInfoCache
+    from iiif_server.caches.responses import MemoryResponseCache
     from iiif_server.info import ServiceLimits
+    from iiif_server.metrics import EXTENSION_KEY
     from iiif_server.passthrough import StoredTileReader
     from iiif_server.pipeline import ImagePipeline, OpenedLevels
     from iiif_server.request import ApiVersion
@@ -23,6 +25,7 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     from iiif_server.web.image_api import image_api_blueprint
     from iiif_server.web.landing import landing_blueprint
     from iiif_server.web.ops import register_operations
+    from iiif_server.web.replay import ResponseReplay
     from iiif_server.web.responses import register_response_conventions
     from viewer.blueprint import viewer_blueprint
 
@@ -38,9 +41,10 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     if settings.derivative_cache_dir is not None:
         disk_cache = DiskDerivativeCache(settings.derivative_cache_dir, settings.derivative_cache_dir_bytes)
         derivative_cache = TieredDerivativeCache(derivative_cache, disk_cache) if derivative_cache else disk_cache
+    source = source or FileSystemSource(settings.image_root)
     prefixes = tuple(p.strip() for p in settings.restricted_prefixes.split(",") if p.strip())
     app.extensions["iiif"] = ImagePipeline(
-        source=source or FileSystemSource(settings.image_root),
+        source=source,
         info_cache=MemoryInfoCache(settings.info_cache_entries),
         access=RestrictedPrefixes(prefixes) if prefixes else OpenAccess(),
         limits=ServiceLimits(settings.max_width, settings.max_height, settings.max_area),
@@ -60,4 +64,8 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     app.register_blueprint(viewer_blueprint(settings), url_prefix="/viewer")
     app.register_blueprint(landing_blueprint())
     register_response_conventions(app)
+    if settings.response_cache_bytes:
+        app.wsgi_app = ResponseReplay(  # type: ignore[method-assign] - Flask's documented way to add middleware
+            app.wsgi_app, MemoryResponseCache(settings.response_cache_bytes), source, app.extensions[EXTENSION_KEY],
+        )
     return app

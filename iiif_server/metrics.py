@@ -82,6 +82,10 @@ class ServerMetrics:
             "iiif_passthrough_tiles", "Tiles answered with the master's stored JPEG bytes, undecoded.",
             registry=self.registry,
         )
+        self.replayed_responses = Counter(
+            "iiif_replayed_responses", "Responses answered from the response cache, without running the app.",
+            registry=self.registry,
+        )
         self._children: dict[tuple[str, int], tuple] = {}
 
     def observe_response(self, endpoint: str, status: int, seconds: float, body_bytes: int) -> None:
@@ -100,6 +104,10 @@ class ServerMetrics:
         response_bytes.inc(body_bytes)
         if latency is not None:
             latency.observe(seconds)
+
+    def observe_replay(self, endpoint: str, seconds: float, body_bytes: int) -> None:
+        self.observe_response(endpoint, 200, seconds, body_bytes)
+        self.replayed_responses.inc()
 
     def exposition(self) -> tuple[bytes, str]:
         """The text format and its media type: all workers' values when running multiprocess."""

@@ -35,6 +35,8 @@ class Settings:
     derivative_cache_bytes: int = 128 * 1024 * 1024
     derivative_cache_dir: Path | None = None
     derivative_cache_dir_bytes: int = 2 * 1024 * 1024 * 1024
+    # Whole Image API responses per worker, replayed to repeats of the same URL without Flask (0 = off).
+    response_cache_bytes: int = 64 * 1024 * 1024
     presentation_root: Path | None = None
     # The curators' content folder (content/): the viewer's exhibition pages read its exhibitions.
     content_root: Path | None = None

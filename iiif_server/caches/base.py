@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from iiif_server.caches.responses import StoredResponse
 from iiif_server.info import ImageInfo
 from iiif_server.sources.base import Fingerprint
 
@@ -27,3 +28,12 @@ class DerivativeCache(Protocol):
     def get(self, key: str) -> bytes | None: ...
 
     def put(self, key: str, data: bytes) -> None: ...
+
+
+class ResponseCache(Protocol):
+    """Whole HTTP responses by request key, for replay without running the app. An entry names the
+    master and fingerprint it was made from; whoever replays it checks them first."""
+
+    def get(self, key: str) -> StoredResponse | None: ...
+
+    def put(self, key: str, response: StoredResponse) -> None: ...

@@ -12,10 +12,10 @@ import logging
 import os
 import tempfile
 import threading
-from collections import OrderedDict
 from pathlib import Path
 
 from iiif_server.caches.base import DerivativeCache
+from iiif_server.caches.lru import SizedLRU
 
 log = logging.getLogger("iiif_server")
 
@@ -24,38 +24,11 @@ DISK_LOW_WATER = 0.9
 DISK_ENTRY_SUFFIX = ".bin"
 
 
-class MemoryDerivativeCache:
-    """LRU within ``max_bytes`` of entry data. Thread-safe; an entry larger than the budget is not kept."""
+class MemoryDerivativeCache(SizedLRU[bytes]):
+    """LRU within ``max_bytes`` of entry data, per worker."""
 
     def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._entries: OrderedDict[str, bytes] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    @property
-    def bytes_used(self) -> int:
-        return self._bytes
-
-    def get(self, key: str) -> bytes | None:
-        with self._lock:
-            data = self._entries.get(key)
-            if data is not None:
-                self._entries.move_to_end(key)
-            return data
-
-    def put(self, key: str, data: bytes) -> None:
-        if len(data) > self.max_bytes:
-            return
-        with self._lock:
-            previous = self._entries.pop(key, None)
-            if previous is not None:
-                self._bytes -= len(previous)
-            self._entries[key] = data
-            self._bytes += len(data)
-            while self._bytes > self.max_bytes:
-                _, evicted = self._entries.popitem(last=False)
-                self._bytes -= len(evicted)
+        super().__init__(max_bytes, len)
 
 
 class DiskDerivativeCache:

@@ -2,31 +2,73 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import BinaryIO
 
 import pyvips
 
-from iiif_server.identifiers import resolve_master_path
+from iiif_server.identifiers import check_identifier, resolve_master_path
 from iiif_server.sources.base import Fingerprint, Master
+
+# Resolving an identifier tries each suffix and follows symlinks: tens of system calls. A resolved
+# path is kept and proven current with two stats (file, folder) per request; the folder's mtime
+# changes when a master is added beside it, which may change which suffix wins.
+RESOLVED_PATHS_KEPT = 65_536
 
 
 class FileSystemSource:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._resolved: OrderedDict[str, tuple[str, int]] = OrderedDict()  # identifier -> (path, folder mtime)
+        self._lock = threading.Lock()
 
     def locate(self, identifier: str) -> Master:
-        path = resolve_master_path(self.root, identifier)
-        stat = path.stat()
-        return Master(
-            identifier=identifier,
-            location=str(path),
-            suffix=path.suffix.lower(),
-            fingerprint=Fingerprint(size=stat.st_size, mtime_ns=stat.st_mtime_ns),
-        )
+        with self._lock:
+            known = self._resolved.get(identifier)
+        if known is not None:
+            path, folder_mtime_ns = known
+            try:
+                stat = os.stat(path)
+                current = os.stat(self._folder_of(identifier)).st_mtime_ns == folder_mtime_ns
+            except OSError:
+                current = False
+            if current:
+                return _master(identifier, path, stat)
+        check_identifier(identifier)
+        try:
+            # Read before resolving: a master added meanwhile then fails the next check.
+            folder_mtime_ns: int | None = os.stat(self._folder_of(identifier)).st_mtime_ns
+        except OSError:
+            folder_mtime_ns = None
+        path = str(resolve_master_path(self.root, identifier))
+        stat = os.stat(path)
+        if folder_mtime_ns is not None:
+            with self._lock:
+                self._resolved[identifier] = (path, folder_mtime_ns)
+                self._resolved.move_to_end(identifier)
+                while len(self._resolved) > RESOLVED_PATHS_KEPT:
+                    self._resolved.popitem(last=False)
+        return _master(identifier, path, stat)
+
+    def _folder_of(self, identifier: str) -> str:
+        """The folder the identifier names (where a competing master would appear), not the
+        folder a symlinked master points into."""
+        return os.path.join(self.root, *identifier.split("/")[:-1])
 
     def open_bytes(self, master: Master) -> BinaryIO:
         return open(master.location, "rb")
 
     def load_image(self, master: Master, **load_options: object) -> pyvips.Image:
         return pyvips.Image.new_from_file(master.location, **load_options)
+
+
+def _master(identifier: str, path: str, stat: os.stat_result) -> Master:
+    return Master(
+        identifier=identifier,
+        location=path,
+        suffix=os.path.splitext(path)[1].lower(),
+        fingerprint=Fingerprint(size=stat.st_size, mtime_ns=stat.st_mtime_ns),
+    )

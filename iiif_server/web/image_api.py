@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, redirect, request
 from iiif_server.info import V2_CONTEXT, V2_PROFILE_URI, V3_CONTEXT, V3_PROFILE_URI, info_json_v2, info_json_v3
 from iiif_server.pipeline import ImagePipeline
 from iiif_server.request import ApiVersion, BaseUriRequest, ImageRequest, InfoRequest, parse_image_path
+from iiif_server.web.replay import REPLAYABLE_ENVIRON_KEY
 from iiif_server.web.responses import cacheable, last_modified_of, not_modified, not_modified_response, strong_etag
 
 _PROFILE_URI = {ApiVersion.V3: V3_PROFILE_URI, ApiVersion.V2: V2_PROFILE_URI}
@@ -62,6 +63,7 @@ def _info_response(parsed: InfoRequest) -> Response:
     if not_modified(etag, modified):
         return not_modified_response(etag, modified, headers)
     response = Response(body, content_type=media_type, headers=headers)
+    request.environ[REPLAYABLE_ENVIRON_KEY] = master
     return cacheable(response, etag, modified)
 
 
@@ -76,6 +78,8 @@ def _image_response(parsed: ImageRequest) -> Response:
         return not_modified_response(etag, modified, headers)
     data = _pipeline().produce(prepared)
     response = Response(data, content_type=prepared.plan.format.media_type, headers=headers)
+    if token is None:  # the access policy let anyone have it
+        request.environ[REPLAYABLE_ENVIRON_KEY] = prepared.master
     return cacheable(response, etag, modified)
 
 
