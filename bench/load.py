@@ -39,15 +39,18 @@ class LoadResult:
 
 
 def run_wrk(origin: str, paths: list[str], work: Path, label: str, connections: int, seconds: float,
-            cpu_clock) -> LoadResult:  # noqa: ANN001 - a callable returning the server's CPU seconds
+            cpu_clock, once: bool = False) -> LoadResult:  # noqa: ANN001 - a callable returning CPU seconds
     """``connections`` keep-alive connections over 2 wrk threads (1 with a single connection) for
-    ``seconds``, walking ``paths`` in order. Non-2xx answers and socket errors count as errors."""
+    ``seconds``, walking ``paths`` in order; with ``once``, until the walk is done (``seconds`` is
+    then only a limit). Non-2xx answers and socket errors count as errors."""
     threads = 1 if connections == 1 else 2
     path_file = work / f"{label}.paths"
     path_file.write_text("\n".join(paths) + "\n")
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "30s",
                "-s", str(PATHS_SCRIPT), origin]
     environment = {**os.environ, "BENCH_PATHS": str(path_file), "BENCH_THREADS": str(threads)}
+    if once:
+        environment["BENCH_ONCE"] = "1"
     cpu_before = cpu_clock()
     completed = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
     cpu_after = cpu_clock()
@@ -57,9 +60,12 @@ def run_wrk(origin: str, paths: list[str], work: Path, label: str, connections: 
         raise RuntimeError(f"wrk failed for {label}: {completed.stderr.strip() or completed.stdout.strip()}")
     summary = json.loads(summary_line)
     errors = sum(summary[key] for key in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts"))
+    # wrk's main thread sleeps for the whole duration even when the walk ends early; with every
+    # connection busy until then, the walk took requests x mean latency / connections (Little's law).
+    seconds = summary["requests"] * summary["mean_us"] / connections / 1e6 if once else summary["duration_us"] / 1e6
     return LoadResult(
         requests=summary["requests"],
-        seconds=summary["duration_us"] / 1e6,
+        seconds=seconds,
         body_bytes=summary["bytes"],
         errors=errors,
         p50_ms=summary["p50_us"] / 1000,

@@ -37,7 +37,7 @@ fastcgi.server = ( "/iiif" => ((
     "CORS" => "*",
     "JPEG_QUALITY" => "{jpeg_quality}",
     "MAX_CVT" => "5000",
-    "MAX_IMAGE_CACHE_SIZE" => "10",
+    "MAX_IMAGE_CACHE_SIZE" => "{cache_mb}",
     "LOGFILE" => "{work}/iipsrv.log",
     "VERBOSITY" => "0"
   )
@@ -124,12 +124,14 @@ def _listdir(path: str) -> list[str]:
         return []
 
 
-def start_iipsrv(images: Path, work: Path, port: int, workers: int, jpeg_quality: int) -> ServerProcess:
-    """iipsrv behind lighttpd's FastCGI module, ``workers`` iipsrv processes, IIIF under /iiif/."""
+def start_iipsrv(images: Path, work: Path, port: int, workers: int, jpeg_quality: int, cache_mb: int) -> ServerProcess:
+    """iipsrv behind lighttpd's FastCGI module, ``workers`` iipsrv processes, IIIF under /iiif/, each
+    with a tile cache of ``cache_mb`` megabytes."""
     work.mkdir(parents=True, exist_ok=True)
     config = work / "lighttpd.conf"
     config.write_text(LIGHTTPD_CONFIG.format(
         work=work, port=port, workers=workers, fcgi=IIPSRV_FCGI, images=images.resolve(), jpeg_quality=jpeg_quality,
+        cache_mb=cache_mb,
     ))
     log_path = work / "lighttpd.out"
     with open(log_path, "wb") as log:

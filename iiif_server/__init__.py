@@ -11,14 +11,9 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     """Build the Flask app. ``source`` replaces the file-system source (tests use MemorySource)."""
     import pyvips
 
-    from iiif_server.access.policies import OpenAccess, RestrictedPrefixes
-    from iiif_server.caches.derivatives import DiskDerivativeCache, MemoryDerivativeCache, TieredDerivativeCache
-    from iiif_server.caches.info import MemoryInfoCache
     from iiif_server.caches.responses import MemoryResponseCache
-    from iiif_server.info import ServiceLimits
     from iiif_server.metrics import EXTENSION_KEY
-    from iiif_server.passthrough import StoredTileReader
-    from iiif_server.pipeline import ImagePipeline, OpenedLevels
+    from iiif_server.pipeline import build_pipeline
     from iiif_server.request import ApiVersion
     from iiif_server.settings import load_settings
     from iiif_server.sources.filesystem import FileSystemSource
@@ -37,23 +32,8 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     # An empty path segment is part of a (bad) identifier, not something to redirect away.
     app.url_map.merge_slashes = False
     app.config["IIIF_SETTINGS"] = settings
-    derivative_cache = MemoryDerivativeCache(settings.derivative_cache_bytes) if settings.derivative_cache_bytes else None
-    if settings.derivative_cache_dir is not None:
-        disk_cache = DiskDerivativeCache(settings.derivative_cache_dir, settings.derivative_cache_dir_bytes)
-        derivative_cache = TieredDerivativeCache(derivative_cache, disk_cache) if derivative_cache else disk_cache
     source = source or FileSystemSource(settings.image_root)
-    prefixes = tuple(p.strip() for p in settings.restricted_prefixes.split(",") if p.strip())
-    app.extensions["iiif"] = ImagePipeline(
-        source=source,
-        info_cache=MemoryInfoCache(settings.info_cache_entries),
-        access=RestrictedPrefixes(prefixes) if prefixes else OpenAccess(),
-        limits=ServiceLimits(settings.max_width, settings.max_height, settings.max_area),
-        tile_size=settings.tile_size,
-        jpeg_quality=settings.jpeg_quality,
-        opened_levels=OpenedLevels(settings.open_masters_per_worker),
-        stored_tiles=StoredTileReader(settings.open_masters_per_worker),
-        derivative_cache=derivative_cache,
-    )
+    app.extensions["iiif"] = build_pipeline(settings, source)
     app.register_blueprint(image_api_blueprint(ApiVersion.V3), url_prefix="/iiif/3")
     app.register_blueprint(image_api_blueprint(ApiVersion.V2), url_prefix="/iiif/2")
     if settings.presentation_root is not None:

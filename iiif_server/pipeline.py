@@ -10,7 +10,10 @@ from dataclasses import dataclass
 import pyvips
 
 from iiif_server.access.base import AccessDecision, AccessPolicy, AccessRequest
+from iiif_server.access.policies import OpenAccess, RestrictedPrefixes
 from iiif_server.caches.base import DerivativeCache, InfoCache
+from iiif_server.caches.derivatives import DiskDerivativeCache, MemoryDerivativeCache, TieredDerivativeCache
+from iiif_server.caches.info import MemoryInfoCache
 from iiif_server.errors import Forbidden, MasterUnreadable, last_line
 from iiif_server.info import ImageInfo, Level, ServiceLimits
 from iiif_server.metrics import record_cache_lookup, record_passthrough
@@ -19,6 +22,7 @@ from iiif_server.plan import RenderPlan, plan_render
 from iiif_server.probe import probe
 from iiif_server.render import render
 from iiif_server.request import ImageRequest
+from iiif_server.settings import Settings
 from iiif_server.sources.base import ImageSource, Master
 
 
@@ -132,3 +136,25 @@ class ImagePipeline:
         except pyvips.Error as error:
             raise MasterUnreadable(f"image {master.identifier!r} cannot be opened: {last_line(error)}") from None
         return render(level_image, plan, self.jpeg_quality)
+
+
+def build_pipeline(settings: Settings, source: ImageSource) -> ImagePipeline:
+    """The data path as ``settings`` configure it, reading masters from ``source``."""
+    derivative_cache: DerivativeCache | None = (
+        MemoryDerivativeCache(settings.derivative_cache_bytes) if settings.derivative_cache_bytes else None
+    )
+    if settings.derivative_cache_dir is not None:
+        disk_cache = DiskDerivativeCache(settings.derivative_cache_dir, settings.derivative_cache_dir_bytes)
+        derivative_cache = TieredDerivativeCache(derivative_cache, disk_cache) if derivative_cache else disk_cache
+    prefixes = tuple(p.strip() for p in settings.restricted_prefixes.split(",") if p.strip())
+    return ImagePipeline(
+        source=source,
+        info_cache=MemoryInfoCache(settings.info_cache_entries),
+        access=RestrictedPrefixes(prefixes) if prefixes else OpenAccess(),
+        limits=ServiceLimits(settings.max_width, settings.max_height, settings.max_area),
+        tile_size=settings.tile_size,
+        jpeg_quality=settings.jpeg_quality,
+        opened_levels=OpenedLevels(settings.open_masters_per_worker),
+        stored_tiles=StoredTileReader(settings.open_masters_per_worker),
+        derivative_cache=derivative_cache,
+    )
