@@ -29,6 +29,19 @@ class Level:
 
 
 @dataclass(frozen=True)
+class Jpeg2000Layout:
+    """A JPEG 2000 codestream simple enough for the server's own OpenJPEG reader: 8-bit unsigned
+    sRGB (3 bands) or grey (1 band), no subsampling, image and tile grid starting at 0."""
+
+    width: int
+    height: int
+    tile_width: int  # the code-tile size at full resolution (the whole image when untiled)
+    tile_height: int
+    bands: int
+    raw_codestream: bool  # .j2k without the JP2 boxes
+
+
+@dataclass(frozen=True)
 class ImageInfo:
     width: int
     height: int
@@ -42,6 +55,8 @@ class ImageInfo:
     # Pyramidal TIFF whose every level stores baseline JPEG tiles: requests on that grid can be
     # answered with the stored bytes.
     stored_jpeg_tiles: bool = False
+    # Set when the server's OpenJPEG reader can decode regions of this JPEG 2000 master.
+    jpeg2000_layout: Jpeg2000Layout | None = None
 
     @property
     def sizes(self) -> tuple[tuple[int, int], ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pyvips
 
@@ -18,7 +18,8 @@ from iiif_server.errors import Forbidden, MasterUnreadable, last_line
 from iiif_server.info import ImageInfo, Level, ServiceLimits
 from iiif_server.metrics import record_cache_lookup, record_passthrough
 from iiif_server.passthrough import StoredTileReader
-from iiif_server.plan import RenderPlan, plan_render
+from iiif_server.jpeg2000 import Jpeg2000Regions
+from iiif_server.plan import Box, LevelReader, RenderPlan, plan_render
 from iiif_server.probe import probe
 from iiif_server.render import render
 from iiif_server.request import ImageRequest
@@ -81,6 +82,7 @@ class ImagePipeline:
         jpeg_quality: int,
         opened_levels: OpenedLevels,
         stored_tiles: StoredTileReader,
+        jpeg2000_regions: Jpeg2000Regions,
         derivative_cache: DerivativeCache | None = None,
     ) -> None:
         self.source = source
@@ -91,6 +93,7 @@ class ImagePipeline:
         self.jpeg_quality = jpeg_quality
         self.opened_levels = opened_levels
         self.stored_tiles = stored_tiles
+        self.jpeg2000_regions = jpeg2000_regions
         self.derivative_cache = derivative_cache
 
     def image_info(self, identifier: str) -> tuple[Master, ImageInfo]:
@@ -128,8 +131,15 @@ class ImagePipeline:
 
     def _render(self, prepared: PreparedImage) -> bytes:
         plan, master = prepared.plan, prepared.master
+        layout = prepared.info.jpeg2000_layout
+        path = self.source.local_path(master)
+        if plan.reader is LevelReader.JPEG2000_REGION and layout is not None and path is not None:
+            # A JPEG 2000 master's levels are its reductions, in order (see probe).
+            region = self.jpeg2000_regions.read(master, path, layout, plan.level_index, plan.crop)
+            # The plan, seen from the decoded region: nothing left to crop.
+            return render(region, replace(plan, crop=Box(0, 0, plan.crop.width, plan.crop.height)), self.jpeg_quality)
         try:
-            if plan.sequential:
+            if plan.reader is LevelReader.SEQUENTIAL:
                 level_image = self.source.load_image(master, access="sequential", **_load_options(plan.level))
             else:
                 level_image = self.opened_levels.get(self.source, master, plan.level)
@@ -156,5 +166,6 @@ def build_pipeline(settings: Settings, source: ImageSource) -> ImagePipeline:
         jpeg_quality=settings.jpeg_quality,
         opened_levels=OpenedLevels(settings.open_masters_per_worker),
         stored_tiles=StoredTileReader(settings.open_masters_per_worker),
+        jpeg2000_regions=Jpeg2000Regions(settings.open_masters_per_worker),
         derivative_cache=derivative_cache,
     )

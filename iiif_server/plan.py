@@ -7,6 +7,7 @@ bounds and limit error is raised here, before anything is decoded.
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass
 
@@ -45,6 +46,18 @@ class Box:
         return f"{self.x},{self.y},{self.width},{self.height}"
 
 
+class LevelReader(enum.Enum):
+    """How the renderer gets the pixels of the crop."""
+
+    OPENED_LEVEL = "opened level"  # libvips, random access into a level opened once per worker
+    SEQUENTIAL = "sequential"  # libvips, one pass top to bottom (flat JPEG, PNG)
+    JPEG2000_REGION = "jpeg2000 region"  # OpenJPEG, only the code-tiles under the crop, into memory
+
+
+# Larger crops of a JPEG 2000 level stay with libvips, which streams them and decodes on both cores.
+JPEG2000_REGION_MAX_PIXELS = 1024 * 1024
+
+
 @dataclass(frozen=True)
 class RenderPlan:
     identifier: str
@@ -57,8 +70,7 @@ class RenderPlan:
     rotation: Rotation
     quality: Quality
     format: OutputFormat
-    # Flat JPEG/PNG are decoded top to bottom; the renderer must not ask for pixels out of order.
-    sequential: bool
+    reader: LevelReader
     canonical: str  # "{region}/{size}/{rotation}/{quality}.{format}" in the request's API version
     # (column, row) of the master's stored tile that is exactly this response, if there is one.
     stored_tile: tuple[int, int] | None
@@ -89,10 +101,19 @@ def plan_render(request: ImageRequest, info: ImageInfo, limits: ServiceLimits) -
         rotation=request.rotation,
         quality=request.quality,
         format=request.format,
-        sequential=info.kind in (MasterKind.JPEG, MasterKind.FLAT),
+        reader=level_reader(info, crop),
         canonical=canonical_form(request, info, region, width, height),
         stored_tile=stored_tile(request, info, level, crop, width, height),
     )
+
+
+def level_reader(info: ImageInfo, crop: Box) -> LevelReader:
+    if info.kind in (MasterKind.JPEG, MasterKind.FLAT):
+        # Decoded top to bottom: the renderer must not ask for pixels out of order.
+        return LevelReader.SEQUENTIAL
+    if info.jpeg2000_layout is not None and crop.width * crop.height <= JPEG2000_REGION_MAX_PIXELS:
+        return LevelReader.JPEG2000_REGION
+    return LevelReader.OPENED_LEVEL
 
 
 def region_box(region: Region, image_width: int, image_height: int) -> Box:

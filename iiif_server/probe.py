@@ -11,7 +11,7 @@ import pyvips
 import tifffile
 
 from iiif_server.errors import MasterUnreadable, last_line
-from iiif_server.info import ImageInfo, Level, MasterKind
+from iiif_server.info import ImageInfo, Jpeg2000Layout, Level, MasterKind
 from iiif_server.passthrough import holds_baseline_jpeg_tiles
 from iiif_server.sources.base import ImageSource, Master
 
@@ -19,6 +19,12 @@ TIFF_SUFFIXES = (".tif", ".tiff")
 JPEG2000_SUFFIXES = (".jp2", ".jpx", ".j2k")
 JPEG_SUFFIXES = (".jpg", ".jpeg")
 JPEG_SHRINKS = (2, 4, 8)
+# Code-tiles up to this edge are decoded whole by the OpenJPEG reader for any request inside them.
+LARGEST_DECODED_CODE_TILE = 1024
+EIGHT_BIT_UNSIGNED = 7  # SIZ Ssiz: bit depth minus one, sign bit clear
+JP2_COLOUR_SPACES = {3: 16, 1: 17}  # bands -> EnumCS: sRGB, greyscale
+# libvips writes EnumCS 0; readers (libvips, OpenJPEG) then take 3 bands as sRGB and 1 as grey.
+UNSPECIFIED_COLOUR_SPACE = 0
 
 
 def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
@@ -48,7 +54,7 @@ def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
         levels = (Level(width, height, None),)
     elif master.suffix in JPEG2000_SUFFIXES:
         with source.open_bytes(master) as stream:
-            reductions, tile = _jpeg2000_layout(stream, master.identifier)
+            reductions, tile, layout = _jpeg2000_layout(stream, master.identifier)
         levels = tuple(
             Level(-(-width // 2**r), -(-height // 2**r), ("page", r) if r else None, tile)
             for r in range(reductions + 1)
@@ -58,6 +64,7 @@ def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
         return ImageInfo(
             width, height, MasterKind.JPEG2000, levels, tile_width, tile_height,
             _fitting_scale_factors(width, height, max(tile_width, tile_height)), master.fingerprint, has_alpha,
+            jpeg2000_layout=layout,
         )
     elif master.suffix in JPEG_SUFFIXES:
         levels = (Level(width, height, None),) + tuple(
@@ -111,8 +118,9 @@ def _tiff_levels(stream: BinaryIO, identifier: str) -> tuple[tuple[Level, ...], 
     return tuple(levels), all_jpeg and len(tile_sizes) == 1
 
 
-def _jpeg2000_layout(stream: BinaryIO, identifier: str) -> tuple[int, tuple[int, int] | None]:
-    """Number of wavelet decomposition levels (COD) and the tile size (SIZ) of a JP2/J2K file."""
+def _jpeg2000_layout(stream: BinaryIO, identifier: str) -> tuple[int, tuple[int, int] | None, Jpeg2000Layout | None]:
+    """Number of wavelet decomposition levels (COD), the tile size (SIZ) of a JP2/J2K file, and
+    its layout when the server's own OpenJPEG reader can decode it (see Jpeg2000Layout)."""
     head = stream.read(64 * 1024)
     start = head.find(b"\xff\x4f\xff\x51")  # SOC followed by SIZ opens every codestream
     if start < 0:
@@ -120,7 +128,9 @@ def _jpeg2000_layout(stream: BinaryIO, identifier: str) -> tuple[int, tuple[int,
     try:
         siz = start + 4
         (siz_length,) = struct.unpack(">H", head[siz : siz + 2])
-        xsiz, ysiz, xosiz, yosiz, xtsiz, ytsiz = struct.unpack(">IIIIII", head[siz + 4 : siz + 28])
+        xsiz, ysiz, xosiz, yosiz, xtsiz, ytsiz, xtosiz, ytosiz = struct.unpack(">IIIIIIII", head[siz + 4 : siz + 36])
+        (components,) = struct.unpack(">H", head[siz + 36 : siz + 38])
+        component_formats = {tuple(head[siz + 38 + 3 * c : siz + 41 + 3 * c]) for c in range(components)}
         cod = head.find(b"\xff\x52", siz + siz_length)
         if cod < 0:
             raise MasterUnreadable(f"image {identifier!r} has no JPEG 2000 COD marker")
@@ -128,4 +138,25 @@ def _jpeg2000_layout(stream: BinaryIO, identifier: str) -> tuple[int, tuple[int,
     except (struct.error, IndexError):
         raise MasterUnreadable(f"image {identifier!r} has a truncated JPEG 2000 header") from None
     tiled = xtsiz < xsiz - xosiz or ytsiz < ysiz - yosiz
-    return reductions, ((xtsiz, ytsiz) if tiled else None)
+    raw_codestream = start == 0  # a .j2k file: no JP2 boxes before the codestream
+    simple = (
+        tiled
+        and max(xtsiz, ytsiz) <= LARGEST_DECODED_CODE_TILE
+        and (xosiz, yosiz, xtosiz, ytosiz) == (0, 0, 0, 0)
+        and components in (1, 3)
+        and component_formats == {(EIGHT_BIT_UNSIGNED, 1, 1)}
+        and (raw_codestream or _enumerated_colour_space(head[:start]) in (UNSPECIFIED_COLOUR_SPACE, JP2_COLOUR_SPACES[components]))
+    )
+    layout = Jpeg2000Layout(xsiz, ysiz, xtsiz, ytsiz, components, raw_codestream) if simple else None
+    return reductions, ((xtsiz, ytsiz) if tiled else None), layout
+
+
+def _enumerated_colour_space(jp2_header: bytes) -> int | None:
+    """EnumCS of the JP2 colour box, or None when the colour comes from an ICC profile, a palette
+    or is not stated."""
+    if b"pclr" in jp2_header:
+        return None
+    colour = jp2_header.find(b"colr")
+    if colour < 0 or len(jp2_header) < colour + 11 or jp2_header[colour + 4] != 1:  # METH 1: enumerated
+        return None
+    return struct.unpack(">I", jp2_header[colour + 7 : colour + 11])[0]

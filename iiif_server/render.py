@@ -8,7 +8,7 @@ from __future__ import annotations
 import pyvips
 
 from iiif_server.errors import MasterUnreadable, last_line
-from iiif_server.plan import RenderPlan
+from iiif_server.plan import LevelReader, RenderPlan
 from iiif_server.request import OutputFormat, Quality
 
 WHITE = 255
@@ -37,7 +37,7 @@ def _scaled_region(image: pyvips.Image, plan: RenderPlan) -> pyvips.Image:
         if premultiplied:
             image = image.unpremultiply().cast(original_format)
         image = _exactly(image, plan.width, plan.height)
-    if plan.sequential:
+    if plan.reader is LevelReader.SEQUENTIAL:
         # The master is read top to bottom once; rotation and encoding then work on the result.
         image = image.copy_memory()
     return image

@@ -46,3 +46,7 @@ class ImageSource(Protocol):
 
     def load_image(self, master: Master, **load_options: object) -> pyvips.Image:
         """The master opened lazily by libvips with loader options such as page=, shrink=."""
+
+    def local_path(self, master: Master) -> str | None:
+        """A path on local disk that C libraries can open the master by, or None (they then get
+        it through ``load_image``)."""

@@ -64,6 +64,9 @@ class FileSystemSource:
     def load_image(self, master: Master, **load_options: object) -> pyvips.Image:
         return pyvips.Image.new_from_file(master.location, **load_options)
 
+    def local_path(self, master: Master) -> str | None:
+        return master.location
+
 
 def _master(identifier: str, path: str, stat: os.stat_result) -> Master:
     return Master(

@@ -46,3 +46,6 @@ class MemorySource:
 
     def load_image(self, master: Master, **load_options: object) -> pyvips.Image:
         return pyvips.Image.new_from_buffer(self._data(master), "", **load_options)
+
+    def local_path(self, master: Master) -> str | None:
+        return None

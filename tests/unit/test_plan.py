@@ -8,15 +8,17 @@ pyramids and valid requests at ``plan_render`` and check what the spec says of a
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from iiif_server.errors import BadRequest, LimitExceeded
-from iiif_server.info import ImageInfo, Level, MasterKind, ServiceLimits
+from iiif_server.info import ImageInfo, Jpeg2000Layout, Level, MasterKind, ServiceLimits
 from iiif_server.plan import (
     Box,
+    LevelReader,
     RenderPlan,
     canonical_form,
     check_limits,
@@ -449,6 +451,32 @@ def test_no_stored_tile(url: str) -> None:
 def test_no_stored_tile_without_stored_jpeg_tiles() -> None:
     jp2 = image_info(levels=pyramid(1600, 1200, 4, rounding=math.ceil), kind=MasterKind.JPEG2000)
     assert plan_url("0,0,256,256/max/0/default.jpg", info=jp2).stored_tile is None
+
+
+# --- level_reader -------------------------------------------------------------------------------
+
+SIMPLE_JP2 = replace(
+    image_info(levels=pyramid(1600, 1200, 4, rounding=math.ceil), kind=MasterKind.JPEG2000),
+    jpeg2000_layout=Jpeg2000Layout(1600, 1200, 256, 256, 3, raw_codestream=False),
+)
+
+
+@pytest.mark.parametrize(("url", "info", "reader"), [
+    ("0,0,256,256/max/0/default.jpg", SIMPLE_JP2, LevelReader.JPEG2000_REGION),
+    ("0,0,1024,1024/256,/0/default.jpg", SIMPLE_JP2, LevelReader.JPEG2000_REGION),  # 256 x 256 of level 2
+    ("full/800,/0/default.jpg", SIMPLE_JP2, LevelReader.JPEG2000_REGION),  # all of level 1: 0.48 Mpx
+    ("full/1000,/0/default.jpg", SIMPLE_JP2, LevelReader.OPENED_LEVEL),  # all of level 0: 1.92 Mpx
+    ("0,0,1024,1024/max/0/default.jpg", SIMPLE_JP2, LevelReader.JPEG2000_REGION),  # exactly the largest crop
+    ("0,0,1025,1024/max/0/default.jpg", SIMPLE_JP2, LevelReader.OPENED_LEVEL),
+    ("full/max/0/default.jpg", SIMPLE_JP2, LevelReader.OPENED_LEVEL),
+    ("0,0,256,256/max/0/default.jpg", replace(SIMPLE_JP2, jpeg2000_layout=None), LevelReader.OPENED_LEVEL),
+    ("0,0,256,256/max/0/default.jpg", GRID, LevelReader.OPENED_LEVEL),
+    ("0,0,256,256/max/0/default.jpg", image_info(levels=jpeg_levels(1600, 1200), kind=MasterKind.JPEG),
+     LevelReader.SEQUENTIAL),
+    ("full/max/0/default.jpg", image_info(kind=MasterKind.FLAT), LevelReader.SEQUENTIAL),
+])
+def test_level_reader(url: str, info: ImageInfo, reader: LevelReader) -> None:
+    assert plan_url(url, info=info).reader is reader
 
 
 # --- canonical_form -----------------------------------------------------------------------------

@@ -1,0 +1,173 @@
+"""The OpenJPEG region reader: which codestreams it takes, which code-tiles a crop needs, and the
+pixels it decodes, which must equal OpenJPEG's decoding of the whole level (through glymur's own
+reader). libvips 8.14 is no reference here: on tiles whose edges fall between the pixels of a
+reduced level it places them a pixel off."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from pathlib import Path
+
+import glymur
+
+import numpy as np
+import pytest
+import pyvips
+
+from iiif_server.errors import MasterUnreadable
+from iiif_server.info import Jpeg2000Layout, MasterKind
+from iiif_server.jpeg2000 import Jpeg2000Regions, code_tiles_under
+from iiif_server.plan import Box
+from iiif_server.probe import probe
+from iiif_server.sources.filesystem import FileSystemSource
+from tests.grid import grid_image
+
+GRID_LAYOUT = Jpeg2000Layout(1600, 1200, 256, 256, 3, raw_codestream=False)
+
+
+@pytest.fixture(scope="module")
+def masters(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("jpeg2000")
+    grid = grid_image(16, 12)
+    grid.jp2ksave(str(folder / "grid.jp2"), lossless=True, tile_width=256, tile_height=256)
+    # Tiles whose edges fall between the pixels of reduced levels.
+    grid.jp2ksave(str(folder / "odd-tiles.jp2"), lossless=True, tile_width=200, tile_height=136)
+    # libvips writes JP2 boxes whatever the suffix: the bare codestream is the jp2c box's content.
+    boxed = (folder / "grid.jp2").read_bytes()
+    (folder / "grid-j2k.j2k").write_bytes(boxed[boxed.index(b"\xff\x4f\xff\x51"):])
+    grid.colourspace("b-w").jp2ksave(str(folder / "grey.jp2"), lossless=True, tile_width=256, tile_height=256)
+    grid.bandjoin(255).jp2ksave(str(folder / "alpha.jp2"), lossless=True, tile_width=256, tile_height=256)
+    grid.cast("ushort").jp2ksave(str(folder / "sixteen-bit.jp2"), lossless=True, tile_width=256, tile_height=256)
+    grid.jp2ksave(str(folder / "untiled.jp2"), lossless=True, tile_width=2048, tile_height=2048)
+    return folder
+
+
+def layout_of(folder: Path, identifier: str) -> Jpeg2000Layout | None:
+    source = FileSystemSource(folder)
+    info = probe(source, source.locate(identifier), 256)
+    assert info.kind is MasterKind.JPEG2000
+    return info.jpeg2000_layout
+
+
+def whole_level(path: str, reduction: int) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # glymur names libvips' colour space 0 "unrecognised"
+        level = glymur.Jp2k(path)[:: 2**reduction, :: 2**reduction]
+    return level if level.ndim == 3 else level[:, :, np.newaxis]
+
+
+def as_array(image: pyvips.Image) -> np.ndarray:
+    return np.ndarray(buffer=image.write_to_memory(), dtype=np.uint8, shape=(image.height, image.width, image.bands))
+
+
+# -- which codestreams ----------------------------------------------------------------------------
+
+
+def test_tiled_eight_bit_colour_and_grey_codestreams_are_taken(masters: Path) -> None:
+    assert layout_of(masters, "grid") == GRID_LAYOUT
+    assert layout_of(masters, "grey") == Jpeg2000Layout(1600, 1200, 256, 256, 1, raw_codestream=False)
+    assert layout_of(masters, "grid-j2k") == Jpeg2000Layout(1600, 1200, 256, 256, 3, raw_codestream=True)
+
+
+@pytest.mark.parametrize("identifier", ["alpha", "sixteen-bit", "untiled"])
+def test_other_codestreams_stay_with_libvips(masters: Path, identifier: str) -> None:
+    assert layout_of(masters, identifier) is None
+
+
+# -- which code-tiles -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("crop", "reduction", "expected"), [
+    (Box(0, 0, 256, 256), 0, [0]),
+    (Box(0, 0, 257, 256), 0, [0, 1]),
+    (Box(255, 255, 2, 2), 0, [0, 1, 7, 8]),
+    (Box(1536, 1024, 64, 176), 0, [34]),  # the last, partial tile of a 7 x 5 grid
+    (Box(0, 0, 128, 128), 1, [0]),
+    (Box(128, 0, 128, 128), 1, [1]),
+    (Box(0, 0, 100, 75), 4, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+                             21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34]),
+    (Box(31, 31, 2, 2), 3, [0, 1, 7, 8]),
+])
+def test_a_crop_needs_exactly_the_code_tiles_under_it(crop: Box, reduction: int, expected: list[int]) -> None:
+    assert code_tiles_under(GRID_LAYOUT, crop, reduction) == expected
+
+
+def test_tile_edges_between_reduced_pixels_belong_to_the_tile_holding_their_full_resolution_pixels() -> None:
+    layout = Jpeg2000Layout(1600, 1200, 200, 136, 3, raw_codestream=False)
+    # At reduction 3 a 200 px tile is 25 level pixels; level pixel 24 is full-resolution 192-199.
+    assert code_tiles_under(layout, Box(24, 0, 1, 1), 3) == [0]
+    assert code_tiles_under(layout, Box(25, 0, 1, 1), 3) == [1]
+    # 136 / 8 = 17: level row 17 starts tile row 1 exactly.
+    assert code_tiles_under(layout, Box(0, 16, 1, 2), 3) == [0, 8]
+
+
+# -- pixels ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("identifier", ["grid", "odd-tiles", "grid-j2k", "grey"])
+@pytest.mark.parametrize(("reduction", "crop"), [
+    (0, Box(0, 0, 256, 256)),
+    (0, Box(300, 200, 500, 400)),
+    (0, Box(1500, 1100, 100, 100)),
+    (1, Box(0, 0, 800, 600)),
+    (1, Box(250, 130, 300, 170)),
+    (2, Box(13, 7, 387, 293)),
+    (3, Box(0, 0, 200, 150)),
+    (4, Box(0, 0, 100, 75)),
+])
+def test_decoded_regions_equal_openjpeg_decoding_of_the_whole_level(masters: Path, identifier: str,
+                                                                    reduction: int, crop: Box) -> None:
+    source = FileSystemSource(masters)
+    master = source.locate(identifier)
+    layout = probe(source, master, 256).jpeg2000_layout
+    region = Jpeg2000Regions(max_idle=4).read(master, master.location, layout, reduction, crop)
+    assert (region.width, region.height, region.bands) == (crop.width, crop.height, layout.bands)
+    assert region.interpretation == ("srgb" if layout.bands == 3 else "b-w")
+    assert np.array_equal(as_array(region), whole_level(master.location, reduction)[crop.y : crop.bottom, crop.x : crop.right])
+
+
+def test_threads_reading_at_once_each_get_their_own_pixels(masters: Path) -> None:
+    source = FileSystemSource(masters)
+    master = source.locate("grid")
+    regions = Jpeg2000Regions(max_idle=2)
+    crops = [Box(x, y, 256, 256) for x in range(0, 1280, 256) for y in range(0, 1024, 256)]
+    expected = {crop: as_array(pyvips.Image.new_from_file(master.location).crop(*crop.__dict__.values())) for crop in crops}
+    failures: list[Box] = []
+
+    def read_all() -> None:
+        for crop in crops:
+            if not np.array_equal(as_array(regions.read(master, master.location, GRID_LAYOUT, 0, crop)), expected[crop]):
+                failures.append(crop)
+
+    threads = [threading.Thread(target=read_all) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+
+
+def test_decoders_of_many_masters_and_reductions_are_kept_within_the_budget(masters: Path) -> None:
+    source = FileSystemSource(masters)
+    regions = Jpeg2000Regions(max_idle=2)
+    for _ in range(2):
+        for identifier in ("grid", "odd-tiles", "grey"):
+            master = source.locate(identifier)
+            layout = probe(source, master, 256).jpeg2000_layout
+            for reduction in range(3):
+                region = regions.read(master, master.location, layout, reduction, Box(0, 0, 64, 64))
+                assert (region.width, region.height) == (64, 64)
+    assert sum(len(decoders) for decoders in regions._idle.values()) == 2
+
+
+def test_a_damaged_codestream_fails_its_own_request_and_nothing_else(masters: Path, tmp_path: Path) -> None:
+    whole = (masters / "grid.jp2").read_bytes()
+    (tmp_path / "damaged.jp2").write_bytes(whole[: len(whole) // 3])
+    source = FileSystemSource(tmp_path)
+    damaged = source.locate("damaged")
+    regions = Jpeg2000Regions(max_idle=4)
+    with pytest.raises(MasterUnreadable, match="'damaged' could not be decoded"):
+        regions.read(damaged, damaged.location, GRID_LAYOUT, 0, Box(1344, 1024, 256, 176))
+    good = FileSystemSource(masters).locate("grid")
+    assert regions.read(good, good.location, GRID_LAYOUT, 0, Box(0, 0, 10, 10)).width == 10
