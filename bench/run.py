@@ -268,7 +268,7 @@ def report(recorder: Recorder, plan: Plan, machine: dict[str, str]) -> str:
     lines = [
         f"Measured {machine['date']} on {machine['cpu']}, {machine['memory']} RAM; libvips {machine['libvips']}; "
         f"{machine['iipsrv']}; wrk {machine['wrk']} on the same cores; commit {machine['commit']}.",
-        f"{plan.workers} worker processes each (ours: gunicorn gthread, {plan.threads} threads; iipsrv: "
+        f"{plan.workers} worker processes each (ours: gunicorn gthread with balanced accepts, {plan.threads} threads; iipsrv: "
         f"{plan.workers} FastCGI processes); JPEG quality {plan.jpeg_quality} for both. "
         f"Median of {plan.repetitions} repetitions (spread min–max in brackets); ratio = ours / iipsrv.",
         "",
@@ -365,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--short-seconds", type=float, default=5.0, help="info.json pass; half the JP2 and v3 passes")
     parser.add_argument("--cold-starts", type=int, default=2, help="fresh server starts per repetition for cold requests")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker of our server")
+    parser.add_argument("--threads", type=int, default=Settings().threads, help="threads per worker of our server")
     parser.add_argument("--jpeg-quality", type=int, default=85)
     parser.add_argument("--no-readme", dest="update_readme", action="store_false",
                         help="leave the README's Performance table as it is")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
+import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -98,4 +102,76 @@ def test_reduced_and_region_requests_do_not_decode_the_whole_master(big_master_r
         too_large = requests.get(f"{base}/full/^30000,/0/default.jpg", timeout=10)
         assert too_large.status_code == 400 and "maxWidth" in too_large.text
     finally:
+        stop_server(server)
+
+
+def established_connections_by_worker(server: RunningServer) -> dict[int, int]:
+    """Open client connections each worker process holds on the server's port (from /proc)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port, state, inode = int(fields[1].split(":")[1], 16), fields[3], fields[9]
+        if local_port == server.port and state == "01":  # ESTABLISHED
+            inodes.add(f"socket:[{inode}]")
+    counts = {}
+    for worker in worker_pids(server):
+        fd_folder = Path(f"/proc/{worker}/fd")
+        counts[worker] = sum(1 for fd in fd_folder.iterdir() if _link(fd) in inodes)
+    return counts
+
+
+def worker_pids(server: RunningServer) -> list[int]:
+    return [int(pid) for pid in Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children").read_text().split()]
+
+
+def _link(path: Path) -> str:
+    try:
+        return str(path.readlink())
+    except OSError:
+        return ""
+
+
+def open_keep_alive_connections(server: RunningServer, count: int) -> list[http.client.HTTPConnection]:
+    connections = []
+    for _ in range(count):
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        connection.request("GET", "/health")
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 200
+        connections.append(connection)
+    return connections
+
+
+def test_keep_alive_connections_are_spread_over_the_workers(image_root: Path) -> None:
+    server = start_server(image_root, "--workers", "2", "--threads", "2")
+    connections = []
+    try:
+        connections = open_keep_alive_connections(server, 16)
+        counts = established_connections_by_worker(server)
+        assert len(counts) == 2 and sum(counts.values()) == 16, counts
+        assert max(counts.values()) - min(counts.values()) <= 2, counts
+    finally:
+        for connection in connections:
+            connection.close()
+        stop_server(server)
+
+
+def test_a_replaced_worker_leaves_the_balance_to_the_live_ones(image_root: Path) -> None:
+    server = start_server(image_root, "--workers", "2", "--threads", "2")
+    connections = []
+    try:
+        first, second = worker_pids(server)
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while first in worker_pids(server) or len(worker_pids(server)) < 2:
+            assert time.monotonic() < deadline, "gunicorn did not replace the worker"
+            time.sleep(0.2)
+        connections = open_keep_alive_connections(server, 12)
+        counts = established_connections_by_worker(server)
+        assert sum(counts.values()) == 12 and second in counts, counts
+        assert max(counts.values()) - min(counts.values()) <= 2, counts
+    finally:
+        for connection in connections:
+            connection.close()
         stop_server(server)
