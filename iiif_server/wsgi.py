@@ -24,10 +24,11 @@ class BalancedThreadWorker(ThreadWorker):
     """gunicorn's gthread worker, leaving new connections to a less busy worker.
 
     Workers race for each new connection on the shared socket, and the one already running tends to
-    win: in the benchmark 12 or 13 of 16 keep-alive connections landed on one of 2 workers, whose
-    queue then made the tile p99 2.5 x iipsrv's (lighttpd hands each request to a free iipsrv). A
-    worker here accepts only while it holds at most one connection more than the least busy live
-    worker. Counts are (pid, open connections) pairs in shared memory made before the fork.
+    win: in the benchmark 12 or 13 of 16 keep-alive connections landed on one of 2 workers, and all
+    16 when opened one after another, so one worker queued three times the other's requests
+    (lighttpd, in front of iipsrv, hands each request to a free process). A worker here accepts
+    only while it holds at most one connection more than the least busy live worker. Counts are
+    (pid, open connections) pairs in shared memory made before the fork.
     """
 
     table: ClassVar[Any]  # multiprocessing.RawArray('q', 2 * slots)
