@@ -161,13 +161,14 @@ def test_decoders_of_many_masters_and_reductions_are_kept_within_the_budget(mast
     assert sum(len(decoders) for decoders in regions._idle.values()) == 2
 
 
-def test_a_damaged_codestream_fails_its_own_request_and_nothing_else(masters: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("crop", [Box(1344, 1024, 256, 176), Box(0, 0, 1600, 1200)], ids=["one tile", "split"])
+def test_a_damaged_codestream_fails_its_own_request_and_nothing_else(masters: Path, tmp_path: Path, crop: Box) -> None:
     whole = (masters / "grid.jp2").read_bytes()
     (tmp_path / "damaged.jp2").write_bytes(whole[: len(whole) // 3])
     source = FileSystemSource(tmp_path)
     damaged = source.locate("damaged")
     regions = Jpeg2000Regions(max_idle=4)
     with pytest.raises(MasterUnreadable, match="'damaged' could not be decoded"):
-        regions.read(damaged, damaged.location, GRID_LAYOUT, 0, Box(1344, 1024, 256, 176))
+        regions.read(damaged, damaged.location, GRID_LAYOUT, 0, crop)
     good = FileSystemSource(masters).locate("grid")
     assert regions.read(good, good.location, GRID_LAYOUT, 0, Box(0, 0, 10, 10)).width == 10
