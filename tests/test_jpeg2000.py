@@ -15,12 +15,15 @@ import numpy as np
 import pytest
 import pyvips
 
+from iiif_server import create_app
 from iiif_server.errors import MasterUnreadable
 from iiif_server.info import Jpeg2000Layout, MasterKind
 from iiif_server.jpeg2000 import Jpeg2000Regions, code_tiles_under
 from iiif_server.plan import Box
 from iiif_server.probe import probe
+from iiif_server.settings import Settings
 from iiif_server.sources.filesystem import FileSystemSource
+from iiif_server.sources.memory import MemorySource
 from tests.grid import grid_image
 
 GRID_LAYOUT = Jpeg2000Layout(1600, 1200, 256, 256, 3, raw_codestream=False)
@@ -172,3 +175,13 @@ def test_a_damaged_codestream_fails_its_own_request_and_nothing_else(masters: Pa
         regions.read(damaged, damaged.location, GRID_LAYOUT, 0, crop)
     good = FileSystemSource(masters).locate("grid")
     assert regions.read(good, good.location, GRID_LAYOUT, 0, Box(0, 0, 10, 10)).width == 10
+
+
+def test_a_source_without_local_files_is_read_by_libvips(masters: Path) -> None:
+    source = MemorySource()
+    source.put("letters/grid", (masters / "grid.jp2").read_bytes(), ".jp2")
+    client = create_app(Settings(), source=source).test_client()
+    answer = client.get("/iiif/3/letters%2Fgrid/256,0,256,256/max/0/default.png")
+    assert answer.status_code == 200
+    tile = pyvips.Image.new_from_buffer(answer.data, "")
+    assert np.array_equal(as_array(tile), whole_level(str(masters / "grid.jp2"), 0)[0:256, 256:512])
