@@ -153,6 +153,15 @@ class Jpeg2000Regions:
             raise MasterUnreadable(f"image {master.identifier!r} could not be decoded: {error}") from None
         self._give_back(key, decoder)
 
+    def close(self) -> None:
+        """Close every idle decoder (each holds its file open)."""
+        with self._lock:
+            idle = [decoder for decoders in self._idle.values() for decoder in decoders]
+            self._idle.clear()
+            self._idle_count = 0
+        for decoder in idle:
+            decoder.close()
+
     def _take(self, key: DecoderKey) -> _Decoder | None:
         with self._lock:
             decoders = self._idle.get(key)

@@ -132,8 +132,8 @@ class ImagePipeline:
     def _render(self, prepared: PreparedImage) -> bytes:
         plan, master = prepared.plan, prepared.master
         layout = prepared.info.jpeg2000_layout
-        path = self.source.local_path(master)
-        if plan.reader is LevelReader.JPEG2000_REGION and layout is not None and path is not None:
+        path = self.source.local_path(master) if plan.reader is LevelReader.JPEG2000_REGION else None
+        if layout is not None and path is not None:
             # A JPEG 2000 master's levels are its reductions, in order (see probe).
             region = self.jpeg2000_regions.read(master, path, layout, plan.level_index, plan.crop)
             # The plan, seen from the decoded region: nothing left to crop.

@@ -122,6 +122,7 @@ def warm_up_data_path(settings: Settings) -> None:
         for path in ("page/full/300,/0/default.jpg", "page/0,0,256,256/256,/0/default.jpg",
                      "page-jp2/full/300,/0/default.jpg"):
             pipeline.produce(pipeline.prepare(parse_image_path(path, ApiVersion.V2)))
+        pipeline.jpeg2000_regions.close()  # its decoders hold the temporary master open
 
 
 def run_gunicorn(settings: Settings, host: str, port: int) -> None:
