@@ -147,7 +147,7 @@ def start_ours(python: Path, images: Path, work: Path, port: int, workers: int, 
     """``iiif-archive serve`` (gunicorn) with ``workers`` processes; the Image API under /iiif/2 and /iiif/3."""
     work.mkdir(parents=True, exist_ok=True)
     log_path = work / "iiif-archive.out"
-    command = [str(python), "-m", "iiif_server", "serve", "--images", str(images), "--host", "127.0.0.1",
+    command = [str(python), "-m", "iiif_archive", "serve", "--images", str(images), "--host", "127.0.0.1",
                "--port", str(port), "--workers", str(workers), "--threads", str(threads)]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

@@ -18,11 +18,9 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     from iiif_server.settings import load_settings
     from iiif_server.sources.filesystem import FileSystemSource
     from iiif_server.web.image_api import image_api_blueprint
-    from iiif_server.web.landing import landing_blueprint
     from iiif_server.web.ops import register_operations
     from iiif_server.web.replay import ResponseReplay
     from iiif_server.web.responses import register_response_conventions
-    from viewer.blueprint import viewer_blueprint
 
     settings = settings or load_settings()
     # OpenedLevels keeps opened masters keyed by fingerprint; libvips' own operation cache would
@@ -36,13 +34,7 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     app.extensions["iiif"] = build_pipeline(settings, source)
     app.register_blueprint(image_api_blueprint(ApiVersion.V3), url_prefix="/iiif/3")
     app.register_blueprint(image_api_blueprint(ApiVersion.V2), url_prefix="/iiif/2")
-    if settings.presentation_root is not None:
-        from iiif_server.web.presentation import presentation_blueprint
-
-        app.register_blueprint(presentation_blueprint(settings.presentation_root), url_prefix="/iiif/presentation")
     register_operations(app)
-    app.register_blueprint(viewer_blueprint(settings), url_prefix="/viewer")
-    app.register_blueprint(landing_blueprint())
     register_response_conventions(app)
     if settings.response_cache_bytes:
         app.wsgi_app = ResponseReplay(  # type: ignore[method-assign] - Flask's documented way to add middleware

@@ -37,9 +37,6 @@ class Settings:
     derivative_cache_dir_bytes: int = 2 * 1024 * 1024 * 1024
     # Whole Image API responses per worker, replayed to repeats of the same URL without Flask (0 = off).
     response_cache_bytes: int = 64 * 1024 * 1024
-    presentation_root: Path | None = None
-    # The curators' content folder (content/): the viewer's exhibition pages read its exhibitions.
-    content_root: Path | None = None
     # Comma-separated identifier prefixes whose images are refused with 403 (info.json stays public).
     restricted_prefixes: str = ""
     workers: int = 2
@@ -56,16 +53,19 @@ class SettingsError(ValueError):
     """A setting that cannot be understood; the message names the setting and where it came from."""
 
 
-def setting_names() -> list[str]:
-    return [f.name for f in dataclasses.fields(Settings)]
+SettingsType = typing.TypeVar("SettingsType", bound=Settings)
 
 
 def load_settings(
     config_file: Path | None = None,
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, object] | None = None,
-) -> Settings:
-    """Merge the layers; later layers win. Unknown keys are errors, never silently ignored."""
+    settings_class: type[SettingsType] = Settings,  # type: ignore[assignment] - the default is the bound
+) -> SettingsType:
+    """Merge the layers; later layers win. Unknown keys are errors, never silently ignored.
+
+    ``settings_class`` is Settings or a dataclass extending it with the settings of the layers above.
+    """
     environ = os.environ if environ is None else environ
     values: dict[str, object] = {}
     if config_file is not None:
@@ -75,25 +75,21 @@ def load_settings(
             except tomllib.TOMLDecodeError as error:
                 raise SettingsError(f"{config_file}: {error}") from error
         for key, raw in table.items():
-            values[key] = _coerce(key, raw, source=str(config_file))
+            values[key] = _coerce(settings_class, key, raw, source=str(config_file))
     for env_key, raw in environ.items():
         if env_key.startswith(ENV_PREFIX):
             key = env_key[len(ENV_PREFIX) :].lower()
-            values[key] = _coerce(key, raw, source=f"environment {env_key}")
+            values[key] = _coerce(settings_class, key, raw, source=f"environment {env_key}")
     for key, raw in (overrides or {}).items():
         if raw is not None:
-            values[key] = _coerce(key, raw, source=f"option --{key.replace('_', '-')}")
-    settings = Settings(**values)  # type: ignore[arg-type]
+            values[key] = _coerce(settings_class, key, raw, source=f"option --{key.replace('_', '-')}")
+    settings = settings_class(**values)  # type: ignore[arg-type]
     _check(settings)
     return settings
 
 
-def _field_types() -> dict[str, object]:
-    return typing.get_type_hints(Settings)
-
-
-def _coerce(key: str, raw: object, source: str) -> object:
-    types_by_name = _field_types()
+def _coerce(settings_class: type[Settings], key: str, raw: object, source: str) -> object:
+    types_by_name = typing.get_type_hints(settings_class)
     if key not in types_by_name:
         raise SettingsError(f"{source}: unknown setting {key!r}")
     wanted = types_by_name[key]

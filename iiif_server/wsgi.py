@@ -7,13 +7,14 @@ import multiprocessing
 import os
 import tempfile
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import pyvips
+from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
 
-from iiif_server import create_app
 from iiif_server.pipeline import build_pipeline
 from iiif_server.request import ApiVersion, parse_image_path
 from iiif_server.settings import Settings
@@ -72,8 +73,9 @@ class BalancedThreadWorker(ThreadWorker):
 
 
 class _GunicornServer(BaseApplication):
-    def __init__(self, settings: Settings, host: str, port: int) -> None:
+    def __init__(self, settings: Settings, host: str, port: int, app_factory: Callable[[Settings], Flask]) -> None:
         self.settings = settings
+        self.app_factory = app_factory
         self.bind = f"{host}:{port}"
         BalancedThreadWorker.share_between(settings.workers)
         super().__init__()
@@ -92,7 +94,7 @@ class _GunicornServer(BaseApplication):
         self.cfg.set("child_exit", lambda _arbiter, worker: BalancedThreadWorker.forget(worker.pid))
 
     def load(self):  # noqa: ANN201 - gunicorn's hook
-        return create_app(self.settings)
+        return self.app_factory(self.settings)
 
 
 def _warm_up_worker(worker) -> None:  # noqa: ANN001 - gunicorn's Worker
@@ -125,5 +127,6 @@ def warm_up_data_path(settings: Settings) -> None:
         pipeline.jpeg2000_regions.close()  # its decoders hold the temporary master open
 
 
-def run_gunicorn(settings: Settings, host: str, port: int) -> None:
-    _GunicornServer(settings, host, port).run()
+def run_gunicorn(settings: Settings, host: str, port: int, app_factory: Callable[[Settings], Flask]) -> None:
+    """Serve ``app_factory(settings)`` (the Image API alone, or the platform built on it)."""
+    _GunicornServer(settings, host, port, app_factory).run()

@@ -90,7 +90,7 @@ def _children(pid: int) -> list[int]:
 def start_server(image_root: Path, *extra_args: str, env: dict[str, str] | None = None) -> RunningServer:
     """``iiif-archive serve`` as a real gunicorn process on a loopback port; waits until it answers."""
     port = free_port()
-    command = [sys.executable, "-m", "iiif_server", "serve", "--images", str(image_root),
+    command = [sys.executable, "-m", "iiif_archive", "serve", "--images", str(image_root),
                "--host", "127.0.0.1", "--port", str(port), *extra_args]
     process = subprocess.Popen(command, env={**os.environ, **(env or {})}, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -8,9 +8,10 @@ import re
 import click
 import pytest
 
-from iiif_server import create_app
-from iiif_server.cli import main
-from iiif_server.settings import ENV_PREFIX, Settings
+from iiif_archive.app import create_platform_app
+from iiif_archive.cli import main
+from iiif_archive.settings import PlatformSettings
+from iiif_server.settings import ENV_PREFIX
 from tests.conftest import REPO_ROOT
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
@@ -21,7 +22,7 @@ def test_readme_opens_with_the_two_commands() -> None:
     assert first_block == ["bash scripts/demo.sh", "bash scripts/test.sh"]
 
 
-@pytest.mark.parametrize("name", [field.name for field in dataclasses.fields(Settings)])
+@pytest.mark.parametrize("name", [field.name for field in dataclasses.fields(PlatformSettings)])
 def test_every_setting_is_documented(name: str) -> None:
     assert f"`{name}`" in README
     assert f"`{ENV_PREFIX}{name.upper()}`" in README
@@ -42,7 +43,7 @@ def test_every_command_is_documented(command: str) -> None:
 
 
 def test_every_endpoint_is_documented(tmp_path) -> None:
-    app = create_app(Settings(image_root=tmp_path, presentation_root=tmp_path))
+    app = create_platform_app(PlatformSettings(image_root=tmp_path, presentation_root=tmp_path))
     missing = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":

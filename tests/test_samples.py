@@ -14,11 +14,11 @@ import pyvips
 import pytest
 from click.testing import CliRunner
 
-from iiif_server.cli import main
+from iiif_archive.cli import main
 from iiif_server.identifiers import resolve_master_path
 from iiif_server.info import MasterKind
 from iiif_server.probe import probe
-from iiif_server.samples import (
+from iiif_archive.samples import (
     BASEMAP_RELIEF_MEMBER,
     SampleError,
     default_cache_dir,
@@ -240,7 +240,7 @@ def test_samples_command_refuses_a_bad_scale_in_one_line(tmp_path: Path) -> None
 MEMORY_PROBE = """
 import json, resource, sys
 from pathlib import Path
-from iiif_server.samples import sample_masters, write_sample_master
+from iiif_archive.samples import sample_masters, write_sample_master
 plan = next(m for m in sample_masters() if m.identifier == "maps/hanoi-1873")
 write_sample_master(Path(sys.argv[1]) / "warm-up", plan, 0.01)  # fonts, libvips threads
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

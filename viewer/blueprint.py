@@ -7,10 +7,11 @@ JavaScript). Page rendering lives in ``viewer.pages`` so the export and the serv
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Blueprint, Response, abort, current_app, request, send_from_directory
 
 from iiif_server.errors import BadRequest, IIIFError, NotFound
-from iiif_server.settings import Settings
 from manifests.load import ContentError
 from viewer import pages
 from viewer.deeplink import DeepLinkError
@@ -28,9 +29,9 @@ SERVER_LINKS = PageLinks(
 )
 
 
-def viewer_blueprint(settings: Settings) -> Blueprint:
+def viewer_blueprint(presentation_root: Path | None, content_root: Path | None) -> Blueprint:
     blueprint = Blueprint("viewer", __name__, static_folder="static", static_url_path="/static")
-    site = pages.Site(settings.presentation_root, settings.content_root)
+    site = pages.Site(presentation_root, content_root)
 
     def language() -> str:
         return pages.normalise_language(request.args.get("lang"))

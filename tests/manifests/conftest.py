@@ -8,7 +8,7 @@ from pathlib import Path
 import pyvips
 import pytest
 
-from iiif_server.samples import write_sample_masters
+from iiif_archive.samples import write_sample_masters
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_CONTENT = REPO_ROOT / "content"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from iiif_server.cli import main
+from iiif_archive.cli import main
 from tests.manifests.test_write import siblings, snapshot
 
 BASE_URL = "https://iiif.archives.example.vn"

@@ -10,7 +10,7 @@ import pytest
 import tifffile
 from click.testing import CliRunner
 
-from iiif_server.cli import main
+from iiif_archive.cli import main
 from iiif_server.info import MasterKind
 from iiif_server.probe import probe
 from iiif_server.sources.filesystem import FileSystemSource

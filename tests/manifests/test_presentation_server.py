@@ -11,10 +11,10 @@ import requests
 from click.testing import CliRunner
 from PIL import Image
 
-from iiif_server import create_app
-from iiif_server.cli import main
-from iiif_server.settings import Settings
-from iiif_server.web.presentation import PRESENTATION_MEDIA_TYPE
+from iiif_archive.app import create_platform_app
+from iiif_archive.cli import main
+from iiif_archive.settings import PlatformSettings
+from manifests.serve import PRESENTATION_MEDIA_TYPE
 from tests.conftest import start_server, stop_server
 
 
@@ -28,7 +28,7 @@ def build(content: Path, images: Path, out: Path, base_url: str) -> None:
 def client(demo_content: Path, sample_images: Path, tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("public") / "iiif"
     build(demo_content, sample_images, out, "http://localhost")
-    app = create_app(Settings(image_root=sample_images, presentation_root=out))
+    app = create_platform_app(PlatformSettings(image_root=sample_images, presentation_root=out))
     return app.test_client()
 
 
@@ -68,7 +68,7 @@ def test_preflight_is_answered(client) -> None:
 
 
 def test_without_a_presentation_folder_nothing_is_served(sample_images: Path) -> None:
-    client = create_app(Settings(image_root=sample_images)).test_client()
+    client = create_platform_app(PlatformSettings(image_root=sample_images)).test_client()
     assert client.get("/iiif/presentation/collection.json").status_code == 404
 
 
@@ -77,7 +77,7 @@ def test_a_symlink_out_of_the_folder_is_not_followed(sample_images: Path, tmp_pa
     folder.mkdir()
     outside.write_text('{"secret": true}')
     (folder / "leak.json").symlink_to(outside)
-    client = create_app(Settings(image_root=sample_images, presentation_root=folder)).test_client()
+    client = create_platform_app(PlatformSettings(image_root=sample_images, presentation_root=folder)).test_client()
     assert client.get("/iiif/presentation/leak.json").status_code == 404
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from iiif_archive.settings import PlatformSettings
 from iiif_server.settings import Settings, SettingsError, load_settings
 
 
@@ -22,8 +23,16 @@ def test_layers_override_in_order(tmp_path: Path) -> None:
 
 
 def test_optional_paths_may_be_empty() -> None:
-    assert load_settings(environ={"IIIF_PRESENTATION_ROOT": ""}).presentation_root is None
-    assert load_settings(environ={"IIIF_PRESENTATION_ROOT": "/srv/iiif"}).presentation_root == Path("/srv/iiif")
+    assert load_settings(environ={"IIIF_DERIVATIVE_CACHE_DIR": ""}).derivative_cache_dir is None
+    assert load_settings(environ={"IIIF_DERIVATIVE_CACHE_DIR": "/srv/cache"}).derivative_cache_dir == Path("/srv/cache")
+
+
+def test_the_platform_adds_its_settings_to_the_image_servers() -> None:
+    environ = {"IIIF_PRESENTATION_ROOT": "/srv/iiif", "IIIF_MAX_WIDTH": "8000"}
+    settings = load_settings(environ=environ, settings_class=PlatformSettings)
+    assert (settings.presentation_root, settings.max_width) == (Path("/srv/iiif"), 8000)
+    with pytest.raises(SettingsError, match="unknown setting 'presentation_root'"):
+        load_settings(environ=environ)
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ import pytest
 import requests
 import yaml
 
-from iiif_server.samples import write_sample_masters
+from iiif_archive.samples import write_sample_masters
 from tests.conftest import REPO_ROOT, RunningServer, free_port, stop_server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -89,7 +89,7 @@ def write_test_content(folder: Path) -> Path:
 def start_site_server(images: Path, presentation: Path, content: Path) -> RunningServer:
     """``iiif-archive serve`` on a loopback port, once it answers; stopped by PID if it never does."""
     port = free_port()
-    command = [sys.executable, "-m", "iiif_server", "serve", "--images", str(images), "--presentation",
+    command = [sys.executable, "-m", "iiif_archive", "serve", "--images", str(images), "--presentation",
                str(presentation), "--content", str(content), "--host", "127.0.0.1", "--port", str(port),
                "--workers", "2", "--threads", "4"]
     process = subprocess.Popen(command, env=dict(os.environ), start_new_session=True,
@@ -117,7 +117,7 @@ def published_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Publish
     server = start_site_server(images, presentation, content)
     try:
         # The ids name the server's port, so the manifests are built once the server has one.
-        subprocess.run([sys.executable, "-m", "iiif_server", "build", str(content), "--images", str(images),
+        subprocess.run([sys.executable, "-m", "iiif_archive", "build", str(content), "--images", str(images),
                         "--out", str(presentation), "--base-url", server.base_url],
                        check=True, capture_output=True, text=True)
         yield PublishedSite(server, content, presentation)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from iiif_server.cli import main
+from iiif_archive.cli import main
 from tests.viewer.browsing import assert_shows, wait_for_viewer
 from tests.viewer.conftest import EXHIBITION_ID, EXHIBITION_STEPS
 from viewer.deeplink import Region

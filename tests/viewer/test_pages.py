@@ -8,23 +8,23 @@ from urllib.parse import urlencode
 
 import pytest
 
-from iiif_server import create_app
-from iiif_server.settings import Settings
+from iiif_archive.app import create_platform_app
+from iiif_archive.settings import PlatformSettings
 from tests.viewer.conftest import EXHIBITION_ID, EXHIBITION_STEPS
 from viewer.deeplink import ContentState, encode_content_state
 
 
 @pytest.fixture(scope="module")
 def client(published_site):
-    settings = Settings(image_root=published_site.presentation_root, presentation_root=published_site.presentation_root,
+    settings = PlatformSettings(image_root=published_site.presentation_root, presentation_root=published_site.presentation_root,
                         content_root=published_site.content_root)
-    return create_app(settings).test_client()
+    return create_platform_app(settings).test_client()
 
 
 @pytest.fixture(scope="module")
 def bare_client(tmp_path_factory):
     """A server with no built manifests and no content folder."""
-    return create_app(Settings(image_root=tmp_path_factory.mktemp("no-images"))).test_client()
+    return create_platform_app(PlatformSettings(image_root=tmp_path_factory.mktemp("no-images"))).test_client()
 
 
 def meta(html: str, name: str) -> str | None:
@@ -109,8 +109,8 @@ def test_only_the_listed_npm_files_are_served(client, path, status) -> None:
 
 
 def test_an_exhibition_whose_manifests_are_not_built_names_the_missing_document(published_site, tmp_path) -> None:
-    settings = Settings(image_root=tmp_path, presentation_root=tmp_path, content_root=published_site.content_root)
-    response = create_app(settings).test_client().get(f"/viewer/exhibitions/{EXHIBITION_ID}")
+    settings = PlatformSettings(image_root=tmp_path, presentation_root=tmp_path, content_root=published_site.content_root)
+    response = create_platform_app(settings).test_client().get(f"/viewer/exhibitions/{EXHIBITION_ID}")
     assert response.status_code == 404
     assert response.get_data(as_text=True) == (f"exhibition '{EXHIBITION_ID}' step 1: document 'decree-1945' has no "
                                                "built manifest (run iiif-archive build)\n")
@@ -122,8 +122,8 @@ def test_broken_curator_files_give_the_first_problem_on_one_line(published_site,
     exhibition_file = content / "exhibitions" / f"{EXHIBITION_ID}.yml"
     exhibition_file.write_text(exhibition_file.read_text(encoding="utf-8").replace("title:", "title: [", 1),
                                encoding="utf-8")
-    settings = Settings(image_root=tmp_path, presentation_root=published_site.presentation_root, content_root=content)
-    response = create_app(settings).test_client().get("/viewer/exhibitions/")
+    settings = PlatformSettings(image_root=tmp_path, presentation_root=published_site.presentation_root, content_root=content)
+    response = create_platform_app(settings).test_client().get("/viewer/exhibitions/")
     body = response.get_data(as_text=True)
     assert response.status_code == 500
     assert body.startswith(f"the content folder has problems: {exhibition_file}:") and body.count("\n") == 1

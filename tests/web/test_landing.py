@@ -13,9 +13,9 @@ import pytest
 import pyvips
 import requests
 
-from iiif_server import create_app
-from iiif_server.samples import sample_masters, write_sample_masters
-from iiif_server.settings import Settings
+from iiif_archive.app import create_platform_app
+from iiif_archive.samples import sample_masters, write_sample_masters
+from iiif_archive.settings import PlatformSettings
 
 TINY_SIZE = (50, 30)  # smaller than the thumbnail box: the page must not ask for an upscale
 
@@ -97,7 +97,7 @@ def presentation_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def landing_app(landing_root: Path, presentation_root: Path):
-    return create_app(Settings(image_root=landing_root, presentation_root=presentation_root,
+    return create_platform_app(PlatformSettings(image_root=landing_root, presentation_root=presentation_root,
                                restricted_prefixes="letter-1946"))
 
 
@@ -179,7 +179,7 @@ def test_built_manifests_and_collections_are_listed_with_viewer_links(page: List
 
 
 def test_manifest_links_use_the_configured_base_url(landing_root: Path, presentation_root: Path) -> None:
-    app = create_app(Settings(image_root=landing_root, presentation_root=presentation_root,
+    app = create_platform_app(PlatformSettings(image_root=landing_root, presentation_root=presentation_root,
                               base_url="https://iiif.archives.example"))
     rows = parse_page(app.test_client().get("/").get_data(as_text=True)).rows
     viewer_links = [link for row in rows for link in row["links"] if link.startswith("/viewer/")]
@@ -189,13 +189,13 @@ def test_manifest_links_use_the_configured_base_url(landing_root: Path, presenta
 
 
 def test_without_presentation_root_no_manifest_section(landing_root: Path) -> None:
-    html = create_app(Settings(image_root=landing_root)).test_client().get("/").get_data(as_text=True)
+    html = create_platform_app(PlatformSettings(image_root=landing_root)).test_client().get("/").get_data(as_text=True)
     assert "Manifests and collections" not in html
     assert parse_page(html).rows == []
 
 
 def test_empty_image_root_says_so(tmp_path: Path) -> None:
-    html = create_app(Settings(image_root=tmp_path)).test_client().get("/").get_data(as_text=True)
+    html = create_platform_app(PlatformSettings(image_root=tmp_path)).test_client().get("/").get_data(as_text=True)
     assert "The image root holds no masters yet." in html
 
 
@@ -217,13 +217,13 @@ def test_landing_page_and_its_thumbnails_over_gunicorn(gunicorn_server) -> None:
 def test_a_large_root_lists_a_page_of_masters_and_says_how_many_more(tmp_path, monkeypatch) -> None:
     import pyvips
 
-    from iiif_server import create_app
-    from iiif_server.settings import Settings
-    from iiif_server.web import landing
+    from iiif_archive.app import create_platform_app
+    from iiif_archive.settings import PlatformSettings
+    from iiif_archive import landing
 
     for number in range(3):
         pyvips.Image.black(8, 8).pngsave(str(tmp_path / f"page-{number}.png"))
     monkeypatch.setattr(landing, "LANDING_MAX_IMAGES", 2)
-    page = create_app(Settings(image_root=tmp_path)).test_client().get("/").get_data(as_text=True)
+    page = create_platform_app(PlatformSettings(image_root=tmp_path)).test_client().get("/").get_data(as_text=True)
     assert "page-0" in page and "page-1" in page and "page-2" not in page
     assert "1 more images are not listed" in page

@@ -15,7 +15,6 @@ from iiif_server.access.base import AccessDecision, AccessRequest
 from iiif_server.errors import IIIFError, NotFound
 from iiif_server.identifiers import MASTER_SUFFIXES, identifier_for_path
 from iiif_server.pipeline import ImagePipeline
-from iiif_server.settings import Settings
 from manifests.build import PRESENTATION_PREFIX, thumbnail_size
 from manifests.images import ImageSize
 
@@ -112,12 +111,12 @@ def _label_text(label: object) -> str:
 LANDING_MAX_IMAGES = 500
 
 
-def landing_blueprint() -> Blueprint:
-    blueprint = Blueprint("landing", __name__, template_folder="../templates")
+def landing_blueprint(presentation_root: Path | None) -> Blueprint:
+    blueprint = Blueprint("landing", __name__, template_folder="templates")
 
     @blueprint.get("/")
     def landing() -> str:
-        settings: Settings = current_app.config["IIIF_SETTINGS"]
+        settings = current_app.config["IIIF_SETTINGS"]
         pipeline: ImagePipeline = current_app.extensions["iiif"]
         identifiers = find_master_identifiers(settings.image_root)
         # Each listed master costs a header read when its info is not cached: list a page's worth.
@@ -126,7 +125,7 @@ def landing_blueprint() -> Blueprint:
             for identifier in identifiers[:LANDING_MAX_IMAGES]
             if (listed := describe_master(pipeline, identifier)) is not None
         ]
-        documents = find_published_documents(settings.presentation_root) if settings.presentation_root else []
+        documents = find_published_documents(presentation_root) if presentation_root else []
         base_url = settings.base_url or request.url_root.rstrip("/")
         return render_template(
             "landing.html",

