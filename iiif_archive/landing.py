@@ -11,8 +11,6 @@ from urllib.parse import quote, urlencode
 
 from flask import Blueprint, current_app, render_template, request
 
-from iiif_server.access.base import AccessDecision, AccessRequest
-from iiif_server.errors import IIIFError, NotFound
 from iiif_server.identifiers import MASTER_SUFFIXES, identifier_for_path
 from iiif_server.pipeline import ImagePipeline
 from manifests.build import PRESENTATION_PREFIX, thumbnail_size
@@ -71,14 +69,11 @@ def find_master_identifiers(root: Path) -> list[str]:
 
 def describe_master(pipeline: ImagePipeline, identifier: str) -> ListedImage | None:
     """What the pipeline knows about one master; None for a file the server would not serve at all."""
-    restricted = pipeline.access.decide(AccessRequest(identifier)) is AccessDecision.DENY
-    try:
-        _, info = pipeline.image_info(identifier)
-    except NotFound:
+    described = pipeline.describe(identifier)
+    if described is None:
         return None
-    except IIIFError as error:
-        return ListedImage(identifier, restricted=restricted, problem=error.reason)
-    return ListedImage(identifier, info.width, info.height, info.kind.value, restricted)
+    kind = described.kind.value if described.kind is not None else None
+    return ListedImage(identifier, described.width, described.height, kind, described.restricted, described.problem)
 
 
 def find_published_documents(presentation_root: Path) -> list[ListedDocument]:

@@ -12,7 +12,7 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     import pyvips
 
     from iiif_server.caches.responses import MemoryResponseCache
-    from iiif_server.metrics import EXTENSION_KEY
+    from iiif_server.metrics import ServerMetrics
     from iiif_server.pipeline import build_pipeline
     from iiif_server.request import ApiVersion
     from iiif_server.settings import load_settings
@@ -31,13 +31,14 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     app.url_map.merge_slashes = False
     app.config["IIIF_SETTINGS"] = settings
     source = source or FileSystemSource(settings.image_root)
-    app.extensions["iiif"] = build_pipeline(settings, source)
+    metrics = ServerMetrics()
+    app.extensions["iiif"] = build_pipeline(settings, source, metrics)
     app.register_blueprint(image_api_blueprint(ApiVersion.V3), url_prefix="/iiif/3")
     app.register_blueprint(image_api_blueprint(ApiVersion.V2), url_prefix="/iiif/2")
-    register_operations(app)
+    register_operations(app, metrics)
     register_response_conventions(app)
     if settings.response_cache_bytes:
         app.wsgi_app = ResponseReplay(  # type: ignore[method-assign] - Flask's documented way to add middleware
-            app.wsgi_app, MemoryResponseCache(settings.response_cache_bytes), source, app.extensions[EXTENSION_KEY],
+            app.wsgi_app, MemoryResponseCache(settings.response_cache_bytes), source, metrics,
         )
     return app

@@ -45,3 +45,9 @@ class MasterUnreadable(IIIFError):
     """The master exists but cannot be decoded; only this master's requests fail."""
 
     status = 500
+
+
+class DeadlineExceeded(IIIFError):
+    """The request ran past its deadline: it is answered, its thread freed, its work abandoned."""
+
+    status = 503

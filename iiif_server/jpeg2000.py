@@ -21,6 +21,7 @@ import numpy as np
 import pyvips
 from glymur.lib import openjp2
 
+from iiif_server.deadlines import Deadline
 from iiif_server.errors import MasterUnreadable
 from iiif_server.info import Jpeg2000Layout
 from iiif_server.plan import Box
@@ -120,38 +121,42 @@ class Jpeg2000Regions:
         # OpenJPEG releases the GIL (ctypes), so the helper decodes on the other core.
         self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jpeg2000")
 
-    def read(self, master: Master, path: str, layout: Jpeg2000Layout, reduction: int, crop: Box) -> pyvips.Image:
+    def read(self, master: Master, path: str, layout: Jpeg2000Layout, reduction: int, crop: Box,
+             deadline: Deadline) -> pyvips.Image:
         """The pixels of ``crop`` at ``reduction`` as an 8-bit sRGB (3 bands) or grey (1 band) image,
         from the master's file at ``path``. A crop over many code-tiles is decoded by two decoders
-        at once, each filling its own rows of tiles."""
+        at once, each filling its own rows of tiles. Stops between code-tiles once ``deadline`` has passed."""
         pixels = np.empty((crop.height, crop.width, layout.bands), dtype=np.uint8)
         tiles = code_tiles_under(layout, crop, reduction)
         key = (path, master.fingerprint.token, reduction)
         if len(tiles) >= SPLIT_FROM_CODE_TILES:
             half = len(tiles) // 2
-            second = self._helper.submit(self._decode, master, key, layout, pixels, crop, tiles[half:])
+            second = self._helper.submit(self._decode, master, key, layout, pixels, crop, tiles[half:], deadline)
             try:
-                self._decode(master, key, layout, pixels, crop, tiles[:half])
+                self._decode(master, key, layout, pixels, crop, tiles[:half], deadline)
             finally:
                 second.result()
         else:
-            self._decode(master, key, layout, pixels, crop, tiles)
+            self._decode(master, key, layout, pixels, crop, tiles, deadline)
         image = pyvips.Image.new_from_memory(pixels.data, crop.width, crop.height, layout.bands, "uchar")
         return image.copy(interpretation="srgb" if layout.bands == 3 else "b-w")
 
     def _decode(self, master: Master, key: DecoderKey, layout: Jpeg2000Layout, pixels: np.ndarray, crop: Box,
-                tiles: list[int]) -> None:
+                tiles: list[int], deadline: Deadline) -> None:
         decoder = self._take(key)
         try:
             if decoder is None:
                 decoder = _Decoder(key[0], layout.raw_codestream, key[2])
             for tile_index in tiles:
+                if deadline.expired:
+                    break
                 decoder.decode_into(pixels, crop, tile_index)
         except (openjp2.OpenJPEGLibraryError, OSError) as error:
             if decoder is not None:
                 decoder.close()
             raise MasterUnreadable(f"image {master.identifier!r} could not be decoded: {error}") from None
-        self._give_back(key, decoder)
+        self._give_back(key, decoder)  # whole between code-tiles, so it serves again
+        deadline.check()
 
     def close(self) -> None:
         """Close every idle decoder (each holds its file open)."""

@@ -15,6 +15,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
 
+from iiif_server.metrics import UncountedMetrics
 from iiif_server.pipeline import build_pipeline
 from iiif_server.request import ApiVersion, parse_image_path
 from iiif_server.settings import Settings
@@ -120,10 +121,10 @@ def warm_up_data_path(settings: Settings) -> None:
                       tile_height=256)
         page.jp2ksave(f"{folder}/page-jp2.jp2", tile_width=256, tile_height=256)
         quiet = settings.replace(image_root=Path(folder), derivative_cache_bytes=0, derivative_cache_dir=None)
-        pipeline = build_pipeline(quiet, FileSystemSource(quiet.image_root))
+        pipeline = build_pipeline(quiet, FileSystemSource(quiet.image_root), UncountedMetrics())
         for path in ("page/full/300,/0/default.jpg", "page/0,0,256,256/256,/0/default.jpg",
                      "page-jp2/full/300,/0/default.jpg"):
-            pipeline.produce(pipeline.prepare(parse_image_path(path, ApiVersion.V2)))
+            pipeline.answer(parse_image_path(path, ApiVersion.V2), None, lambda _prepared: False)
         pipeline.jpeg2000_regions.close()  # its decoders hold the temporary master open
 
 

@@ -16,6 +16,7 @@ import pytest
 import pyvips
 
 from iiif_server import create_app
+from iiif_server.deadlines import Deadline
 from iiif_server.errors import MasterUnreadable
 from iiif_server.info import Jpeg2000Layout, MasterKind
 from iiif_server.jpeg2000 import Jpeg2000Regions, code_tiles_under
@@ -27,6 +28,7 @@ from iiif_server.sources.memory import MemorySource
 from tests.grid import grid_image
 
 GRID_LAYOUT = Jpeg2000Layout(1600, 1200, 256, 256, 3, raw_codestream=False)
+LONG_DEADLINE = Deadline.after(3600)  # these tests time nothing
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +126,7 @@ def test_decoded_regions_equal_openjpeg_decoding_of_the_whole_level(masters: Pat
     source = FileSystemSource(masters)
     master = source.locate(identifier)
     layout = probe(source, master, 256).jpeg2000_layout
-    region = Jpeg2000Regions(max_idle=4).read(master, master.location, layout, reduction, crop)
+    region = Jpeg2000Regions(max_idle=4).read(master, master.location, layout, reduction, crop, LONG_DEADLINE)
     assert (region.width, region.height, region.bands) == (crop.width, crop.height, layout.bands)
     assert region.interpretation == ("srgb" if layout.bands == 3 else "b-w")
     assert np.array_equal(as_array(region), whole_level(master.location, reduction)[crop.y : crop.bottom, crop.x : crop.right])
@@ -140,7 +142,7 @@ def test_threads_reading_at_once_each_get_their_own_pixels(masters: Path) -> Non
 
     def read_all() -> None:
         for crop in crops:
-            if not np.array_equal(as_array(regions.read(master, master.location, GRID_LAYOUT, 0, crop)), expected[crop]):
+            if not np.array_equal(as_array(regions.read(master, master.location, GRID_LAYOUT, 0, crop, LONG_DEADLINE)), expected[crop]):
                 failures.append(crop)
 
     threads = [threading.Thread(target=read_all) for _ in range(6)]
@@ -159,7 +161,7 @@ def test_decoders_of_many_masters_and_reductions_are_kept_within_the_budget(mast
             master = source.locate(identifier)
             layout = probe(source, master, 256).jpeg2000_layout
             for reduction in range(3):
-                region = regions.read(master, master.location, layout, reduction, Box(0, 0, 64, 64))
+                region = regions.read(master, master.location, layout, reduction, Box(0, 0, 64, 64), LONG_DEADLINE)
                 assert (region.width, region.height) == (64, 64)
     assert sum(len(decoders) for decoders in regions._idle.values()) == 2
 
@@ -172,9 +174,9 @@ def test_a_damaged_codestream_fails_its_own_request_and_nothing_else(masters: Pa
     damaged = source.locate("damaged")
     regions = Jpeg2000Regions(max_idle=4)
     with pytest.raises(MasterUnreadable, match="'damaged' could not be decoded"):
-        regions.read(damaged, damaged.location, GRID_LAYOUT, 0, crop)
+        regions.read(damaged, damaged.location, GRID_LAYOUT, 0, crop, LONG_DEADLINE)
     good = FileSystemSource(masters).locate("grid")
-    assert regions.read(good, good.location, GRID_LAYOUT, 0, Box(0, 0, 10, 10)).width == 10
+    assert regions.read(good, good.location, GRID_LAYOUT, 0, Box(0, 0, 10, 10), LONG_DEADLINE).width == 10
 
 
 def test_a_source_without_local_files_is_read_by_libvips(masters: Path) -> None:

@@ -23,9 +23,10 @@ def last_modified_of(mtime_ns: int) -> datetime:
     return datetime.fromtimestamp(mtime_ns // 1_000_000_000, tz=timezone.utc)
 
 
-def not_modified(etag: str, last_modified: datetime) -> bool:
-    """If-None-Match / If-Modified-Since say the client's copy is current (RFC 9110 §13.2.2 order)."""
-    return not is_resource_modified(request.environ, etag=etag, last_modified=last_modified)
+def not_modified(etag: str, last_modified: datetime, environ: dict) -> bool:
+    """The request's If-None-Match / If-Modified-Since say the client's copy is current (RFC 9110
+    §13.2.2 order). Takes the WSGI environ, not Flask's request, so any thread can ask."""
+    return not is_resource_modified(environ, etag=etag, last_modified=last_modified)
 
 
 def cacheable(response: Response, etag: str, last_modified: datetime) -> Response:
