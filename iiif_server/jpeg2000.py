@@ -3,8 +3,8 @@
 libvips 8.14 reads a tiled JP2 in libvips tiles the size of a full-resolution code-tile, whatever
 the reduction, and fills each with one OpenJPEG call per code-tile after a seek and a fresh 1 MB
 read: a 256 px IIIF tile at reduction 4 decodes four times the area it needs, in 256 calls. This
-reader keeps one opened OpenJPEG decoder per (master, reduction) and decodes only the code-tiles
-under the crop. Measured per 256 px tile of the benchmark's 16k master (one core): libvips
+reader keeps opened OpenJPEG decoders per master (switching resolution between code-tiles) within a
+byte budget, and decodes only the code-tiles under the crop. Measured per 256 px tile of the benchmark's 16k master (one core): libvips
 33 / 43 / 94 / 172 ms at scale factors 1 / 2 / 8 / 16, this reader 36 / 12 / 22 / 34 ms.
 libvips keeps the large regions: it streams them and uses both cores for one request.
 """
@@ -14,9 +14,9 @@ from __future__ import annotations
 import ctypes
 import math
 import threading
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
+import cachetools
 import numpy as np
 import pyvips
 from glymur.lib import openjp2
@@ -58,30 +58,58 @@ def code_tiles_under(layout: Jpeg2000Layout, crop: Box, reduction: int) -> list[
     ]
 
 
-class _Decoder:
-    """One OpenJPEG codec and file stream, at one reduction. One request at a time."""
+# What an idle decoder holds, measured as resident memory of OpenJPEG 2.5 decoders of 3-band JP2s:
+# about 12 KB of headers per code-tile of the master, read when it opens (35 MB for 3,072 code-tiles;
+# 55 MB for the 4,661 512 px code-tiles of a 40,000 x 30,000 master), and the buffers of the largest
+# code-tile it decoded, which OpenJPEG keeps for the next one: 4 bytes per sample and a quarter more
+# (3.7 MiB after a full-resolution 512 px tile). The decoded image's own copy is freed after each use.
+HEADER_BYTES_PER_CODE_TILE = 12 * 1024
+KEPT_BYTES_PER_DECODED_SAMPLE = 5
 
-    def __init__(self, path: str, raw_codestream: bool, reduction: int) -> None:
-        self.reduction = reduction
+_library.opj_set_decoded_resolution_factor.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
+_library.opj_set_decoded_resolution_factor.restype = ctypes.c_int
+_library.opj_image_data_free.argtypes = [ctypes.c_void_p]
+_library.opj_image_data_free.restype = None
+
+
+def code_tile_count(layout: Jpeg2000Layout) -> int:
+    return math.ceil(layout.width / layout.tile_width) * math.ceil(layout.height / layout.tile_height)
+
+
+class _Decoder:
+    """One OpenJPEG codec and file stream of a master, at any reduction (set before each code-tile:
+    one decoder serves every resolution, its headers read once). One request at a time."""
+
+    def __init__(self, path: str, layout: Jpeg2000Layout) -> None:
+        self.reduction = 0
+        self.header_bytes = code_tile_count(layout) * HEADER_BYTES_PER_CODE_TILE
+        self.largest_decoded_samples = 0
         self.stream = _library.opj_stream_create_file_stream(path.encode(), READ_CHUNK_BYTES, 1)
         if not self.stream:
             raise OSError("OpenJPEG cannot open the file")
-        self.codec = openjp2.create_decompress(openjp2.CODEC_J2K if raw_codestream else openjp2.CODEC_JP2)
+        self.codec = openjp2.create_decompress(openjp2.CODEC_J2K if layout.raw_codestream else openjp2.CODEC_JP2)
         try:
             # Failures are reported by the calls' results; OpenJPEG's own messages would go to stderr.
             for set_handler in (openjp2.set_error_handler, openjp2.set_warning_handler, openjp2.set_info_handler):
                 set_handler(self.codec, None)
-            parameters = openjp2.set_default_decoder_parameters()
-            parameters.cp_reduce = reduction
-            openjp2.setup_decoder(self.codec, parameters)
+            openjp2.setup_decoder(self.codec, openjp2.set_default_decoder_parameters())
             self.image = openjp2.read_header(self.stream, self.codec)
         except openjp2.OpenJPEGLibraryError:
             openjp2.destroy_codec(self.codec)
             openjp2.stream_destroy(self.stream)
             raise
 
-    def decode_into(self, pixels: np.ndarray, crop: Box, tile_index: int) -> None:
-        """Decode one code-tile and copy the part of it inside ``crop`` into ``pixels``."""
+    @property
+    def held_bytes(self) -> int:
+        """What it keeps in memory while idle (estimated; see HEADER_BYTES_PER_CODE_TILE)."""
+        return self.header_bytes + self.largest_decoded_samples * KEPT_BYTES_PER_DECODED_SAMPLE
+
+    def decode_into(self, pixels: np.ndarray, crop: Box, tile_index: int, reduction: int) -> None:
+        """Decode one code-tile at ``reduction`` and copy the part of it inside ``crop`` into ``pixels``."""
+        if reduction != self.reduction:
+            if not _library.opj_set_decoded_resolution_factor(self.codec, reduction):
+                raise OSError(f"OpenJPEG cannot decode at reduction {reduction}")
+            self.reduction = reduction
         openjp2.get_decoded_tile(self.codec, self.stream, self.image, tile_index)
         image = self.image.contents
         first = image.comps[0]
@@ -89,6 +117,7 @@ class _Decoder:
         scale = 1 << self.reduction
         tile_x, tile_y = -(-first.x0 // scale), -(-first.y0 // scale)
         width, height = first.w, first.h
+        self.largest_decoded_samples = max(self.largest_decoded_samples, width * height * image.numcomps)
         left, top = max(crop.x, tile_x), max(crop.y, tile_y)
         right, bottom = min(crop.right, tile_x + width), min(crop.bottom, tile_y + height)
         if right <= left or bottom <= top:
@@ -99,27 +128,56 @@ class _Decoder:
                 top - tile_y : bottom - tile_y, left - tile_x : right - tile_x
             ]
 
+    def release_pixels(self) -> None:
+        """Free the last decoded code-tile's samples (OpenJPEG allocates them anew for the next)."""
+        image = self.image.contents
+        for band in range(image.numcomps):
+            component = image.comps[band]
+            if component.data:
+                _library.opj_image_data_free(component.data)
+                component.data = None
+
     def close(self) -> None:
         openjp2.image_destroy(self.image)
         openjp2.destroy_codec(self.codec)
         openjp2.stream_destroy(self.stream)
 
 
-DecoderKey = tuple[str, str, int]  # (path, fingerprint token, reduction)
+DecoderKey = tuple[str, str]  # (path, fingerprint token)
+
+
+class _IdleDecoders(cachetools.LRUCache):
+    """Idle decoders by master, within a byte budget of what they hold. Evicted decoders are
+    collected in ``evicted`` for the caller to close (outside its lock)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(max_bytes, getsizeof=lambda decoders: sum(decoder.held_bytes for decoder in decoders))
+        self.evicted: list[_Decoder] = []
+
+    def popitem(self) -> tuple[DecoderKey, tuple[_Decoder, ...]]:
+        key, decoders = super().popitem()
+        self.evicted.extend(decoders)
+        return key, decoders
 
 
 class Jpeg2000Regions:
-    """Per-worker pool of decoders. Thread-safe: a decoder serves one request at a time, so a busy
-    (master, reduction) gets a second decoder; at most ``max_idle`` idle decoders are kept, the
-    least recently used closed first."""
+    """Per-worker pool of decoders, one per master serving every resolution. Thread-safe: a decoder
+    serves one request at a time, so a busy master gets a second decoder. Idle decoders are kept
+    within ``max_idle_bytes`` of what they hold, the least recently used closed first; busy ones
+    (at most one per request thread and the helper) are outside the budget."""
 
-    def __init__(self, max_idle: int) -> None:
-        self.max_idle = max_idle
-        self._idle: OrderedDict[DecoderKey, list[_Decoder]] = OrderedDict()
-        self._idle_count = 0
+    def __init__(self, max_idle_bytes: int) -> None:
+        self.max_idle_bytes = max_idle_bytes
+        self._idle = _IdleDecoders(max_idle_bytes)
         self._lock = threading.Lock()
         # OpenJPEG releases the GIL (ctypes), so the helper decodes on the other core.
         self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jpeg2000")
+
+    @property
+    def idle_bytes(self) -> int:
+        """What the idle decoders hold, as the budget counts it."""
+        with self._lock:
+            return self._idle.currsize
 
     def read(self, master: Master, path: str, layout: Jpeg2000Layout, reduction: int, crop: Box,
              deadline: Deadline) -> pyvips.Image:
@@ -128,29 +186,30 @@ class Jpeg2000Regions:
         at once, each filling its own rows of tiles. Stops between code-tiles once ``deadline`` has passed."""
         pixels = np.empty((crop.height, crop.width, layout.bands), dtype=np.uint8)
         tiles = code_tiles_under(layout, crop, reduction)
-        key = (path, master.fingerprint.token, reduction)
+        key = (path, master.fingerprint.token)
         if len(tiles) >= SPLIT_FROM_CODE_TILES:
             half = len(tiles) // 2
-            second = self._helper.submit(self._decode, master, key, layout, pixels, crop, tiles[half:], deadline)
+            second = self._helper.submit(self._decode, master, key, layout, reduction, pixels, crop, tiles[half:],
+                                         deadline)
             try:
-                self._decode(master, key, layout, pixels, crop, tiles[:half], deadline)
+                self._decode(master, key, layout, reduction, pixels, crop, tiles[:half], deadline)
             finally:
                 second.result()
         else:
-            self._decode(master, key, layout, pixels, crop, tiles, deadline)
+            self._decode(master, key, layout, reduction, pixels, crop, tiles, deadline)
         image = pyvips.Image.new_from_memory(pixels.data, crop.width, crop.height, layout.bands, "uchar")
         return image.copy(interpretation="srgb" if layout.bands == 3 else "b-w")
 
-    def _decode(self, master: Master, key: DecoderKey, layout: Jpeg2000Layout, pixels: np.ndarray, crop: Box,
-                tiles: list[int], deadline: Deadline) -> None:
+    def _decode(self, master: Master, key: DecoderKey, layout: Jpeg2000Layout, reduction: int, pixels: np.ndarray,
+                crop: Box, tiles: list[int], deadline: Deadline) -> None:
         decoder = self._take(key)
         try:
             if decoder is None:
-                decoder = _Decoder(key[0], layout.raw_codestream, key[2])
+                decoder = _Decoder(key[0], layout)
             for tile_index in tiles:
                 if deadline.expired:
                     break
-                decoder.decode_into(pixels, crop, tile_index)
+                decoder.decode_into(pixels, crop, tile_index, reduction)
         except (openjp2.OpenJPEGLibraryError, OSError) as error:
             if decoder is not None:
                 decoder.close()
@@ -163,32 +222,31 @@ class Jpeg2000Regions:
         with self._lock:
             idle = [decoder for decoders in self._idle.values() for decoder in decoders]
             self._idle.clear()
-            self._idle_count = 0
         for decoder in idle:
             decoder.close()
 
     def _take(self, key: DecoderKey) -> _Decoder | None:
         with self._lock:
-            decoders = self._idle.get(key)
+            decoders = self._idle.pop(key, None)
             if not decoders:
                 return None
-            self._idle_count -= 1
-            decoder = decoders.pop()
-            if not decoders:
-                del self._idle[key]
-            return decoder
+            if len(decoders) > 1:
+                self._idle[key] = decoders[:-1]  # smaller than before: evicts nothing
+            return decoders[-1]
 
     def _give_back(self, key: DecoderKey, decoder: _Decoder) -> None:
-        closing = []
+        decoder.release_pixels()
         with self._lock:
-            self._idle.setdefault(key, []).append(decoder)
-            self._idle.move_to_end(key)
-            self._idle_count += 1
-            while self._idle_count > self.max_idle:
-                oldest_key, oldest = next(iter(self._idle.items()))
-                closing.append(oldest.pop(0))
-                self._idle_count -= 1
-                if not oldest:
-                    del self._idle[oldest_key]
+            # Out first, so that making room for the longer tuple never evicts this very master.
+            kept = self._idle.pop(key, ())
+            try:
+                self._idle[key] = (*kept, decoder)
+                closing = []
+            except ValueError:  # together larger than the whole budget: keep what was there
+                if kept:
+                    self._idle[key] = kept
+                closing = [decoder]
+            closing += self._idle.evicted
+            self._idle.evicted = []
         for evicted in closing:
             evicted.close()

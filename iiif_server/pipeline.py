@@ -3,9 +3,7 @@ derivative cache -> render. Views call it; it calls each part in this order and 
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -16,6 +14,7 @@ from iiif_server.access.policies import OpenAccess, RestrictedPrefixes
 from iiif_server.caches.base import DerivativeCache, InfoCache
 from iiif_server.caches.derivatives import DiskDerivativeCache, MemoryDerivativeCache, TieredDerivativeCache
 from iiif_server.caches.info import MemoryInfoCache
+from iiif_server.caches.lru import SizedLRU
 from iiif_server.deadlines import Deadline, DeadlineRunner, Extend
 from iiif_server.errors import Forbidden, IIIFError, MasterUnreadable, NotFound, last_line
 from iiif_server.info import ImageInfo, Level, MasterKind, ServiceLimits
@@ -84,22 +83,14 @@ class OpenedLevels:
     for every tile costs more than decoding the tile. Thread-safe; sequential loads are never kept."""
 
     def __init__(self, max_entries: int) -> None:
-        self.max_entries = max_entries
-        self._images: OrderedDict[tuple[str, str, tuple[str, int] | None], pyvips.Image] = OrderedDict()
-        self._lock = threading.Lock()
+        self._images: SizedLRU[pyvips.Image] = SizedLRU(max_entries)
 
     def get(self, source: ImageSource, master: Master, level: Level) -> pyvips.Image:
         key = (master.location, master.fingerprint.token, level.load_option)
-        with self._lock:
-            image = self._images.get(key)
-            if image is not None:
-                self._images.move_to_end(key)
-                return image
-        image = source.load_image(master, **_load_options(level))
-        with self._lock:
-            self._images[key] = image
-            while len(self._images) > self.max_entries:
-                self._images.popitem(last=False)
+        image = self._images.get(key)
+        if image is None:
+            image = source.load_image(master, **_load_options(level))
+            self._images.put(key, image)
         return image
 
 
@@ -245,7 +236,7 @@ def build_pipeline(settings: Settings, source: ImageSource, metrics: DataPathMet
     )
     if settings.derivative_cache_dir is not None:
         disk_cache = DiskDerivativeCache(settings.derivative_cache_dir, settings.derivative_cache_dir_bytes)
-        derivative_cache = TieredDerivativeCache(derivative_cache, disk_cache) if derivative_cache else disk_cache
+        derivative_cache = TieredDerivativeCache(derivative_cache, disk_cache) if derivative_cache is not None else disk_cache
     prefixes = tuple(p.strip() for p in settings.restricted_prefixes.split(",") if p.strip())
     return ImagePipeline(
         source=source,
@@ -255,8 +246,8 @@ def build_pipeline(settings: Settings, source: ImageSource, metrics: DataPathMet
         tile_size=settings.tile_size,
         jpeg_quality=settings.jpeg_quality,
         opened_levels=OpenedLevels(settings.open_masters_per_worker),
-        stored_tiles=StoredTileReader(settings.open_masters_per_worker),
-        jpeg2000_regions=Jpeg2000Regions(settings.open_masters_per_worker),
+        stored_tiles=StoredTileReader(settings.stored_tile_index_bytes),
+        jpeg2000_regions=Jpeg2000Regions(settings.jpeg2000_decoder_bytes),
         render_version=render_version(),
         metrics=metrics,
         allowances=DeadlineAllowances(settings.tile_deadline_ms / 1000, settings.heavy_deadline_ms / 1000),

@@ -32,6 +32,11 @@ class Settings:
     info_cache_entries: int = 4096
     # Each worker process keeps this many opened masters (pyvips handles per level) for reuse.
     open_masters_per_worker: int = 32
+    # Per worker: idle JPEG 2000 decoders are kept within this many bytes of what they hold (about
+    # 12 KB per code-tile of their master: 55 MB for a 40,000 x 30,000 px JP2 of 512 px code-tiles).
+    jpeg2000_decoder_bytes: int = 128 * 1024 * 1024
+    # Per worker: tile indexes of pyramidal TIFFs for stored-tile passthrough (16 bytes per tile).
+    stored_tile_index_bytes: int = 16 * 1024 * 1024
     derivative_cache_bytes: int = 128 * 1024 * 1024
     derivative_cache_dir: Path | None = None
     derivative_cache_dir_bytes: int = 2 * 1024 * 1024 * 1024
