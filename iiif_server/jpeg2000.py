@@ -12,6 +12,7 @@ libvips keeps the large regions: it streams them and uses both cores for one req
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
 import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -72,6 +73,16 @@ _library.opj_image_data_free.argtypes = [ctypes.c_void_p]
 _library.opj_image_data_free.restype = None
 
 
+_libc = ctypes.CDLL(ctypes.util.find_library("c"))
+
+
+def _return_freed_memory() -> None:
+    """Give the pages of closed decoders back to the system. Their headers are thousands of small
+    allocations, freed into the malloc arena of whichever thread opened them: without this, a worker
+    whose threads take turns at reopening decoders of a 40k JP2 grew 200 MB past the budget."""
+    _libc.malloc_trim(0)
+
+
 def code_tile_count(layout: Jpeg2000Layout) -> int:
     return math.ceil(layout.width / layout.tile_width) * math.ceil(layout.height / layout.tile_height)
 
@@ -82,6 +93,7 @@ class _Decoder:
 
     def __init__(self, path: str, layout: Jpeg2000Layout) -> None:
         self.reduction = 0
+        self.counted_bytes = 0  # what the pool counted for it when it was taken
         self.header_bytes = code_tile_count(layout) * HEADER_BYTES_PER_CODE_TILE
         self.largest_decoded_samples = 0
         self.stream = _library.opj_stream_create_file_stream(path.encode(), READ_CHUNK_BYTES, 1)
@@ -162,13 +174,17 @@ class _IdleDecoders(cachetools.LRUCache):
 
 class Jpeg2000Regions:
     """Per-worker pool of decoders, one per master serving every resolution. Thread-safe: a decoder
-    serves one request at a time, so a busy master gets a second decoder. Idle decoders are kept
-    within ``max_idle_bytes`` of what they hold, the least recently used closed first; busy ones
-    (at most one per request thread and the helper) are outside the budget."""
+    serves one request at a time, so a busy master gets a second decoder.
 
-    def __init__(self, max_idle_bytes: int) -> None:
-        self.max_idle_bytes = max_idle_bytes
-        self._idle = _IdleDecoders(max_idle_bytes)
+    ``max_bytes`` bounds what all decoders hold, in use or idle: idle ones are closed, least
+    recently used first, while the total is above it. Only decoders in use can take the total
+    beyond it (at most one per request thread and the helper), until they are given back.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._idle = _IdleDecoders(max_bytes)
+        self._busy_bytes = 0
         self._lock = threading.Lock()
         # OpenJPEG releases the GIL (ctypes), so the helper decodes on the other core.
         self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jpeg2000")
@@ -178,6 +194,12 @@ class Jpeg2000Regions:
         """What the idle decoders hold, as the budget counts it."""
         with self._lock:
             return self._idle.currsize
+
+    @property
+    def busy_bytes(self) -> int:
+        """What the decoders in use held when they were taken (or opened)."""
+        with self._lock:
+            return self._busy_bytes
 
     def read(self, master: Master, path: str, layout: Jpeg2000Layout, reduction: int, crop: Box,
              deadline: Deadline) -> pyvips.Image:
@@ -202,17 +224,16 @@ class Jpeg2000Regions:
 
     def _decode(self, master: Master, key: DecoderKey, layout: Jpeg2000Layout, reduction: int, pixels: np.ndarray,
                 crop: Box, tiles: list[int], deadline: Deadline) -> None:
-        decoder = self._take(key)
+        decoder = None
         try:
-            if decoder is None:
-                decoder = _Decoder(key[0], layout)
+            decoder = self._take(key) or self._open(key, layout)
             for tile_index in tiles:
                 if deadline.expired:
                     break
                 decoder.decode_into(pixels, crop, tile_index, reduction)
         except (openjp2.OpenJPEGLibraryError, OSError) as error:
             if decoder is not None:
-                decoder.close()
+                self._discard(decoder)
             raise MasterUnreadable(f"image {master.identifier!r} could not be decoded: {error}") from None
         self._give_back(key, decoder)  # whole between code-tiles, so it serves again
         deadline.check()
@@ -222,8 +243,16 @@ class Jpeg2000Regions:
         with self._lock:
             idle = [decoder for decoders in self._idle.values() for decoder in decoders]
             self._idle.clear()
-        for decoder in idle:
-            decoder.close()
+        self._close(idle)
+
+    def _open(self, key: DecoderKey, layout: Jpeg2000Layout) -> _Decoder:
+        decoder = _Decoder(key[0], layout)
+        decoder.counted_bytes = decoder.held_bytes
+        with self._lock:
+            self._busy_bytes += decoder.counted_bytes
+            closing = self._evict_down_to_budget()
+        self._close(closing)
+        return decoder
 
     def _take(self, key: DecoderKey) -> _Decoder | None:
         with self._lock:
@@ -232,11 +261,15 @@ class Jpeg2000Regions:
                 return None
             if len(decoders) > 1:
                 self._idle[key] = decoders[:-1]  # smaller than before: evicts nothing
-            return decoders[-1]
+            decoder = decoders[-1]
+            decoder.counted_bytes = decoder.held_bytes
+            self._busy_bytes += decoder.counted_bytes
+            return decoder
 
     def _give_back(self, key: DecoderKey, decoder: _Decoder) -> None:
         decoder.release_pixels()
         with self._lock:
+            self._busy_bytes -= decoder.counted_bytes
             # Out first, so that making room for the longer tuple never evicts this very master.
             kept = self._idle.pop(key, ())
             try:
@@ -246,7 +279,25 @@ class Jpeg2000Regions:
                 if kept:
                     self._idle[key] = kept
                 closing = [decoder]
-            closing += self._idle.evicted
-            self._idle.evicted = []
-        for evicted in closing:
-            evicted.close()
+            closing += self._evict_down_to_budget()
+        self._close(closing)
+
+    def _discard(self, decoder: _Decoder) -> None:
+        with self._lock:
+            self._busy_bytes -= decoder.counted_bytes
+        self._close([decoder])
+
+    def _evict_down_to_budget(self) -> list[_Decoder]:
+        """Under the lock: take idle decoders out, least recently used first, while all decoders
+        together hold more than the budget; the caller closes them outside the lock."""
+        while self._idle and self._idle.currsize + self._busy_bytes > self.max_bytes:
+            self._idle.popitem()
+        evicted, self._idle.evicted = self._idle.evicted, []
+        return evicted
+
+    @staticmethod
+    def _close(decoders: list[_Decoder]) -> None:
+        for decoder in decoders:
+            decoder.close()
+        if decoders:
+            _return_freed_memory()

@@ -223,7 +223,7 @@ def test_a_jpeg2000_region_stops_between_code_tiles_and_keeps_its_decoder(tmp_pa
     source = FileSystemSource(tmp_path)
     master = source.locate("grid")
     layout = Jpeg2000Layout(1600, 1200, 256, 256, 3, raw_codestream=False)
-    regions = Jpeg2000Regions(max_idle_bytes=64 * 1024 * 1024)
+    regions = Jpeg2000Regions(max_bytes=64 * 1024 * 1024)
     regions.read(master, master.location, layout, 0, Box(0, 0, 256, 256), Deadline.after(TOO_LATE_SECONDS))
     with pytest.raises(DeadlineExceeded):
         regions.read(master, master.location, layout, 0, Box(0, 0, 512, 512), Deadline.after(0))

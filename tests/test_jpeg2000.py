@@ -126,7 +126,7 @@ def test_decoded_regions_equal_openjpeg_decoding_of_the_whole_level(masters: Pat
     source = FileSystemSource(masters)
     master = source.locate(identifier)
     layout = probe(source, master, 256).jpeg2000_layout
-    region = Jpeg2000Regions(max_idle_bytes=64 * 1024 * 1024).read(master, master.location, layout, reduction, crop, LONG_DEADLINE)
+    region = Jpeg2000Regions(max_bytes=64 * 1024 * 1024).read(master, master.location, layout, reduction, crop, LONG_DEADLINE)
     assert (region.width, region.height, region.bands) == (crop.width, crop.height, layout.bands)
     assert region.interpretation == ("srgb" if layout.bands == 3 else "b-w")
     assert np.array_equal(as_array(region), whole_level(master.location, reduction)[crop.y : crop.bottom, crop.x : crop.right])
@@ -135,7 +135,7 @@ def test_decoded_regions_equal_openjpeg_decoding_of_the_whole_level(masters: Pat
 def test_threads_reading_at_once_each_get_their_own_pixels(masters: Path) -> None:
     source = FileSystemSource(masters)
     master = source.locate("grid")
-    regions = Jpeg2000Regions(max_idle_bytes=64 * 1024 * 1024)
+    regions = Jpeg2000Regions(max_bytes=64 * 1024 * 1024)
     crops = [Box(x, y, 256, 256) for x in range(0, 1280, 256) for y in range(0, 1024, 256)]
     expected = {crop: as_array(pyvips.Image.new_from_file(master.location).crop(*crop.__dict__.values())) for crop in crops}
     failures: list[Box] = []
@@ -162,7 +162,7 @@ def read_every_reduction(regions: Jpeg2000Regions, source: FileSystemSource, ide
 
 
 def held_bytes_of(source: FileSystemSource, identifier: str) -> int:
-    regions = Jpeg2000Regions(max_idle_bytes=1 << 30)
+    regions = Jpeg2000Regions(max_bytes=1 << 30)
     read_every_reduction(regions, source, identifier)
     return regions.idle_bytes
 
@@ -172,7 +172,7 @@ def test_idle_decoders_are_kept_within_their_byte_budget_one_per_master(masters:
     is closed when the next would pass the budget."""
     source = FileSystemSource(masters)
     budget = held_bytes_of(source, "odd-tiles") + held_bytes_of(source, "grey")
-    regions = Jpeg2000Regions(max_idle_bytes=budget)
+    regions = Jpeg2000Regions(max_bytes=budget)
     for _ in range(2):
         for identifier in ("grid", "odd-tiles", "grey"):
             read_every_reduction(regions, source, identifier)
@@ -182,9 +182,28 @@ def test_idle_decoders_are_kept_within_their_byte_budget_one_per_master(masters:
     assert regions.idle_bytes == budget
 
 
+def test_decoders_in_use_count_against_the_budget_too(masters: Path) -> None:
+    """While a request holds the grid's decoder, the budget left for idle decoders is smaller: the
+    idle grey decoder is closed to make room for a new one of another master."""
+    source = FileSystemSource(masters)
+    budget = held_bytes_of(source, "grid") + held_bytes_of(source, "odd-tiles")
+    regions = Jpeg2000Regions(max_bytes=budget)
+    read_every_reduction(regions, source, "grid")
+    read_every_reduction(regions, source, "grey")
+    grid = source.locate("grid")
+    in_use = regions._take((grid.location, grid.fingerprint.token))
+    assert regions.busy_bytes == in_use.held_bytes
+    read_every_reduction(regions, source, "odd-tiles")
+    assert sorted(Path(path).stem for path, _ in regions._idle.keys()) == ["odd-tiles"]
+    assert regions.idle_bytes + regions.busy_bytes <= budget
+    regions._give_back((grid.location, grid.fingerprint.token), in_use)
+    assert regions.busy_bytes == 0
+    regions.close()
+
+
 def test_an_idle_decoder_holds_its_headers_and_code_tile_buffers_not_the_decoded_image(masters: Path) -> None:
     source = FileSystemSource(masters)
-    regions = Jpeg2000Regions(max_idle_bytes=1 << 30)
+    regions = Jpeg2000Regions(max_bytes=1 << 30)
     read_every_reduction(regions, source, "grid")
     (decoder,) = next(iter(regions._idle.values()))
     image = decoder.image.contents
@@ -197,7 +216,7 @@ def test_an_idle_decoder_holds_its_headers_and_code_tile_buffers_not_the_decoded
 
 def test_a_decoder_too_large_for_the_whole_budget_is_closed_after_its_request(masters: Path) -> None:
     source = FileSystemSource(masters)
-    regions = Jpeg2000Regions(max_idle_bytes=1024)
+    regions = Jpeg2000Regions(max_bytes=1024)
     read_every_reduction(regions, source, "grid")
     assert regions.idle_bytes == 0 and not regions._idle
 
@@ -208,7 +227,7 @@ def test_a_damaged_codestream_fails_its_own_request_and_nothing_else(masters: Pa
     (tmp_path / "damaged.jp2").write_bytes(whole[: len(whole) // 3])
     source = FileSystemSource(tmp_path)
     damaged = source.locate("damaged")
-    regions = Jpeg2000Regions(max_idle_bytes=64 * 1024 * 1024)
+    regions = Jpeg2000Regions(max_bytes=64 * 1024 * 1024)
     with pytest.raises(MasterUnreadable, match="'damaged' could not be decoded"):
         regions.read(damaged, damaged.location, GRID_LAYOUT, 0, crop, LONG_DEADLINE)
     good = FileSystemSource(masters).locate("grid")
