@@ -13,6 +13,7 @@ import difflib
 import functools
 import json
 import re
+import threading
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from manifests.model import (
     ViewingDirection,
 )
 from manifests.rights import rights_problem
+from manifests.watch import FileState
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 YAML_SUFFIXES = (".yml", ".yaml")
@@ -220,19 +222,61 @@ def _explain(error: jsonschema.ValidationError) -> Iterator[tuple[FieldPath, str
         yield path, error.message
 
 
-def load_content(content_dir: Path) -> Content:
+class CheckedFiles:
+    """Curator files read and checked against their schema, each kept until it changes on disk.
+
+    A server that reloads the content folder when one file was edited re-reads that file only.
+    Thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[Path, str], tuple[FileState, CuratorFile | None, tuple[Problem, ...]]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, path: Path, schema_name: str) -> tuple[CuratorFile | None, tuple[Problem, ...]]:
+        """The parsed file (None when it cannot be read) and its syntax and schema problems."""
+        state = FileState.of(path)  # before reading: a change made meanwhile shows next time
+        with self._lock:
+            kept = self._kept.get((path, schema_name))
+        if kept is not None and kept[0] == state:
+            return kept[1], kept[2]
+        curator_file, problems = _read_and_check(path, schema_name)
+        with self._lock:
+            self._kept[(path, schema_name)] = (state, curator_file, problems)
+        return curator_file, problems
+
+
+def _read_and_check(path: Path, schema_name: str) -> tuple[CuratorFile | None, tuple[Problem, ...]]:
+    try:
+        curator_file = read_curator_file(path)
+    except ContentError as error:
+        return None, error.problems
+    return curator_file, tuple(schema_problems(curator_file, schema_name))
+
+
+def content_paths(content_dir: Path) -> list[Path]:
+    """Every folder and file ``load_content`` reads, folders first: what to watch for changes."""
+    folders = [content_dir, content_dir / "documents", content_dir / "exhibitions"]
+    files = [path for folder in folders[1:] if folder.is_dir() for path in sorted(folder.iterdir())
+             if path.suffix in YAML_SUFFIXES]
+    return folders + files + [content_dir / f"collections{suffix}" for suffix in YAML_SUFFIXES]
+
+
+def load_content(content_dir: Path, files: CheckedFiles | None = None) -> Content:
     """Read ``documents/*.yml``, ``exhibitions/*.yml`` and ``collections.yml`` below ``content_dir``.
 
     Raises ContentError listing every problem of every file. Image identifiers are only checked for
-    form here; ``manifests.images.read_image_sizes`` checks them against an image root.
+    form here; ``manifests.images.read_image_sizes`` checks them against an image root. ``files``
+    keeps unchanged files from an earlier load instead of reading them again.
     """
+    files = CheckedFiles() if files is None else files
     if not content_dir.is_dir():
         raise ContentError([Problem(Origin(content_dir, 1), "", "the content folder does not exist")])
     problems: list[Problem] = []
     # Ids of files that have problems of their own: references to them are not reported again.
     broken_ids: set[str] = set()
     documents: dict[str, Document] = {}
-    for curator_file in _read_folder(content_dir / "documents", "document.schema.json", problems, broken_ids):
+    for curator_file in _read_folder(content_dir / "documents", "document.schema.json", files, problems, broken_ids):
         document = _document(curator_file, problems)
         if document is None:
             broken_ids.add(curator_file.data["id"])
@@ -243,7 +287,8 @@ def load_content(content_dir: Path) -> Content:
             continue
         documents[document.id] = document
     exhibitions: dict[str, Exhibition] = {}
-    for curator_file in _read_folder(content_dir / "exhibitions", "exhibition.schema.json", problems, broken_ids):
+    for curator_file in _read_folder(content_dir / "exhibitions", "exhibition.schema.json", files, problems,
+                                     broken_ids):
         exhibition = _exhibition(curator_file, documents, broken_ids, problems)
         if exhibition is None:
             broken_ids.add(curator_file.data["id"])
@@ -253,7 +298,7 @@ def load_content(content_dir: Path) -> Content:
             problems.append(curator_file.problem(("id",), f"'{exhibition.id}' is already used by {first}"))
             continue
         exhibitions[exhibition.id] = exhibition
-    top = _top_collection(content_dir, documents, exhibitions, broken_ids, problems)
+    top = _top_collection(content_dir, documents, exhibitions, files, broken_ids, problems)
     if problems:
         raise ContentError(problems)
     assert top is not None
@@ -261,26 +306,23 @@ def load_content(content_dir: Path) -> Content:
 
 
 def _read_folder(
-    folder: Path, schema_name: str, problems: list[Problem], broken_ids: set[str]
+    folder: Path, schema_name: str, files: CheckedFiles, problems: list[Problem], broken_ids: set[str]
 ) -> Iterator[CuratorFile]:
     """The folder's YAML files that parse and match the schema; the others add their problems."""
     if not folder.is_dir():
         return
     for path in sorted(p for p in folder.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file()):
-        curator_file = _read_checked(path, schema_name, problems, broken_ids)
+        curator_file = _read_checked(path, schema_name, files, problems, broken_ids)
         if curator_file is not None:
             yield curator_file
 
 
-def _read_checked(path: Path, schema_name: str, problems: list[Problem], broken_ids: set[str]) -> CuratorFile | None:
-    try:
-        curator_file = read_curator_file(path)
-    except ContentError as error:
-        problems.extend(error.problems)
-        return None
-    found = schema_problems(curator_file, schema_name)
+def _read_checked(
+    path: Path, schema_name: str, files: CheckedFiles, problems: list[Problem], broken_ids: set[str]
+) -> CuratorFile | None:
+    curator_file, found = files.check(path, schema_name)
     problems.extend(found)
-    if not found:
+    if curator_file is None or not found:
         return curator_file
     if isinstance(curator_file.data, dict) and isinstance(curator_file.data.get("id"), str):
         broken_ids.add(curator_file.data["id"])
@@ -441,6 +483,7 @@ def _top_collection(
     content_dir: Path,
     documents: Mapping[str, Document],
     exhibitions: Mapping[str, Exhibition],
+    files: CheckedFiles,
     broken_ids: set[str],
     problems: list[Problem],
 ) -> TopCollection | None:
@@ -448,7 +491,7 @@ def _top_collection(
                  if (content_dir / f"collections{suffix}").is_file()), None)
     if path is None:
         return TopCollection(DERIVED_TOP_LABEL, DERIVED_TOP_SUMMARY, tuple(exhibitions), ())
-    curator_file = _read_checked(path, "collections.schema.json", problems, broken_ids)
+    curator_file = _read_checked(path, "collections.schema.json", files, problems, broken_ids)
     if curator_file is None:
         return None
     data = curator_file.data
