@@ -15,26 +15,26 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 T = TypeVar("T")
 # Called with each file or folder a computation is about to read (before reading it).
 Watch = Callable[[Path], None]
 
 
-@dataclass(frozen=True)
-class FileState:
-    """What ``stat`` says about a path; all zero for a path that does not exist."""
+class FileState(NamedTuple):
+    """What ``stat`` says about a path; all zero for a path that does not exist. A tuple, not a
+    dataclass: a landing request compares hundreds of them."""
 
     inode: int
     size: int
     mtime_ns: int
 
     @classmethod
-    def of(cls, path: Path) -> FileState:
+    def of(cls, path: str | Path) -> FileState:
         try:
             stat = os.stat(path)
         except OSError:
@@ -49,7 +49,7 @@ MISSING = FileState(0, 0, 0)
 class _Kept(Generic[T]):
     value: T | None
     error: Exception | None
-    watched: tuple[tuple[Path, FileState], ...]
+    watched: tuple[tuple[str, FileState], ...]
 
     def is_current(self) -> bool:
         return all(FileState.of(path) == state for path, state in self.watched)
@@ -82,13 +82,38 @@ class Watched(Generic[T]):
         return kept.value  # type: ignore[return-value]
 
     def _recompute(self) -> _Kept[T]:
-        watched: dict[Path, FileState] = {}
+        watched: dict[str, FileState] = {}
 
         def watch(path: Path) -> None:
-            watched.setdefault(path, FileState.of(path))
+            name = os.fspath(path)
+            if name not in watched:
+                watched[name] = FileState.of(name)
 
         try:
             value = self._compute(watch)
         except self._kept_errors as error:
             return _Kept(None, error, tuple(watched.items()))
         return _Kept(value, None, tuple(watched.items()))
+
+
+def list_files(root: Path, suffixes: Collection[str], watch: Watch) -> list[Path]:
+    """Files below ``root`` whose lower-case suffix is one of ``suffixes``, sorted; hidden files and
+    folders (a leading dot) are left out and symlinked folders are not entered. Each folder is
+    watched before it is listed, so a file added to any of them is noticed."""
+    found: list[Path] = []
+    folders = [root]
+    while folders:
+        folder = folders.pop()
+        watch(folder)
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                folders.append(Path(entry.path))
+            elif os.path.splitext(entry.name)[1].lower() in suffixes and not entry.is_dir():
+                found.append(Path(entry.path))
+    return sorted(found)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from manifests.watch import MISSING, FileState, Watch, Watched
+from manifests.watch import MISSING, FileState, Watch, Watched, list_files
 
 
 class FolderListing:
@@ -121,3 +121,16 @@ def test_threads_asking_at_once_share_one_computation(folder: Path) -> None:
 def test_a_missing_path_has_the_missing_state(tmp_path: Path) -> None:
     assert FileState.of(tmp_path / "nowhere") == MISSING
     assert FileState.of(tmp_path) != MISSING
+
+
+def test_list_files_skips_hidden_entries_and_symlinked_folders_and_watches_each_folder(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    for relative in ("a.TIF", "b.txt", "sub/c.png", ".hidden/d.png", "sub/.e.png"):
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_bytes(b"x")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "f.png").write_bytes(b"x")
+    os.symlink(tmp_path / "elsewhere", root / "linked")
+    watched: list[Path] = []
+    assert list_files(root, (".tif", ".png"), watched.append) == [root / "a.TIF", root / "sub" / "c.png"]
+    assert sorted(watched) == [root, root / "sub"]
