@@ -19,7 +19,6 @@ from manifests.build import (
     thumbnail_size,
 )
 from manifests.images import ImageSize, check_content
-from manifests.load import load_content
 from manifests.model import (
     Behavior,
     Content,
