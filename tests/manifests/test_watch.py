@@ -134,3 +134,18 @@ def test_list_files_skips_hidden_entries_and_symlinked_folders_and_watches_each_
     watched: list[Path] = []
     assert list_files(root, (".tif", ".png"), watched.append) == [root / "a.TIF", root / "sub" / "c.png"]
     assert sorted(watched) == [root, root / "sub"]
+
+
+def test_with_recheck_after_a_change_shows_once_that_time_has_passed(folder: Path) -> None:
+    listing = FolderListing(folder)
+    watched = Watched(listing, recheck_after=2.0)
+    started = time.monotonic()
+    watched.get()
+    (folder / "a.txt").write_text("two!", encoding="utf-8")
+    stale = watched.get()
+    if time.monotonic() - started < 2.0:  # a loaded machine may take longer than that to get here
+        assert stale == {"a.txt": "one"}  # trusted without a stat
+    deadline = time.monotonic() + 30
+    while watched.get() == {"a.txt": "one"} and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert watched.get() == {"a.txt": "two!"} and listing.runs == 2

@@ -264,6 +264,7 @@ def test_a_root_of_ten_thousand_masters_answers_in_under_50_ms_after_the_first(t
 def test_the_listing_is_kept_until_a_master_or_the_built_folder_changes(tmp_path: Path, monkeypatch) -> None:
     from iiif_archive import landing
 
+    monkeypatch.setattr(landing, "RECHECK_SECONDS", 0.0)  # every request checks (the default is every 2 s)
     described: list[str] = []
     describe_master = landing.describe_master
     monkeypatch.setattr(landing, "describe_master",
