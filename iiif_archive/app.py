@@ -21,5 +21,5 @@ def create_platform_app(settings: PlatformSettings | None = None, *, source: obj
     app.register_blueprint(
         viewer_blueprint(settings.presentation_root, settings.content_root), url_prefix="/viewer",
     )
-    app.register_blueprint(landing_blueprint(settings.presentation_root))
+    app.register_blueprint(landing_blueprint(settings.image_root, settings.presentation_root, app.extensions["iiif"]))
     return app

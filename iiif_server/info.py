@@ -93,6 +93,23 @@ V3_FEATURES = (
     "sizeByWh",
     "sizeUpscaling",
 )
+# What "profile": "level2" already promises (Image API 3.0 compliance §3, §4): the extra* properties
+# list only what goes beyond it (3.0 §5.6). Every quality is level 2, so there is no extraQualities.
+LEVEL2_FORMATS = ("jpg", "png")
+LEVEL2_FEATURES = (
+    "baseUriRedirect",
+    "cors",
+    "jsonldMediaType",
+    "regionByPct",
+    "regionByPx",
+    "regionSquare",
+    "rotationBy90s",
+    "sizeByConfinedWh",
+    "sizeByH",
+    "sizeByPct",
+    "sizeByW",
+    "sizeByWh",
+)
 # 2.1 names the same abilities, except that enlarging is "sizeAboveFull" and w,h is "sizeByDistortedWh".
 V2_SUPPORTS = tuple(
     sorted({feature for feature in V3_FEATURES if feature != "sizeUpscaling"} | {"sizeAboveFull", "sizeByDistortedWh"})
@@ -130,9 +147,8 @@ def info_json_v3(info: ImageInfo, service_id: str, limits: ServiceLimits) -> dic
         "sizes": _sizes_within(info, limits),
         "tiles": _tiles(info),
         "preferredFormats": ["jpg"],
-        "extraFormats": [f for f in OUTPUT_FORMATS if f not in ("jpg", "png")],
-        "extraQualities": [q for q in QUALITIES if q != "default"],
-        "extraFeatures": list(V3_FEATURES),
+        "extraFormats": [f for f in OUTPUT_FORMATS if f not in LEVEL2_FORMATS],
+        "extraFeatures": [feature for feature in V3_FEATURES if feature not in LEVEL2_FEATURES],
     }
 
 

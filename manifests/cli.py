@@ -22,15 +22,14 @@ FOLDER = click.Path(file_okay=False, path_type=Path)
 def build(content_dir: Path, image_root: Path, out_dir: Path, base_url: str, check: bool) -> None:
     """Build IIIF Presentation 3.0 manifests and collections from CONTENT_DIR (see README, Manifests)."""
     from manifests.build import Urls, plan_outputs
-    from manifests.images import read_image_sizes
-    from manifests.load import ContentError, load_content
+    from manifests.images import check_content
+    from manifests.load import ContentError
     from manifests.write import BuildError, publish
 
     if base_url.endswith("/") or not base_url.startswith(("http://", "https://")):
         raise click.UsageError(f"--base-url must start with http:// or https:// and not end with '/': {base_url}")
     try:
-        content = load_content(content_dir)
-        sizes = read_image_sizes(content, image_root)
+        content, sizes = check_content(content_dir, image_root)
         report = publish(plan_outputs(content, sizes, Urls(base_url)), out_dir, check_only=check)
     except ContentError as error:
         click.echo(str(error), err=True)

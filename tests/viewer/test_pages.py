@@ -10,6 +10,7 @@ import pytest
 
 from iiif_archive.app import create_platform_app
 from iiif_archive.settings import PlatformSettings
+from manifests import load
 from tests.viewer.conftest import EXHIBITION_ID, EXHIBITION_STEPS
 from viewer.deeplink import ContentState, encode_content_state
 
@@ -127,3 +128,39 @@ def test_broken_curator_files_give_the_first_problem_on_one_line(published_site,
     body = response.get_data(as_text=True)
     assert response.status_code == 500
     assert body.startswith(f"the content folder has problems: {exhibition_file}:") and body.count("\n") == 1
+
+
+def test_curator_files_are_read_once_and_then_only_when_changed(published_site, tmp_path, monkeypatch) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(published_site.content_root, content)
+    reads: list[str] = []
+    read_curator_file = load.read_curator_file
+    monkeypatch.setattr(load, "read_curator_file", lambda path: reads.append(path.name) or read_curator_file(path))
+    settings = PlatformSettings(image_root=tmp_path, presentation_root=published_site.presentation_root, content_root=content)
+    client = create_platform_app(settings).test_client()
+    page = f"/viewer/exhibitions/{EXHIBITION_ID}?lang=en"
+    assert client.get(page).status_code == 200
+    assert sorted(reads) == sorted(path.name for path in content.rglob("*.yml"))
+    reads.clear()
+    for _ in range(3):
+        assert client.get(page).status_code == 200 and client.get("/viewer/exhibitions/").status_code == 200
+    assert reads == []
+    exhibition_file = content / "exhibitions" / f"{EXHIBITION_ID}.yml"
+    exhibition_file.write_text(exhibition_file.read_text(encoding="utf-8").replace("Test exhibition", "Renamed show"),
+                               encoding="utf-8")
+    assert "Renamed show" in client.get(page).get_data(as_text=True)
+    assert reads == [exhibition_file.name]
+
+
+def test_a_broken_curator_file_is_reported_until_it_is_fixed(published_site, tmp_path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(published_site.content_root, content)
+    exhibition_file = content / "exhibitions" / f"{EXHIBITION_ID}.yml"
+    good = exhibition_file.read_text(encoding="utf-8")
+    exhibition_file.write_text(good.replace("title:", "title: [", 1), encoding="utf-8")
+    settings = PlatformSettings(image_root=tmp_path, presentation_root=published_site.presentation_root, content_root=content)
+    client = create_platform_app(settings).test_client()
+    assert client.get("/viewer/exhibitions/").status_code == 500
+    assert client.get("/viewer/exhibitions/").status_code == 500
+    exhibition_file.write_text(good, encoding="utf-8")
+    assert client.get("/viewer/exhibitions/").status_code == 200

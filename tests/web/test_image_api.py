@@ -31,9 +31,12 @@ def test_info_json_v3_describes_the_real_pyramid(client) -> None:
     assert info["sizes"] == [{"width": 200, "height": 150}, {"width": 400, "height": 300}, {"width": 800, "height": 600}]
     assert (info["maxWidth"], info["maxHeight"], info["maxArea"]) == (5000, 5000, 16_000_000)
     assert info["preferredFormats"] == ["jpg"]
-    assert set(info["extraFormats"]) == {"webp", "tif", "gif", "jp2"}
-    assert set(info["extraQualities"]) == {"color", "gray", "bitonal"}
-    assert {"rotationArbitrary", "mirroring", "sizeUpscaling", "regionSquare"} <= set(info["extraFeatures"])
+    # 3.0 §5.6: the extra* properties name only what goes beyond the "level2" profile (compliance §3, §4).
+    assert info["extraFormats"] == ["webp", "tif", "gif", "jp2"]
+    assert "extraQualities" not in info  # level 2 already requires default, color, gray and bitonal
+    assert info["extraFeatures"] == [
+        "canonicalLinkHeader", "mirroring", "profileLinkHeader", "rotationArbitrary", "sizeUpscaling",
+    ]
 
 
 def test_info_json_v2_has_the_21_shape(client) -> None:
