@@ -112,7 +112,9 @@ LANDING_MAX_IMAGES = 500
 
 
 def landing_blueprint(presentation_root: Path | None) -> Blueprint:
-    blueprint = Blueprint("landing", __name__, template_folder="templates")
+    # Its stylesheet is a file: the pages' Content-Security-Policy allows no inline style.
+    blueprint = Blueprint("landing", __name__, template_folder="templates", static_folder="static",
+                          static_url_path="/landing/static")
 
     @blueprint.get("/")
     def landing() -> str:

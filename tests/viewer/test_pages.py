@@ -17,7 +17,7 @@ from viewer.deeplink import ContentState, encode_content_state
 @pytest.fixture(scope="module")
 def client(published_site):
     settings = PlatformSettings(image_root=published_site.presentation_root, presentation_root=published_site.presentation_root,
-                        content_root=published_site.content_root)
+                        content_root=published_site.content_root, trusted_hosts="archives.example")
     return create_platform_app(settings).test_client()
 
 

@@ -227,3 +227,15 @@ def test_a_large_root_lists_a_page_of_masters_and_says_how_many_more(tmp_path, m
     page = create_platform_app(PlatformSettings(image_root=tmp_path)).test_client().get("/").get_data(as_text=True)
     assert "page-0" in page and "page-1" in page and "page-2" not in page
     assert "1 more images are not listed" in page
+
+
+def test_the_page_has_a_content_security_policy_and_no_inline_style(landing_app) -> None:
+    client = landing_app.test_client()
+    response = client.get("/")
+    policy = response.headers["Content-Security-Policy"]
+    assert "style-src 'self';" in policy and "frame-ancestors 'self'" in policy
+    html = response.get_data(as_text=True)
+    assert "<style" not in html and "<script" not in html
+    stylesheet = client.get("/landing/static/landing.css")
+    assert stylesheet.status_code == 200 and stylesheet.mimetype == "text/css"
+    assert '<link rel="stylesheet" href="/landing/static/landing.css">' in html
