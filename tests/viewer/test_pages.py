@@ -173,3 +173,12 @@ def test_the_origins_that_may_frame_the_embed_page_are_a_setting(published_site)
 def test_frame_ancestors_that_would_break_the_policy_stop_the_app(tmp_path) -> None:
     with pytest.raises(SettingsError, match="embed_frame_ancestors"):
         create_platform_app(PlatformSettings(image_root=tmp_path, embed_frame_ancestors="*; script-src *"))
+
+
+@pytest.mark.parametrize("query", [{"manifest": "javascript:alert(1)"}, {"manifest": " data:text/html,x"},
+                                   {"iiif-content": encode_content_state(ContentState("javascript:alert(1)", "c"))}],
+                         ids=["javascript manifest", "data manifest", "content state naming a javascript manifest"])
+def test_a_manifest_that_is_not_http_is_refused(client, query) -> None:
+    response = client.get("/viewer/embed?" + urlencode(query))
+    assert response.status_code == 400
+    assert response.get_data(as_text=True) == "the manifest must be an http(s) URL\n"
