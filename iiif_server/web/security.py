@@ -16,6 +16,7 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 # Hosts that name every interface: binding to one says nothing about the names clients will use.
 WILDCARD_HOSTS = ("", "0.0.0.0", "::", "[::]")
 REFERRER_POLICY = "strict-origin-when-cross-origin"
+OPERATIONS_BLUEPRINT = "operations"  # /health, /health/ready, /metrics (iiif_server/web/ops.py)
 # A Host header: a DNS name or IPv4 address, or a bracketed IPv6 address, then an optional port.
 _HOST_HEADER = re.compile(r"(?P<name>[a-z0-9._-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")
 # A CSP source list holds space-separated sources; ';' or ',' would start another directive or policy.
@@ -96,7 +97,8 @@ def check_host() -> None:
     """Ids are built from the Host header when no ``base_url`` is set: refuse names this server is not."""
     settings = current_app.config["IIIF_SETTINGS"]
     header = request.headers.get("Host")
-    if settings.base_url or header is None:
+    # Health probes and metric scrapers reach a worker by its address; their answers name no URL.
+    if settings.base_url or header is None or request.blueprint == OPERATIONS_BLUEPRINT:
         return
     if not is_trusted_host(header, current_app.extensions["iiif.trusted_hosts"]):
         shown = header if len(header) <= 80 else header[:80] + "…"

@@ -90,6 +90,11 @@ def test_a_foreign_host_is_refused_while_ids_come_from_the_request(client) -> No
     assert local.get_json()["id"] == "http://localhost:5000/iiif/3/grid-tiff"
 
 
+@pytest.mark.parametrize("path", ["/health", "/health/ready", "/metrics"])
+def test_probes_by_address_reach_the_operations_endpoints(client, path: str) -> None:
+    assert client.get(path, headers={"Host": "10.1.2.3:8000"}).status_code == 200
+
+
 def test_trusted_hosts_name_the_hosts_ids_may_be_built_from(settings: Settings) -> None:
     client = create_app(settings.replace(trusted_hosts=".archives.example")).test_client()
     info = client.get(INFO, base_url="https://iiif.archives.example").get_json()
