@@ -16,6 +16,7 @@ import requests
 
 from tests.viewer.browsing import embed_url, wait_for_viewer
 from tests.viewer.conftest import EXHIBITION_ID
+from tests.viewer.test_export import exported  # noqa: F401 - the static export on its own web server
 from viewer.deeplink import PRESENTATION_CONTEXT, ContentState, encode_content_state
 
 # Every link and image source of the page, resolved, that is not http(s).
@@ -155,6 +156,21 @@ def test_the_embed_page_shows_a_hostile_manifest_as_text(page, dialogs, hostile,
     page.click(".iv-share")
     assert_nothing_ran(page, hostile, dialogs)
     assert "/manifest.json" in hostile.requested
+
+
+def test_the_exported_embed_page_shows_a_hostile_manifest_as_text(page, dialogs, hostile, exported) -> None:
+    """The portal's copy (iiif-archive viewer-export), served with no security headers at all."""
+    hostile.requested.clear()
+    _, static_url = exported
+    page.goto(f"{static_url}/embed.html?{urlencode({'manifest': hostile.manifest_url, 'lang': 'en'})}")
+    wait_for_viewer(page, timeout=60_000)
+    assert_shown_literally(page, hostile, "iiif-viewer")
+    page.click("iiif-viewer .iv-rights")
+    assert_nothing_ran(page, hostile, dialogs)
+    page.goto(f"{static_url}/embed.html?{urlencode({'manifest': 'javascript:alert(1)', 'lang': 'en'})}")
+    page.wait_for_selector("iiif-viewer[data-state='error']", timeout=60_000)
+    assert 'the manifest must be an http(s) URL, not "javascript:alert(1)"' in page.text_content(".iv-status")
+    assert dialogs == []
 
 
 def test_the_embed_page_refuses_a_javascript_manifest(published_site) -> None:
