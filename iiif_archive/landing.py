@@ -164,7 +164,9 @@ class LandingPage:
 
 
 def landing_blueprint(image_root: Path, presentation_root: Path | None, pipeline: ImagePipeline) -> Blueprint:
-    blueprint = Blueprint("landing", __name__, template_folder="templates")
+    # Its stylesheet is a file: the pages' Content-Security-Policy allows no inline style.
+    blueprint = Blueprint("landing", __name__, template_folder="templates", static_folder="static",
+                          static_url_path="/landing/static")
     page = Watched(lambda watch: LandingPage(list_archive(image_root, presentation_root, pipeline, watch)),
                    recheck_after=RECHECK_SECONDS)
 

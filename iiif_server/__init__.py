@@ -21,6 +21,7 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     from iiif_server.web.ops import register_operations
     from iiif_server.web.replay import ResponseReplay
     from iiif_server.web.responses import register_response_conventions
+    from iiif_server.web.security import register_security
 
     settings = settings or load_settings()
     # OpenedLevels keeps opened masters keyed by fingerprint; libvips' own operation cache would
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     app.register_blueprint(image_api_blueprint(ApiVersion.V2), url_prefix="/iiif/2")
     register_operations(app, metrics)
     register_response_conventions(app)
+    register_security(app)
     if settings.response_cache_bytes:
         app.wsgi_app = ResponseReplay(  # type: ignore[method-assign] - Flask's documented way to add middleware
             app.wsgi_app, MemoryResponseCache(settings.response_cache_bytes), source, metrics,

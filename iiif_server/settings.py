@@ -22,6 +22,10 @@ class Settings:
     # Public URL prefix that ids and Link headers use (e.g. https://iiif.archives.gov.vn);
     # empty means "derive it from the request", which is right behind no proxy.
     base_url: str = ""
+    # Comma-separated host names a request's Host may name while base_url is empty (ids are then built
+    # from it); '.archives.example' admits subdomains. Loopback names and the address `serve` binds to
+    # are always trusted. Other hosts get 400, so a forged Host never reaches a shared cache.
+    trusted_hosts: str = ""
     max_width: int = 10_000
     max_height: int = 10_000
     max_area: int = 40_000_000

@@ -20,6 +20,7 @@ from iiif_server.pipeline import build_pipeline
 from iiif_server.request import ApiVersion, parse_image_path
 from iiif_server.settings import Settings
 from iiif_server.sources.filesystem import FileSystemSource
+from iiif_server.web.security import with_bound_host
 
 
 class BalancedThreadWorker(ThreadWorker):
@@ -130,4 +131,5 @@ def warm_up_data_path(settings: Settings) -> None:
 
 def run_gunicorn(settings: Settings, host: str, port: int, app_factory: Callable[[Settings], Flask]) -> None:
     """Serve ``app_factory(settings)`` (the Image API alone, or the platform built on it)."""
+    settings = settings.replace(trusted_hosts=with_bound_host(settings.trusted_hosts, host))
     _GunicornServer(settings, host, port, app_factory).run()

@@ -12,6 +12,8 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, current_app, request, send_from_directory
 
 from iiif_server.errors import BadRequest, IIIFError, NotFound
+from iiif_server.settings import SettingsError
+from iiif_server.web.security import content_security_policy
 from manifests.load import ContentError
 from viewer import pages
 from viewer.deeplink import DeepLinkError
@@ -29,15 +31,27 @@ SERVER_LINKS = PageLinks(
 )
 
 
-def viewer_blueprint(presentation_root: Path | None, content_root: Path | None) -> Blueprint:
+def viewer_blueprint(presentation_root: Path | None, content_root: Path | None,
+                     embed_frame_ancestors: str) -> Blueprint:
+    """``embed_frame_ancestors``: the CSP source list of origins that may frame the embed page."""
     blueprint = Blueprint("viewer", __name__, static_folder="static", static_url_path="/static")
     site = pages.Site(presentation_root, content_root)
+    try:
+        embed_policy = content_security_policy(frame_ancestors=embed_frame_ancestors)
+    except ValueError as error:
+        raise SettingsError(f"embed_frame_ancestors: {error}") from None
+    # Mirador's Material UI writes its styles into <style> elements.
+    mirador_policy = content_security_policy(inline_styles=True)
 
     def language() -> str:
         return pages.normalise_language(request.args.get("lang"))
 
-    def html(text: str) -> Response:
-        return Response(text, mimetype="text/html")
+    def html(text: str, policy: str | None = None) -> Response:
+        """A page; without ``policy`` it gets the default Content-Security-Policy of every HTML answer."""
+        response = Response(text, mimetype="text/html")
+        if policy:
+            response.headers["Content-Security-Policy"] = policy
+        return response
 
     @blueprint.get("/")
     def embedding_guide() -> Response:
@@ -50,11 +64,11 @@ def viewer_blueprint(presentation_root: Path | None, content_root: Path | None) 
             view = pages.requested_view(request.args)
         except DeepLinkError as error:
             raise BadRequest(str(error)) from None
-        return html(pages.render_embed(site, SERVER_LINKS, language(), view, request.url))
+        return html(pages.render_embed(site, SERVER_LINKS, language(), view, request.url), embed_policy)
 
     @blueprint.get("/mirador")
     def mirador() -> Response:
-        return html(pages.render_mirador(SERVER_LINKS, language()))
+        return html(pages.render_mirador(SERVER_LINKS, language()), mirador_policy)
 
     @blueprint.get("/exhibitions/")
     def exhibition_index() -> Response:

@@ -13,7 +13,9 @@ from manifests.build import collection_path
 from manifests.load import CheckedFiles, ContentError, content_paths, load_content
 from manifests.model import Content, Exhibition, Text
 from manifests.watch import Watch, Watched
-from viewer.deeplink import ContentState, Region, RegionImage, decode_content_state, parse_xywh, region_image
+from viewer.deeplink import (
+    ContentState, DeepLinkError, Region, RegionImage, decode_content_state, is_web_url, parse_xywh, region_image,
+)
 from viewer.published import PublishedFolder, PublishedManifest
 
 NODE_MODULES = Path(__file__).resolve().parent / "node_modules"
@@ -139,12 +141,16 @@ def requested_view(args: Mapping[str, str]) -> ContentState | None:
     """The view a URL asks for: ``iiif-content`` first, else ``manifest`` (+ ``canvas``, ``xywh``)."""
     content = args.get("iiif-content")
     if content:
-        return decode_content_state(content)
-    manifest = args.get("manifest")
-    if not manifest:
-        return None
-    xywh = args.get("xywh")
-    return ContentState(manifest, args.get("canvas") or None, parse_xywh(xywh) if xywh else None)
+        view = decode_content_state(content)
+    else:
+        manifest = args.get("manifest")
+        if not manifest:
+            return None
+        xywh = args.get("xywh")
+        view = ContentState(manifest, args.get("canvas") or None, parse_xywh(xywh) if xywh else None)
+    if not is_web_url(view.manifest):
+        raise DeepLinkError("the manifest must be an http(s) URL")
+    return view
 
 
 class Site:

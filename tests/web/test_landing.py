@@ -294,3 +294,13 @@ def test_the_listing_is_kept_until_a_master_or_the_built_folder_changes(tmp_path
     presentation.rename(tmp_path / "old")
     rebuilt.rename(presentation)  # as iiif-archive build swaps the folder
     assert "Rebuilt" in client.get("/").get_data(as_text=True)
+def test_the_page_has_a_content_security_policy_and_no_inline_style(landing_app) -> None:
+    client = landing_app.test_client()
+    response = client.get("/")
+    policy = response.headers["Content-Security-Policy"]
+    assert "style-src 'self';" in policy and "frame-ancestors 'self'" in policy
+    html = response.get_data(as_text=True)
+    assert "<style" not in html and "<script" not in html
+    stylesheet = client.get("/landing/static/landing.css")
+    assert stylesheet.status_code == 200 and stylesheet.mimetype == "text/css"
+    assert '<link rel="stylesheet" href="/landing/static/landing.css">' in html
