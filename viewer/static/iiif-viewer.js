@@ -363,7 +363,8 @@ export class IIIFViewer extends HTMLElement {
       // constraints, and would move a region that was just fitted.
       autoResize: false,
       // The 2D canvas drawer needs no GPU: where WebGL is software-rendered (no GPU, locked-down
-      // machines, headless browsers) OpenSeadragon 5's WebGL drawer took 4.2 s to draw what this does in 0.9 s.
+      // machines, headless browsers) OpenSeadragon 6's WebGL drawer took 38-40 s to open a 1200 x 900 map
+      // that this draws in 4-6 s, and 4x longer to redraw zooms (headless Chromium, --disable-gpu, loaded machine).
       drawer: "canvas",
       gestureSettingsMouse: { clickToZoom: false },
     });

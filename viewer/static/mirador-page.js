@@ -1,4 +1,4 @@
-// /viewer/mirador?manifest=URL (a manifest or a collection) with Mirador 3, in Vietnamese or English.
+// /viewer/mirador?manifest=URL (a manifest or a collection) with Mirador 4, in Vietnamese or English.
 
 import { webUrl } from "./deeplink.js";
 
@@ -7,16 +7,6 @@ const params = new URLSearchParams(window.location.search);
 const resource = webUrl(params.get("manifest") || params.get("collection"), document.baseURI);
 const language = params.get("lang") === "en" ? "en" : "vi";
 document.documentElement.lang = language;
-
-// Mirador 3.4's collection dialog calls getValue() on a collection's requiredStatement even when there
-// is none, and fails; an empty one (which it filters out unseen) lets it list the collection's items.
-function withEmptyRequiredStatement(url, action) {
-  const json = action.manifestJson;
-  if (json && json.type === "Collection" && !json.requiredStatement) {
-    return { ...action, manifestJson: { ...json, requiredStatement: { label: { none: [""] }, value: { none: [""] } } } };
-  }
-  return action;
-}
 
 // Properties whose values Mirador turns into links or image sources (Presentation 3 and 2): an entry
 // whose URL is not http(s) (javascript:, data:) is dropped before Mirador sees the manifest.
@@ -51,8 +41,8 @@ window.Mirador.viewer({
   id: "mirador",
   language,
   availableLanguages: { vi: "Tiếng Việt", en: "English" },
-  requests: { postprocessors: [webLinksOnly, withEmptyRequiredStatement] },
-  windows: resource ? [{ manifestId: resource }] : [],
+  requests: { postprocessors: [webLinksOnly] },
+  windows: resource ? [{ manifestId: resource, maximized: true }] : [],
   catalog: resource ? [{ manifestId: resource }] : [],
   window: { allowClose: false, defaultSideBarPanel: "info", sideBarOpenByDefault: false },
   workspaceControlPanel: { enabled: !resource },
