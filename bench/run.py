@@ -398,7 +398,9 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.update_readme:
         readme = REPO_ROOT / "README.md"
         print(f"updated {readme}" if update_readme(readme, table) else f"{readme} has no benchmark markers to update")
-    return 0
+    from bench.fleet import main as fleet_main  # the fleet's rows: nginx in front, ingest on Dask
+
+    return fleet_main(["--cache", str(arguments.cache), *([] if arguments.update_readme else ["--no-readme"])])
 
 
 if __name__ == "__main__":

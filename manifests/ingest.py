@@ -2,8 +2,9 @@
 
 Each output is written to a temporary file beside its final place, verified (it opens and has the
 expected size and pyramid), then renamed into place. The TIFF's ImageDescription records what it was
-made from, so a second run skips masters whose scan and settings are unchanged. One bad scan fails
-alone: the batch goes on and the caller gets one result per scan.
+made from, so a second run skips masters whose scan and settings are unchanged. Each scan is one
+task on an executor (a Dask cluster in ``iiif-archive ingest``); one bad scan, or a task lost with its
+worker, fails alone: the batch goes on and the caller gets one result per scan.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import math
 import os
 from collections.abc import Callable
+from concurrent.futures import Executor, Future, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,33 +77,54 @@ def provenance(scans_dir: Path, scan: Path, options: IngestOptions) -> str:
     return DESCRIPTION_PREFIX + json.dumps(facts, sort_keys=True)
 
 
-def ingest(
-    scans_dir: Path,
-    image_root: Path,
-    options: IngestOptions = IngestOptions(),
-    on_progress: Callable[[IngestResult, int], None] | None = None,
-) -> list[IngestResult]:
-    """Convert every scan; ``on_progress`` hears each result with the scan's size in bytes."""
+def check_folders(scans_dir: Path, image_root: Path) -> None:
+    """ValueError unless the masters can go to ``image_root`` (before any cluster is started)."""
     scans, root = scans_dir.resolve(), image_root.resolve()
     if scans == root:
         raise ValueError("the scans folder and the image root must be different folders")
     if root.is_relative_to(scans):
         # A second run would take the first run's masters for new scans.
         raise ValueError("the image root must not be inside the scans folder")
-    results = []
+
+
+def ingest(
+    scans_dir: Path,
+    image_root: Path,
+    executor: Executor,
+    options: IngestOptions = IngestOptions(),
+    on_progress: Callable[[IngestResult, int], None] | None = None,
+) -> list[IngestResult]:
+    """Convert every scan, one task per scan on ``executor`` (a Dask cluster's: ``manifests.cluster``).
+
+    Returns one result per scan in the scans' order, whatever order the tasks finish in;
+    ``on_progress`` hears each result as its task finishes, with the scan's size in bytes.
+    """
+    check_folders(scans_dir, image_root)
+    results: dict[int, IngestResult] = {}
+    running: dict[Future, tuple[int, Path, Path]] = {}
     claimed: dict[Path, Path] = {}
-    for scan in find_scans(scans_dir):
+    # Absolute paths: a worker's current folder is not ours.
+    scans_dir, image_root = scans_dir.absolute(), image_root.absolute()
+    for index, scan in enumerate(find_scans(scans_dir)):
         output = output_path(scans_dir, image_root, scan)
         if output in claimed:
-            result = IngestResult(scan, output, IngestStatus.FAILED,
-                                  f"would also become {output} (from {claimed[output]}); rename one of them")
-        else:
-            claimed[output] = scan
-            result = ingest_scan(scan, output, provenance(scans_dir, scan, options), options)
-        results.append(result)
+            results[index] = IngestResult(scan, output, IngestStatus.FAILED,
+                                          f"would also become {output} (from {claimed[output]}); rename one of them")
+            if on_progress is not None:
+                on_progress(results[index], scan.stat().st_size)
+            continue
+        claimed[output] = scan
+        running[executor.submit(ingest_scan, scan, output, provenance(scans_dir, scan, options), options)] = (
+            index, scan, output)
+    for future in as_completed(running):
+        index, scan, output = running[future]
+        try:
+            results[index] = future.result()
+        except Exception as error:  # noqa: BLE001 - the task could not run: its worker died, or was lost
+            results[index] = IngestResult(scan, output, IngestStatus.FAILED, f"the task failed: {_one_line(error)}")
         if on_progress is not None:
-            on_progress(result, scan.stat().st_size)
-    return results
+            on_progress(results[index], scan.stat().st_size)
+    return [results[index] for index in sorted(results)]
 
 
 def ingest_scan(scan: Path, output: Path, description: str, options: IngestOptions) -> IngestResult:

@@ -12,6 +12,7 @@ DEBIAN_PACKAGES=(
   fonts-noto-core fonts-dejavu-core
   libmagic1
   chromium
+  nginx  # in front of several servers: `iiif-archive deploy nginx`, tests/web/test_fleet.py
 )
 
 install_debian_packages() {

@@ -87,9 +87,11 @@ def _children(pid: int) -> list[int]:
     return children
 
 
-def start_server(image_root: Path, *extra_args: str, env: dict[str, str] | None = None) -> RunningServer:
-    """``iiif-archive serve`` as a real gunicorn process on a loopback port; waits until it answers."""
-    port = free_port()
+def start_server(image_root: Path, *extra_args: str, env: dict[str, str] | None = None,
+                 port: int | None = None) -> RunningServer:
+    """``iiif-archive serve`` as a real gunicorn process on a loopback port (a free one unless given);
+    waits until it answers."""
+    port = port or free_port()
     command = [sys.executable, "-m", "iiif_archive", "serve", "--images", str(image_root),
                "--host", "127.0.0.1", "--port", str(port), *extra_args]
     process = subprocess.Popen(command, env={**os.environ, **(env or {})}, start_new_session=True,
