@@ -19,6 +19,7 @@ from iiif_server.info import ImageInfo, Level, ServiceLimits
 from iiif_server.metrics import record_cache_lookup, record_passthrough
 from iiif_server.passthrough import StoredTileReader
 from iiif_server.jpeg2000 import Jpeg2000Regions
+from iiif_server.lane import HeavyLane
 from iiif_server.plan import Box, LevelReader, RenderPlan, plan_render
 from iiif_server.probe import probe
 from iiif_server.render import render
@@ -83,6 +84,7 @@ class ImagePipeline:
         opened_levels: OpenedLevels,
         stored_tiles: StoredTileReader,
         jpeg2000_regions: Jpeg2000Regions,
+        heavy_lane: HeavyLane,
         derivative_cache: DerivativeCache | None = None,
     ) -> None:
         self.source = source
@@ -94,6 +96,7 @@ class ImagePipeline:
         self.opened_levels = opened_levels
         self.stored_tiles = stored_tiles
         self.jpeg2000_regions = jpeg2000_regions
+        self.heavy_lane = heavy_lane
         self.derivative_cache = derivative_cache
 
     def image_info(self, identifier: str) -> tuple[Master, ImageInfo]:
@@ -124,7 +127,11 @@ class ImagePipeline:
             record_cache_lookup(cached is not None)
             if cached is not None:
                 return cached
-        data = self._render(prepared)
+        if self.heavy_lane.is_heavy(plan.output_pixels):
+            with self.heavy_lane.turn():
+                data = self._render(prepared)
+        else:
+            data = self._render(prepared)
         if cache is not None:
             cache.put(prepared.cache_key, data)
         return data
@@ -167,5 +174,7 @@ def build_pipeline(settings: Settings, source: ImageSource) -> ImagePipeline:
         opened_levels=OpenedLevels(settings.open_masters_per_worker),
         stored_tiles=StoredTileReader(settings.open_masters_per_worker),
         jpeg2000_regions=Jpeg2000Regions(settings.open_masters_per_worker),
+        heavy_lane=HeavyLane(settings.heavy_output_pixels, settings.heavy_slots, settings.heavy_queue,
+                             settings.heavy_wait_seconds),
         derivative_cache=derivative_cache,
     )

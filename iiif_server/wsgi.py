@@ -85,7 +85,8 @@ class _GunicornServer(BaseApplication):
         self.cfg.set("workers", self.settings.workers)
         # pyvips releases the GIL while it decodes and encodes, so threads overlap real work.
         self.cfg.set("worker_class", BalancedThreadWorker)
-        self.cfg.set("threads", self.settings.threads)
+        # Requests in the heavy-request lane (rendering or waiting) get threads of their own.
+        self.cfg.set("threads", self.settings.threads + self.settings.heavy_slots + self.settings.heavy_queue)
         self.cfg.set("loglevel", self.settings.log_level)
         self.cfg.set("accesslog", None)
         self.cfg.set("timeout", 120)
