@@ -106,7 +106,8 @@ def tile_paths(server: ServerProcess) -> tuple[list[str], int]:
         info = json.load(response)
     tiles = info["tiles"][0]
     image = TiledImage(info["width"], info["height"], tiles["width"], tuple(tiles["scaleFactors"]))
-    count = min(DISTINCT_TILES, sum(columns * rows for columns, rows in (tile_grid(image, s) for s in image.scale_factors)))
+    tiles_in_image = sum(columns * rows for columns, rows in (tile_grid(image, s) for s in image.scale_factors))
+    count = min(DISTINCT_TILES, tiles_in_image)
     prefix = f"{server.base_url}/3/{MAP_ID.replace('/', '%2F')}"[len(origin_of(server.base_url)):]
     return [f"{prefix}/{tile_path(image, tile, 3)}" for tile in viewer_session_tiles(image, count, 11)], info["width"]
 

@@ -147,7 +147,8 @@ class SoakResult:
         if self.replacement_pid is None:
             failures.append(f"the killed worker {self.killed_pid} was not replaced")
         if self.in_flight_at_kill > self.plan.clients + 1:
-            failures.append(f"{self.in_flight_at_kill} requests failed at the kill, more than the clients had in flight")
+            failures.append(f"{self.in_flight_at_kill} requests failed at the kill, "
+                            "more than the clients had in flight")
         for pid, (baseline, final, growth) in self.memory_growth().items():
             if growth > ALLOWED_MEMORY_GROWTH:
                 failures.append(f"process {pid} grew from {baseline / 2**20:.0f} to {final / 2**20:.0f} MiB "
@@ -170,7 +171,8 @@ class SoakResult:
             "|---|---|---|---|---|",
         ]
         for kind in kinds:
-            statuses = ", ".join(f"{status}: {count:,}" for (k, status), count in sorted(self.statuses.items()) if k == kind)
+            statuses = ", ".join(f"{status}: {count:,}" for (k, status), count in sorted(self.statuses.items())
+                                 if k == kind)
             latencies = sorted(self.latencies[kind])
             p50 = statistics.median(latencies) * 1000 if latencies else math.nan
             p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000 if latencies else math.nan

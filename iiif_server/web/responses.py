@@ -42,7 +42,7 @@ def not_modified_response(etag: str, last_modified: datetime, extra_headers: dic
 
 def add_cors(response: Response) -> Response:
     response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Access-Control-Expose-Headers"] = "Link, ETag, Last-Modified, Content-Length"
+    response.headers["Access-Control-Expose-Headers"] = "Link, ETag, Last-Modified, Content-Length, Retry-After"
     if request.method == "OPTIONS":
         response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
         response.headers["Access-Control-Allow-Headers"] = "Authorization, If-None-Match, If-Modified-Since, Range"

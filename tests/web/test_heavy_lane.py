@@ -12,6 +12,8 @@ import pytest
 import pyvips
 import requests
 
+from iiif_server import create_app
+from iiif_server.settings import Settings
 from tests.conftest import start_server, stop_server
 from tests.grid import grid_image
 
@@ -30,6 +32,26 @@ def noisy_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     image.tiffsave(str(root / "map.tif"), tile=True, pyramid=True, compression="jpeg", Q=85, tile_width=256,
                    tile_height=256)
     return root
+
+
+def test_a_full_lane_refuses_heavy_requests_only_and_never_a_cached_one(settings: Settings) -> None:
+    # The 1600 x 1200 grid: 800 px wide is 480,000 px, above this threshold; 200 px wide is below it.
+    app = create_app(settings.replace(heavy_output_pixels=100_000, heavy_slots=1, heavy_queue=0,
+                                      response_cache_bytes=0))
+    client = app.test_client()
+    cached = "/iiif/3/grid-tiff/full/800,/0/default.png"
+    assert client.get(cached).status_code == 200
+    with app.extensions["iiif"].heavy_lane.turn():  # the worker's only slot is taken
+        refused = client.get("/iiif/3/grid-tiff/full/801,/0/default.png")
+        assert refused.status_code == 503
+        assert refused.headers["Retry-After"].isdigit() and int(refused.headers["Retry-After"]) >= 1
+        assert refused.headers["Cache-Control"] == "no-store"
+        assert "Retry-After" in refused.headers["Access-Control-Expose-Headers"]
+        assert refused.text == "heavy-request lane is full: large outputs are rendered a few at a time; retry later\n"
+        assert client.get("/iiif/3/grid-tiff/full/200,/0/default.png").status_code == 200
+        assert client.get("/iiif/3/grid-tiff/0,0,256,256/256,/0/default.jpg").status_code == 200
+        assert client.get("/iiif/3/grid-tiff/info.json").status_code == 200
+        assert client.get(cached).status_code == 200  # from the derivative cache: no render, no lane
 
 
 def timed_get(url: str) -> tuple[requests.Response, float]:
