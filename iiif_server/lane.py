@@ -24,7 +24,7 @@ _NEWEST_WEIGHT = 0.3
 
 class HeavyLane:
     """Admits at most ``slots`` heavy renders at once, with at most ``queue`` more waiting up to
-    ``wait_seconds`` for a slot. Thread-safe."""
+    ``wait_seconds`` for a slot. Thread-safe; a new request never takes a slot before one waiting."""
 
     def __init__(self, threshold_pixels: int, slots: int, queue: int, wait_seconds: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -52,7 +52,8 @@ class HeavyLane:
     def turn(self) -> Iterator[None]:
         """Hold a slot for the body; raises ``Unavailable`` (503) when the lane cannot take the request."""
         with self._changed:
-            if self._rendering >= self.slots:
+            # Behind anyone already waiting: a slot that just freed is theirs.
+            if self._rendering >= self.slots or self._waiting:
                 if self._waiting >= self.queue:
                     raise self._refusal("heavy-request lane is full")
                 self._waiting += 1
