@@ -41,6 +41,16 @@ class NotImplementedFeature(IIIFError):
     status = 501
 
 
+class Unavailable(IIIFError):
+    """The server is too busy for this request now; the client may retry after ``retry_after`` seconds."""
+
+    status = 503
+
+    def __init__(self, reason: str, retry_after: int) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
 class MasterUnreadable(IIIFError):
     """The master exists but cannot be decoded; only this master's requests fail."""
 

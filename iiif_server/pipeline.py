@@ -21,6 +21,7 @@ from iiif_server.info import ImageInfo, Level, MasterKind, ServiceLimits
 from iiif_server.metrics import DataPathMetrics
 from iiif_server.passthrough import StoredTileReader
 from iiif_server.jpeg2000 import Jpeg2000Regions
+from iiif_server.lane import HeavyLane
 from iiif_server.plan import Box, LevelReader, RenderPlan, plan_render
 from iiif_server.probe import probe
 from iiif_server.render import render, render_version
@@ -115,6 +116,7 @@ class ImagePipeline:
         metrics: DataPathMetrics,
         allowances: DeadlineAllowances,
         runner: DeadlineRunner,
+        heavy_lane: HeavyLane,
         derivative_cache: DerivativeCache | None = None,
     ) -> None:
         self.source = source
@@ -130,6 +132,7 @@ class ImagePipeline:
         self.metrics = metrics
         self.allowances = allowances
         self.runner = runner
+        self.heavy_lane = heavy_lane
         self.derivative_cache = derivative_cache
 
     def locate(self, identifier: str) -> Master:
@@ -204,7 +207,11 @@ class ImagePipeline:
             self.metrics.count_cache_lookup(cached is not None)
             if cached is not None:
                 return cached
-        data = self._render(prepared)
+        if self.heavy_lane.is_heavy(plan.output_pixels):
+            with self.heavy_lane.turn():
+                data = self._render(prepared)
+        else:
+            data = self._render(prepared)
         if cache is not None:
             cache.put(prepared.cache_key, data)
         return data
@@ -251,8 +258,10 @@ def build_pipeline(settings: Settings, source: ImageSource, metrics: DataPathMet
         render_version=render_version(),
         metrics=metrics,
         allowances=DeadlineAllowances(settings.tile_deadline_ms / 1000, settings.heavy_deadline_ms / 1000),
-        # Twice the request threads: as many requests as the worker takes can still run while as
-        # many abandoned ones are stuck in system calls.
-        runner=DeadlineRunner(2 * settings.threads),
+        # Twice the request threads (the heavy lane's included): as many requests as the worker takes
+        # can still run while as many abandoned ones are stuck in system calls.
+        runner=DeadlineRunner(2 * (settings.threads + settings.heavy_slots + settings.heavy_queue)),
+        heavy_lane=HeavyLane(settings.heavy_output_pixels, settings.heavy_slots, settings.heavy_queue,
+                             settings.heavy_wait_seconds),
         derivative_cache=derivative_cache,
     )

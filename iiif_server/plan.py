@@ -83,6 +83,15 @@ class RenderPlan:
     def scale_y(self) -> float:
         return self.height / self.crop.height
 
+    @property
+    def output_pixels(self) -> int:
+        """Pixels of the response: the rotated bounding box when the rotation is not a right angle."""
+        if self.rotation.degrees % 90 == 0:
+            return self.width * self.height
+        radians = math.radians(self.rotation.degrees)
+        cos, sin = abs(math.cos(radians)), abs(math.sin(radians))
+        return math.ceil(self.width * cos + self.height * sin) * math.ceil(self.width * sin + self.height * cos)
+
 
 def plan_render(request: ImageRequest, info: ImageInfo, limits: ServiceLimits) -> RenderPlan:
     region = region_box(request.region, info.width, info.height)

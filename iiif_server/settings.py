@@ -53,6 +53,15 @@ class Settings:
     # request (large regions, masters read top to bottom) the second.
     tile_deadline_ms: int = 5_000
     heavy_deadline_ms: int = 60_000
+    # The heavy-request lane (iiif_server/lane.py): responses of more pixels than this (the rotated
+    # bounding box) are rendered a few at a time per worker, so they never starve tiles.
+    heavy_output_pixels: int = 4_000_000
+    # Heavy renders at once per worker, and heavy requests waiting for a slot per worker; beyond
+    # those, or after heavy_wait_seconds of waiting, a heavy request gets 503 with Retry-After.
+    # The worker runs heavy_slots + heavy_queue threads on top of `threads`.
+    heavy_slots: int = 1
+    heavy_queue: int = 1
+    heavy_wait_seconds: int = 10
     workers: int = 2
     # Per worker. On 2 cores, 2 threads gave a tile p99 of 14 ms where 4 gave 20-22 ms (threads queue
     # for the GIL) at the same throughput; more threads help when many slow large regions are expected.
@@ -128,9 +137,12 @@ def _coerce(settings_class: type[Settings], key: str, raw: object, source: str) 
 
 def _check(settings: Settings) -> None:
     for name in ("max_width", "max_height", "max_area", "tile_size", "workers", "threads", "tile_deadline_ms",
-                 "heavy_deadline_ms"):
+                 "heavy_deadline_ms", "heavy_output_pixels", "heavy_slots"):
         if getattr(settings, name) < 1:
             raise SettingsError(f"{name} must be at least 1")
+    for name in ("heavy_queue", "heavy_wait_seconds"):
+        if getattr(settings, name) < 0:
+            raise SettingsError(f"{name} must not be negative")
     if not 1 <= settings.jpeg_quality <= 100:
         raise SettingsError("jpeg_quality must be between 1 and 100")
     if settings.base_url.endswith("/"):

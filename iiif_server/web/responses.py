@@ -10,7 +10,7 @@ from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import is_resource_modified
 
-from iiif_server.errors import IIIFError, MasterUnreadable
+from iiif_server.errors import IIIFError, MasterUnreadable, Unavailable
 
 log = logging.getLogger("iiif_server")
 
@@ -43,7 +43,7 @@ def not_modified_response(etag: str, last_modified: datetime, extra_headers: dic
 
 def add_cors(response: Response) -> Response:
     response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Access-Control-Expose-Headers"] = "Link, ETag, Last-Modified, Content-Length"
+    response.headers["Access-Control-Expose-Headers"] = "Link, ETag, Last-Modified, Content-Length, Retry-After"
     if request.method == "OPTIONS":
         response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
         response.headers["Access-Control-Allow-Headers"] = "Authorization, If-None-Match, If-Modified-Since, Range"
@@ -62,7 +62,10 @@ def register_response_conventions(app: Flask) -> None:
     def _iiif_error(error: IIIFError) -> Response:
         if isinstance(error, MasterUnreadable):
             log.error("%s %s: %s", request.method, request.path, error.reason)
-        return one_line(error.status, error.reason)
+        response = one_line(error.status, error.reason)
+        if isinstance(error, Unavailable):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
