@@ -17,5 +17,4 @@ fi
   --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
   --no-emit-package pyvips-binary \
   --custom-compile-command "bash scripts/lock.sh" --quiet \
-  --index-url https://pypi.org/simple \
   -o requirements.lock
