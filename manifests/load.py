@@ -42,7 +42,7 @@ from manifests.model import (
     ViewingDirection,
 )
 from manifests.rights import rights_problem
-from manifests.watch import FileState
+from manifests.watch import FileState, state_to_keep
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 YAML_SUFFIXES = (".yml", ".yaml")
@@ -267,9 +267,9 @@ class CheckedFiles:
             kept = self._kept.get((path, schema_name))
         if kept is None or kept[0] != state:
             try:
-                kept = (state, check_schema(read_curator_file(path), schema_name))
+                kept = (state_to_keep(state), check_schema(read_curator_file(path), schema_name))
             except ContentError as error:
-                kept = (state, error)
+                kept = (state_to_keep(state), error)
             with self._lock:
                 self._kept[(path, schema_name)] = kept
         if isinstance(kept[1], ContentError):

@@ -9,6 +9,9 @@ Checking costs one ``stat`` per watched path, reading nothing.
 A file's state is (inode, size, mtime in ns): an editor that saves by renaming changes the inode, a
 rewrite in place changes the mtime, and a folder's mtime changes when an entry is added, removed
 or renamed in it. A folder swapped for a new one (``iiif-archive build`` does that) has a new inode.
+File systems stamp mtimes from a coarse clock (one kernel tick, up to 10 ms), so a second change in
+the tick of the kept ``stat`` would look like none: a path changed that recently is kept as
+UNSETTLED and looked at again on the next check (git's "racily clean" files).
 """
 
 from __future__ import annotations
@@ -44,6 +47,15 @@ class FileState(NamedTuple):
 
 
 MISSING = FileState(0, 0, 0)
+# Kept for a path whose mtime is too recent to trust; no stat ever returns it.
+UNSETTLED = FileState(-1, -1, -1)
+SETTLING_NS = 20_000_000
+
+
+def state_to_keep(state: FileState) -> FileState:
+    """What to compare a later ``FileState.of`` with: UNSETTLED while the mtime is within SETTLING_NS
+    of now, so that a change in the same clock tick cannot go unseen."""
+    return UNSETTLED if time.time_ns() - state.mtime_ns < SETTLING_NS else state
 
 
 @dataclass(frozen=True)
@@ -103,7 +115,7 @@ class Watched(Generic[T]):
         def watch(path: Path) -> None:
             name = os.fspath(path)
             if name not in watched:
-                watched[name] = FileState.of(name)
+                watched[name] = state_to_keep(FileState.of(name))
 
         try:
             value = self._compute(watch)

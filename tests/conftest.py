@@ -52,6 +52,14 @@ def client(app):
     return app.test_client()
 
 
+def settle(root: Path) -> None:
+    """Date a folder and everything in it a second back, past the file-system clock tick of their
+    writing: manifests.watch looks again at paths changed more recently than that."""
+    past = time.time_ns() - 1_000_000_000
+    for path in [root, *root.rglob("*")]:
+        os.utime(path, ns=(past, past), follow_symlinks=False)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

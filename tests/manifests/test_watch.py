@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from manifests.watch import MISSING, FileState, Watch, Watched, list_files
+from tests.conftest import settle
 
 
 class FolderListing:
@@ -39,6 +40,7 @@ def folder(tmp_path: Path) -> Path:
     folder = tmp_path / "folder"
     folder.mkdir()
     (folder / "a.txt").write_text("one", encoding="utf-8")
+    settle(folder)
     return folder
 
 
@@ -86,6 +88,7 @@ def test_a_folder_swapped_for_a_new_one_is_noticed(folder: Path, tmp_path: Path)
 
 def test_a_kept_error_is_raised_again_without_computing_until_fixed(folder: Path) -> None:
     (folder / "broken").write_text("x", encoding="utf-8")
+    settle(folder)
     listing = FolderListing(folder)
     watched = Watched(listing, kept_errors=(ValueError,))
     for _ in range(3):
@@ -149,3 +152,18 @@ def test_with_recheck_after_a_change_shows_once_that_time_has_passed(folder: Pat
     while watched.get() == {"a.txt": "one"} and time.monotonic() < deadline:
         time.sleep(0.05)
     assert watched.get() == {"a.txt": "two!"} and listing.runs == 2
+
+
+def test_a_change_in_the_same_clock_tick_as_the_kept_stat_is_seen(tmp_path: Path) -> None:
+    """A file written just before it was read may change again with the same size and mtime (coarse
+    file-system clocks): it is kept as unsettled and read again on the next check."""
+    folder = tmp_path / "fresh"
+    folder.mkdir()
+    (folder / "a.txt").write_text("one", encoding="utf-8")
+    listing = FolderListing(folder)
+    watched = Watched(listing)
+    assert watched.get() == {"a.txt": "one"}
+    stamped = os.stat(folder / "a.txt").st_mtime_ns
+    (folder / "a.txt").write_text("two", encoding="utf-8")
+    os.utime(folder / "a.txt", ns=(stamped, stamped))  # the same tick: size and mtime as before
+    assert watched.get() == {"a.txt": "two"}

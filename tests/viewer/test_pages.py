@@ -104,6 +104,8 @@ def test_guide_shows_both_snippets_with_this_servers_urls(client, published_site
     ("/viewer/vendor/mirador/mirador.min.js", 200),
     ("/viewer/vendor/axe-core/axe.min.js", 200),
     ("/viewer/vendor/react/index.js", 404),
+    ("/viewer/vendor/universalviewer/dist/umd/UV.js", 404),
+    ("/viewer/vendor/leaflet-iiif/leaflet-iiif.js", 404),
     ("/viewer/vendor/openseadragon/../../mirador/package.json", 404),
 ])
 def test_only_the_listed_npm_files_are_served(client, path, status) -> None:

@@ -16,6 +16,7 @@ import requests
 from iiif_archive.app import create_platform_app
 from iiif_archive.samples import sample_masters, write_sample_masters
 from iiif_archive.settings import PlatformSettings
+from tests.conftest import settle
 
 TINY_SIZE = (50, 30)  # smaller than the thumbnail box: the page must not ask for an upscale
 
@@ -273,6 +274,7 @@ def test_the_listing_is_kept_until_a_master_or_the_built_folder_changes(tmp_path
     (images / "box").mkdir(parents=True)
     pyvips.Image.black(40, 30).pngsave(str(images / "box" / "a.png"))
     presentation.mkdir()
+    settle(tmp_path)
     client = create_platform_app(PlatformSettings(image_root=images, presentation_root=presentation)).test_client()
 
     def cards() -> dict[str, dict]:
