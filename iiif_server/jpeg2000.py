@@ -150,7 +150,7 @@ class Jpeg2000Regions:
         except (openjp2.OpenJPEGLibraryError, OSError) as error:
             if decoder is not None:
                 decoder.close()
-            raise MasterUnreadable(f"image {master.identifier!r} could not be decoded: {error}") from None
+            raise MasterUnreadable(f"image {master.identifier!r} could not be decoded", str(error)) from None
         self._give_back(key, decoder)
 
     def close(self) -> None:

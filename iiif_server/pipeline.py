@@ -14,7 +14,7 @@ from iiif_server.access.policies import OpenAccess, RestrictedPrefixes
 from iiif_server.caches.base import DerivativeCache, InfoCache
 from iiif_server.caches.derivatives import DiskDerivativeCache, MemoryDerivativeCache, TieredDerivativeCache
 from iiif_server.caches.info import MemoryInfoCache
-from iiif_server.errors import Forbidden, MasterUnreadable, last_line
+from iiif_server.errors import Forbidden, MasterUnreadable, decoder_message
 from iiif_server.info import ImageInfo, Level, ServiceLimits
 from iiif_server.metrics import record_cache_lookup, record_passthrough
 from iiif_server.passthrough import StoredTileReader
@@ -144,7 +144,7 @@ class ImagePipeline:
             else:
                 level_image = self.opened_levels.get(self.source, master, plan.level)
         except pyvips.Error as error:
-            raise MasterUnreadable(f"image {master.identifier!r} cannot be opened: {last_line(error)}") from None
+            raise MasterUnreadable(f"image {master.identifier!r} cannot be opened", decoder_message(error)) from None
         return render(level_image, plan, self.jpeg_quality)
 
 

@@ -10,8 +10,9 @@ from typing import BinaryIO
 import pyvips
 import tifffile
 
-from iiif_server.errors import MasterUnreadable, last_line
+from iiif_server.errors import MasterUnreadable, UnsupportedMaster, decoder_message
 from iiif_server.info import ImageInfo, Jpeg2000Layout, Level, MasterKind
+from iiif_server.loaders import SUPPORTED_FORMATS, needs_a_blocked_loader
 from iiif_server.passthrough import holds_baseline_jpeg_tiles
 from iiif_server.sources.base import ImageSource, Master
 
@@ -38,7 +39,11 @@ def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
         width, height = header.width, header.height
         has_alpha = bool(header.hasalpha())
     except pyvips.Error as error:
-        raise MasterUnreadable(f"image {master.identifier!r} cannot be read: {last_line(error)}") from None
+        if needs_a_blocked_loader(error):
+            raise UnsupportedMaster(
+                f"image {master.identifier!r} is not a supported master ({SUPPORTED_FORMATS})", decoder_message(error)
+            ) from None
+        raise MasterUnreadable(f"image {master.identifier!r} cannot be read", decoder_message(error)) from None
     if master.suffix in TIFF_SUFFIXES:
         with source.open_bytes(master) as stream:
             levels, stored_jpeg = _tiff_levels(stream, master.identifier)
@@ -113,7 +118,7 @@ def _tiff_levels(stream: BinaryIO, identifier: str) -> tuple[tuple[Level, ...], 
                 all_jpeg = all_jpeg and holds_baseline_jpeg_tiles(page)
                 levels.append(Level(page_width, page_height, option, tile))
     except (tifffile.TiffFileError, ValueError, struct.error, IndexError) as error:
-        raise MasterUnreadable(f"image {identifier!r} is not a readable TIFF: {error}") from None
+        raise MasterUnreadable(f"image {identifier!r} is not a readable TIFF", str(error)) from None
     tile_sizes = {level.stored_tile for level in levels}
     return tuple(levels), all_jpeg and len(tile_sizes) == 1
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pyvips
 
-from iiif_server.errors import MasterUnreadable, last_line
+from iiif_server.errors import MasterUnreadable, decoder_message
 from iiif_server.plan import LevelReader, RenderPlan
 from iiif_server.request import OutputFormat, Quality
 
@@ -22,7 +22,7 @@ def render(level_image: pyvips.Image, plan: RenderPlan, jpeg_quality: int) -> by
         image = _with_quality(image, plan.quality)
         return _encode(image, plan.format, jpeg_quality)
     except pyvips.Error as error:
-        raise MasterUnreadable(f"image {plan.identifier!r} could not be decoded: {last_line(error)}") from None
+        raise MasterUnreadable(f"image {plan.identifier!r} could not be decoded", decoder_message(error)) from None
 
 
 def _scaled_region(image: pyvips.Image, plan: RenderPlan) -> pyvips.Image:

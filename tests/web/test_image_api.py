@@ -157,6 +157,7 @@ def test_openseadragon_and_leaflet_edge_tile_forms_share_one_canonical_response(
         ("/iiif/2/grid-tiff/full/pct:" + "9" * 400 + "/0/default.jpg", 400, "size"),
         ("/iiif/2/grid-tiff/full/max/" + "9" * 400 + "/default.jpg", 400, "rotation"),
         ("/iiif/3/no-such-image/info.json", 404, "no image with identifier 'no-such-image'"),
+        ("/iiif/3/" + "x" * 300 + "/info.json", 404, "no image"),  # ENAMETOOLONG was a 500
         ("/iiif/3/no-such-image/full/max/0/default.jpg", 404, "no image"),
         ("/iiif/3/no-such-image", 404, "no image"),
     ],
