@@ -87,18 +87,24 @@ def _children(pid: int) -> list[int]:
     return children
 
 
-def start_server(image_root: Path, *extra_args: str, env: dict[str, str] | None = None) -> RunningServer:
-    """``iiif-archive serve`` as a real gunicorn process on a loopback port; waits until it answers."""
+def start_server(image_root: Path, *extra_args: str, env: dict[str, str] | None = None,
+                 log_file: Path | None = None) -> RunningServer:
+    """``iiif-archive serve`` as a real gunicorn process on a loopback port; waits until it answers.
+    Its stderr (the log) goes to ``log_file`` when given: a pipe nobody reads would fill and stall it."""
     port = free_port()
     command = [sys.executable, "-m", "iiif_archive", "serve", "--images", str(image_root),
                "--host", "127.0.0.1", "--port", str(port), *extra_args]
+    log_stream = log_file.open("ab") if log_file else None
     process = subprocess.Popen(command, env={**os.environ, **(env or {})}, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                               stdout=subprocess.DEVNULL, stderr=log_stream or subprocess.PIPE)
+    if log_stream:
+        log_stream.close()  # the server holds its own copy
     base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:]}")
+            log = log_file.read_text(errors="replace") if log_file else process.stderr.read().decode()
+            raise RuntimeError(f"server exited: {log[-2000:]}")
         try:
             requests.get(base_url + "/iiif/3/none/info.json", timeout=5)
             return RunningServer(process, base_url, port)
