@@ -26,6 +26,13 @@ EIGHT_BIT_UNSIGNED = 7  # SIZ Ssiz: bit depth minus one, sign bit clear
 JP2_COLOUR_SPACES = {3: 16, 1: 17}  # bands -> EnumCS: sRGB, greyscale
 # libvips writes EnumCS 0; readers (libvips, OpenJPEG) then take 3 bands as sRGB and 1 as grey.
 UNSPECIFIED_COLOUR_SPACE = 0
+CODESTREAM_START = b"\xff\x4f\xff\x51"  # SOC followed by SIZ: a bare codestream (.j2k)
+SOC, SIZ, COD, SOT, SOD, EOC = b"\xff\x4f", b"\xff\x51", b"\xff\x52", b"\xff\x90", b"\xff\x93", b"\xff\xd9"
+# Bounds on what a hostile header can make the probe read: boxes walked, JP2 header bytes kept
+# (its ICC profile included), marker segments walked before the first tile.
+MAX_JP2_BOXES = 1024
+MAX_JP2_HEADER_BYTES = 16 * 1024 * 1024
+MAX_MAIN_HEADER_SEGMENTS = 4096
 
 
 def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
@@ -126,42 +133,121 @@ def _tiff_levels(stream: BinaryIO, identifier: str) -> tuple[tuple[Level, ...], 
 def _jpeg2000_layout(stream: BinaryIO, identifier: str) -> tuple[int, tuple[int, int] | None, Jpeg2000Layout | None]:
     """Number of wavelet decomposition levels (COD), the tile size (SIZ) of a JP2/J2K file, and
     its layout when the server's own OpenJPEG reader can decode it (see Jpeg2000Layout)."""
-    head = stream.read(64 * 1024)
-    start = head.find(b"\xff\x4f\xff\x51")  # SOC followed by SIZ opens every codestream
-    if start < 0:
-        raise MasterUnreadable(f"image {identifier!r} has no JPEG 2000 codestream")
     try:
-        siz = start + 4
-        (siz_length,) = struct.unpack(">H", head[siz : siz + 2])
-        xsiz, ysiz, xosiz, yosiz, xtsiz, ytsiz, xtosiz, ytosiz = struct.unpack(">IIIIIIII", head[siz + 4 : siz + 36])
-        (components,) = struct.unpack(">H", head[siz + 36 : siz + 38])
-        component_formats = {tuple(head[siz + 38 + 3 * c : siz + 41 + 3 * c]) for c in range(components)}
-        cod = head.find(b"\xff\x52", siz + siz_length)
-        if cod < 0:
-            raise MasterUnreadable(f"image {identifier!r} has no JPEG 2000 COD marker")
-        reductions = head[cod + 2 + 2 + 1 + 4]  # marker length, Scod, SGcod(4), then SPcod's first byte
-    except (struct.error, IndexError):
-        raise MasterUnreadable(f"image {identifier!r} has a truncated JPEG 2000 header") from None
+        codestream_offset, colour_space = _jp2_boxes(stream)
+        siz, cod = _main_header_segments(stream, codestream_offset)
+        xsiz, ysiz, xosiz, yosiz, xtsiz, ytsiz, xtosiz, ytosiz = struct.unpack(">IIIIIIII", siz[2:34])
+        (components,) = struct.unpack(">H", siz[34:36])
+        component_formats = {tuple(siz[36 + 3 * c : 39 + 3 * c]) for c in range(components)}
+        reductions = cod[5]  # Scod, SGcod (4 bytes), then SPcod's first byte: decomposition levels
+    except (_HeaderError, struct.error, IndexError) as error:
+        raise MasterUnreadable(f"image {identifier!r} has no readable JPEG 2000 header", str(error)) from None
     tiled = xtsiz < xsiz - xosiz or ytsiz < ysiz - yosiz
-    raw_codestream = start == 0  # a .j2k file: no JP2 boxes before the codestream
+    raw_codestream = codestream_offset == 0  # a .j2k file: no JP2 boxes before the codestream
     simple = (
         tiled
         and max(xtsiz, ytsiz) <= LARGEST_DECODED_CODE_TILE
         and (xosiz, yosiz, xtosiz, ytosiz) == (0, 0, 0, 0)
         and components in (1, 3)
         and component_formats == {(EIGHT_BIT_UNSIGNED, 1, 1)}
-        and (raw_codestream or _enumerated_colour_space(head[:start]) in (UNSPECIFIED_COLOUR_SPACE, JP2_COLOUR_SPACES[components]))
+        and (raw_codestream or colour_space in (UNSPECIFIED_COLOUR_SPACE, JP2_COLOUR_SPACES[components]))
     )
     layout = Jpeg2000Layout(xsiz, ysiz, xtsiz, ytsiz, components, raw_codestream) if simple else None
     return reductions, ((xtsiz, ytsiz) if tiled else None), layout
 
 
-def _enumerated_colour_space(jp2_header: bytes) -> int | None:
-    """EnumCS of the JP2 colour box, or None when the colour comes from an ICC profile, a palette
-    or is not stated."""
-    if b"pclr" in jp2_header:
-        return None
-    colour = jp2_header.find(b"colr")
-    if colour < 0 or len(jp2_header) < colour + 11 or jp2_header[colour + 4] != 1:  # METH 1: enumerated
-        return None
-    return struct.unpack(">I", jp2_header[colour + 7 : colour + 11])[0]
+class _HeaderError(ValueError):
+    """A JP2 box or codestream marker segment that cannot be what it claims."""
+
+
+def _jp2_boxes(stream: BinaryIO) -> tuple[int, int | None]:
+    """Where the codestream starts, and the EnumCS of the JP2 header's colour box (None when the
+    colour comes from an ICC profile or a palette, or is not stated; ISO 15444-1 annex I).
+
+    Boxes are walked by their lengths: XML, UUID or ICC boxes of any size before the codestream are
+    skipped, never searched, so no byte inside them is taken for a marker.
+    """
+    head = stream.read(len(CODESTREAM_START))
+    if head == CODESTREAM_START:
+        return 0, None
+    offset, colour_space = 0, None
+    for _ in range(MAX_JP2_BOXES):
+        stream.seek(offset)
+        box_length, box_type, header_length = _box_header(stream)
+        if box_type == b"jp2c":
+            return offset + header_length, colour_space
+        if box_type == b"jp2h":
+            colour_space = _header_colour_space(stream.read(min(box_length - header_length, MAX_JP2_HEADER_BYTES)))
+        if box_length == 0:  # the last box runs to the end of the file
+            break
+        offset += box_length
+    raise _HeaderError("no JPEG 2000 codestream")
+
+
+def _box_header(stream: BinaryIO) -> tuple[int, bytes, int]:
+    """(length including the header, 0 for "to the end of the file"; type; header length)."""
+    length, box_type = struct.unpack(">I4s", _read_exactly(stream, 8))
+    if length == 1:
+        (length,) = struct.unpack(">Q", _read_exactly(stream, 8))
+        if length < 16:
+            raise _HeaderError("box shorter than its header")
+        return length, box_type, 16
+    if 0 < length < 8:
+        raise _HeaderError("box shorter than its header")
+    return length, box_type, 8
+
+
+def _header_colour_space(jp2_header: bytes) -> int | None:
+    """The first colour specification box of a JP2 header box decides (ISO 15444-1 I.5.3.3)."""
+    offset = 0
+    colour_space = None
+    found_colour = False
+    while offset + 8 <= len(jp2_header):
+        length, box_type = struct.unpack(">I4s", jp2_header[offset : offset + 8])
+        body = jp2_header[offset + 8 : offset + length] if length >= 8 else jp2_header[offset + 8 :]
+        if box_type == b"pclr":
+            return None
+        if box_type == b"colr" and not found_colour:
+            found_colour = True
+            if len(body) >= 7 and body[0] == 1:  # METH 1: enumerated colour space
+                (colour_space,) = struct.unpack(">I", body[3:7])
+        if length < 8:
+            break
+        offset += length
+    return colour_space
+
+
+def _main_header_segments(stream: BinaryIO, offset: int) -> tuple[bytes, bytes]:
+    """The SIZ and COD marker segments' contents (after their length), read marker by marker from
+    SOC to the first tile-part (ISO 15444-1 A.4-A.6), each segment skipped by its own length."""
+    stream.seek(offset)
+    if _read_exactly(stream, 2) != SOC:
+        raise _HeaderError("no JPEG 2000 codestream")
+    siz = cod = None
+    for _ in range(MAX_MAIN_HEADER_SEGMENTS):
+        marker = _read_exactly(stream, 2)
+        if marker in (SOT, SOD, EOC):
+            break
+        if marker[0] != 0xFF:
+            raise _HeaderError("a marker segment does not start with 0xFF")
+        (length,) = struct.unpack(">H", _read_exactly(stream, 2))
+        if length < 2:
+            raise _HeaderError("marker segment shorter than its length field")
+        if marker == SIZ:
+            siz = _read_exactly(stream, length - 2)
+        elif marker == COD:
+            cod = _read_exactly(stream, length - 2)
+        else:
+            stream.seek(length - 2, 1)
+        if siz is None:  # SIZ must follow SOC (A.5.1)
+            raise _HeaderError("the codestream does not start with SIZ")
+    if siz is None or cod is None:
+        raise _HeaderError("the main header has no COD marker")
+    return siz, cod
+
+
+def _read_exactly(stream: BinaryIO, count: int) -> bytes:
+    data = stream.read(count)
+    if len(data) != count:
+        raise _HeaderError("the file ends inside a JPEG 2000 header")
+    return data
