@@ -10,6 +10,7 @@ from typing import BinaryIO
 import pyvips
 import tifffile
 
+from iiif_server.colour import profile_to_convert
 from iiif_server.errors import MasterUnreadable, UnsupportedMaster, decoder_message
 from iiif_server.info import ImageInfo, Jpeg2000Layout, Level, MasterKind
 from iiif_server.loaders import SUPPORTED_FORMATS, needs_a_blocked_loader
@@ -33,6 +34,9 @@ SOC, SIZ, COD, SOT, SOD, EOC = b"\xff\x4f", b"\xff\x51", b"\xff\x52", b"\xff\x90
 MAX_JP2_BOXES = 1024
 MAX_JP2_HEADER_BYTES = 16 * 1024 * 1024
 MAX_MAIN_HEADER_SEGMENTS = 4096
+# METH of a JP2 colour specification box (I.5.3.3): an EnumCS, or an ICC profile (restricted, or any
+# as JPX allows).
+ENUMERATED_COLOUR, RESTRICTED_ICC, ANY_ICC = 1, b"\x02", b"\x03"
 
 
 def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
@@ -45,12 +49,15 @@ def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
         header = source.load_image(master)
         width, height = header.width, header.height
         has_alpha = bool(header.hasalpha())
+        embedded_profile = header.get("icc-profile-data") if header.get_typeof("icc-profile-data") else None
     except pyvips.Error as error:
         if needs_a_blocked_loader(error):
             raise UnsupportedMaster(
                 f"image {master.identifier!r} is not a supported master ({SUPPORTED_FORMATS})", decoder_message(error)
             ) from None
         raise MasterUnreadable(f"image {master.identifier!r} cannot be read", decoder_message(error)) from None
+    colour_bands = header.bands - (1 if has_alpha else 0)
+    colour_profile = profile_to_convert(embedded_profile, colour_bands, header.interpretation)
     if master.suffix in TIFF_SUFFIXES:
         with source.open_bytes(master) as stream:
             levels, stored_jpeg = _tiff_levels(stream, master.identifier)
@@ -60,13 +67,16 @@ def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
             return ImageInfo(
                 width, height, MasterKind.PYRAMIDAL_TIFF, levels, tile_width, tile_height,
                 _pyramid_scale_factors(width, height, levels), master.fingerprint, has_alpha,
-                stored_jpeg_tiles=stored_jpeg,
+                # Stored tiles hold the master's own colours: handed out as they are, they would show
+                # wrong in every browser. Such masters are rendered (and converted) instead.
+                stored_jpeg_tiles=stored_jpeg and colour_profile is None,
+                colour_profile=colour_profile,
             )
         kind = MasterKind.FLAT
         levels = (Level(width, height, None),)
     elif master.suffix in JPEG2000_SUFFIXES:
         with source.open_bytes(master) as stream:
-            reductions, tile, layout = _jpeg2000_layout(stream, master.identifier)
+            reductions, tile, layout, jp2_profile = _jpeg2000_layout(stream, master.identifier)
         levels = tuple(
             Level(-(-width // 2**r), -(-height // 2**r), ("page", r) if r else None, tile)
             for r in range(reductions + 1)
@@ -77,6 +87,8 @@ def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
             width, height, MasterKind.JPEG2000, levels, tile_width, tile_height,
             _fitting_scale_factors(width, height, max(tile_width, tile_height)), master.fingerprint, has_alpha,
             jpeg2000_layout=layout,
+            # libvips 8.14 does not read the JP2 colour box's ICC profile: the probe does.
+            colour_profile=profile_to_convert(jp2_profile, colour_bands, header.interpretation),
         )
     elif master.suffix in JPEG_SUFFIXES:
         levels = (Level(width, height, None),) + tuple(
@@ -89,6 +101,7 @@ def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
     return ImageInfo(
         width, height, kind, levels, tile_size, tile_size,
         _fitting_scale_factors(width, height, tile_size), master.fingerprint, has_alpha,
+        colour_profile=colour_profile,
     )
 
 
@@ -130,11 +143,14 @@ def _tiff_levels(stream: BinaryIO, identifier: str) -> tuple[tuple[Level, ...], 
     return tuple(levels), all_jpeg and len(tile_sizes) == 1
 
 
-def _jpeg2000_layout(stream: BinaryIO, identifier: str) -> tuple[int, tuple[int, int] | None, Jpeg2000Layout | None]:
-    """Number of wavelet decomposition levels (COD), the tile size (SIZ) of a JP2/J2K file, and
-    its layout when the server's own OpenJPEG reader can decode it (see Jpeg2000Layout)."""
+def _jpeg2000_layout(
+    stream: BinaryIO, identifier: str
+) -> tuple[int, tuple[int, int] | None, Jpeg2000Layout | None, bytes | None]:
+    """Number of wavelet decomposition levels (COD), the tile size (SIZ) of a JP2/J2K file, its
+    layout when the server's own OpenJPEG reader can decode it (see Jpeg2000Layout), and the ICC
+    profile of its colour box."""
     try:
-        codestream_offset, colour_space = _jp2_boxes(stream)
+        codestream_offset, colour_space, icc_profile = _jp2_boxes(stream)
         siz, cod = _main_header_segments(stream, codestream_offset)
         xsiz, ysiz, xosiz, yosiz, xtsiz, ytsiz, xtosiz, ytosiz = struct.unpack(">IIIIIIII", siz[2:34])
         (components,) = struct.unpack(">H", siz[34:36])
@@ -150,34 +166,38 @@ def _jpeg2000_layout(stream: BinaryIO, identifier: str) -> tuple[int, tuple[int,
         and (xosiz, yosiz, xtosiz, ytosiz) == (0, 0, 0, 0)
         and components in (1, 3)
         and component_formats == {(EIGHT_BIT_UNSIGNED, 1, 1)}
-        and (raw_codestream or colour_space in (UNSPECIFIED_COLOUR_SPACE, JP2_COLOUR_SPACES[components]))
+        # An ICC profile is fine too: the renderer converts the decoded pixels from it.
+        and (raw_codestream or icc_profile is not None
+             or colour_space in (UNSPECIFIED_COLOUR_SPACE, JP2_COLOUR_SPACES[components]))
     )
     layout = Jpeg2000Layout(xsiz, ysiz, xtsiz, ytsiz, components, raw_codestream) if simple else None
-    return reductions, ((xtsiz, ytsiz) if tiled else None), layout
+    return reductions, ((xtsiz, ytsiz) if tiled else None), layout, icc_profile
 
 
 class _HeaderError(ValueError):
     """A JP2 box or codestream marker segment that cannot be what it claims."""
 
 
-def _jp2_boxes(stream: BinaryIO) -> tuple[int, int | None]:
-    """Where the codestream starts, and the EnumCS of the JP2 header's colour box (None when the
-    colour comes from an ICC profile or a palette, or is not stated; ISO 15444-1 annex I).
+def _jp2_boxes(stream: BinaryIO) -> tuple[int, int | None, bytes | None]:
+    """Where the codestream starts, the EnumCS of the JP2 header's colour box (None when the
+    colour comes from an ICC profile or a palette, or is not stated; ISO 15444-1 annex I), and the
+    box's ICC profile if it gives one.
 
     Boxes are walked by their lengths: XML, UUID or ICC boxes of any size before the codestream are
     skipped, never searched, so no byte inside them is taken for a marker.
     """
     head = stream.read(len(CODESTREAM_START))
     if head == CODESTREAM_START:
-        return 0, None
-    offset, colour_space = 0, None
+        return 0, None, None
+    offset, colour_space, icc_profile = 0, None, None
     for _ in range(MAX_JP2_BOXES):
         stream.seek(offset)
         box_length, box_type, header_length = _box_header(stream)
         if box_type == b"jp2c":
-            return offset + header_length, colour_space
+            return offset + header_length, colour_space, icc_profile
         if box_type == b"jp2h":
-            colour_space = _header_colour_space(stream.read(min(box_length - header_length, MAX_JP2_HEADER_BYTES)))
+            jp2_header = stream.read(min(box_length - header_length, MAX_JP2_HEADER_BYTES))
+            colour_space, icc_profile = _header_colour(jp2_header)
         if box_length == 0:  # the last box runs to the end of the file
             break
         offset += box_length
@@ -197,24 +217,27 @@ def _box_header(stream: BinaryIO) -> tuple[int, bytes, int]:
     return length, box_type, 8
 
 
-def _header_colour_space(jp2_header: bytes) -> int | None:
-    """The first colour specification box of a JP2 header box decides (ISO 15444-1 I.5.3.3)."""
+def _header_colour(jp2_header: bytes) -> tuple[int | None, bytes | None]:
+    """(EnumCS, ICC profile) of the first colour specification box of a JP2 header box, which is
+    the one readers use (ISO 15444-1 I.5.3.3); (None, None) for palette images."""
     offset = 0
-    colour_space = None
+    colour_space, icc_profile = None, None
     found_colour = False
     while offset + 8 <= len(jp2_header):
         length, box_type = struct.unpack(">I4s", jp2_header[offset : offset + 8])
         body = jp2_header[offset + 8 : offset + length] if length >= 8 else jp2_header[offset + 8 :]
         if box_type == b"pclr":
-            return None
+            return None, None
         if box_type == b"colr" and not found_colour:
             found_colour = True
-            if len(body) >= 7 and body[0] == 1:  # METH 1: enumerated colour space
+            if len(body) >= 7 and body[0] == ENUMERATED_COLOUR:
                 (colour_space,) = struct.unpack(">I", body[3:7])
+            elif body[:1] in (RESTRICTED_ICC, ANY_ICC):
+                icc_profile = body[3:]
         if length < 8:
             break
         offset += length
-    return colour_space
+    return colour_space, icc_profile
 
 
 def _main_header_segments(stream: BinaryIO, offset: int) -> tuple[bytes, bytes]:

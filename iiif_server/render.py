@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pyvips
 
+from iiif_server.colour import to_srgb
 from iiif_server.errors import MasterUnreadable, decoder_message
 from iiif_server.plan import LevelReader, RenderPlan
 from iiif_server.request import OutputFormat, Quality
@@ -17,7 +18,7 @@ WHITE = 255
 def render(level_image: pyvips.Image, plan: RenderPlan, jpeg_quality: int) -> bytes:
     try:
         image = _scaled_region(level_image, plan)
-        image = _to_display_colour(image)
+        image = _to_display_colour(image, plan.colour_profile)
         image = _mirrored_and_rotated(image, plan)
         image = _with_quality(image, plan.quality)
         return _encode(image, plan.format, jpeg_quality)
@@ -51,11 +52,14 @@ def _exactly(image: pyvips.Image, width: int, height: int) -> pyvips.Image:
     return image.embed(0, 0, width, height, extend="copy")
 
 
-def _to_display_colour(image: pyvips.Image) -> pyvips.Image:
-    """8-bit sRGB (or 8-bit grey for grey masters), whatever the master's depth and colour space."""
-    if image.interpretation == "cmyk":
-        image = image.icc_transform("srgb", embedded=True, input_profile="cmyk")
+def _to_display_colour(image: pyvips.Image, colour_profile: bytes | None) -> pyvips.Image:
+    """8-bit sRGB (or 8-bit grey for grey masters), whatever the master's depth, colour space and
+    ICC profile: the browser then shows the master's true colours without colour management."""
     grey = image.bands - (1 if image.hasalpha() else 0) == 1
+    if colour_profile is not None:
+        image = to_srgb(image, colour_profile)
+    elif image.interpretation == "cmyk":
+        image = image.icc_transform("srgb", input_profile="cmyk")
     target = "b-w" if grey else "srgb"
     if image.interpretation != target or image.format != "uchar":
         image = image.colourspace(target)

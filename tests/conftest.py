@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from iiif_server import create_app
+from iiif_server.loaders import allow_only_master_loaders
 from iiif_server.settings import Settings
 from tests.grid import write_grid_masters
 
@@ -23,6 +24,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared"
 VALIDATOR_IMAGE_ID = "67352ccc-d1b0-11e1-89ae-279075081939"
 GRID_COLUMNS, GRID_ROWS = 16, 12  # 1600 x 1200 px
+
+
+@pytest.fixture(scope="session", autouse=True)
+def only_master_loaders() -> None:
+    """create_app blocks every libvips loader but the masters' in the whole process; block them from
+    the start, so that what a test sees does not depend on whether an app was created before it."""
+    allow_only_master_loaders()
 
 
 @pytest.fixture(scope="session")
