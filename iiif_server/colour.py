@@ -27,16 +27,20 @@ def profile_to_convert(profile: bytes | None, bands: int, interpretation: str) -
     (as browsers do, an unusable profile is ignored)."""
     if not profile:
         return None
-    if interpretation == "cmyk" or bands == 4:
-        return profile  # never sRGB
-    chart = _grey_chart() if bands == 1 else _colour_chart()
+    cmyk = interpretation == "cmyk"
+    mode = _PILLOW_MODES.get((bands, cmyk))
     try:
+        if mode is not None:
+            _transform(profile, mode)  # the renderer's transform must build too
+        if cmyk or bands not in (1, 3):
+            return profile  # never sRGB
+        chart = _grey_chart() if bands == 1 else _colour_chart()
         tagged = chart.copy()
         tagged.set_type(pyvips.GValue.blob_type, "icc-profile-data", profile)
         converted = tagged.icc_transform("srgb", embedded=True, intent="relative", depth=8)
         expected = chart if chart.bands == 3 else chart.bandjoin([chart, chart])
         difference = (converted.cast("int") - expected.cast("int")).abs().max()
-    except pyvips.Error:
+    except (pyvips.Error, ImageCms.PyCMSError, OSError):
         return None
     return profile if difference > _SRGB_TOLERANCE else None
 
@@ -57,29 +61,27 @@ def to_srgb(image: pyvips.Image, profile: bytes) -> pyvips.Image:
 
     Setting up an lcms transform costs 50-90 ms, more than rendering a tile: answers up to
     LARGEST_CACHED_CONVERSION pixels go through a transform built once per profile and kept; larger
-    ones through libvips, which streams them."""
+    ones through libvips, which streams them. Both take 8-bit input, within half a level of the
+    exact conversion; libvips' 16-bit path was up to 8 levels off in dark colours."""
+    if image.format == "ushort":
+        image = image.cast("uchar", shift=True).copy(interpretation=_EIGHT_BIT.get(image.interpretation, image.interpretation))
     colour = image.extract_band(0, n=image.bands - 1) if image.hasalpha() else image
     mode = _PILLOW_MODES.get((colour.bands, colour.interpretation == "cmyk"))
-    if mode is None or image.width * image.height > LARGEST_CACHED_CONVERSION or colour.format not in _EIGHT_BIT_SHIFT:
+    if mode is None or image.width * image.height > LARGEST_CACHED_CONVERSION or image.format != "uchar":
         tagged = image.copy()
         tagged.set_type(pyvips.GValue.blob_type, "icc-profile-data", profile)
         return tagged.icc_transform("srgb", embedded=True, intent="relative", depth=8)
-    if colour.format != "uchar":
-        colour = colour.cast("uchar", shift=True)  # 16 to 8 bits: the answer is 8-bit sRGB anyway
     source = Image.frombuffer(mode, (colour.width, colour.height), colour.write_to_memory(), "raw", mode, 0, 1)
     converted = ImageCms.applyTransform(source, _transform(profile, mode))
     result = pyvips.Image.new_from_memory(converted.tobytes(), colour.width, colour.height, 3, "uchar")
     result = result.copy(interpretation="srgb")
-    if image.hasalpha():
-        alpha = image.extract_band(image.bands - 1)
-        result = result.bandjoin(alpha.cast("uchar", shift=True) if alpha.format != "uchar" else alpha)
-    return result
+    return result.bandjoin(image.extract_band(image.bands - 1)) if image.hasalpha() else result
 
 
 LARGEST_CACHED_CONVERSION = 1024 * 1024
 # (colour bands, CMYK?) -> the Pillow mode lcms reads them in.
 _PILLOW_MODES = {(3, False): "RGB", (1, False): "L", (4, True): "CMYK"}
-_EIGHT_BIT_SHIFT = ("uchar", "ushort")
+_EIGHT_BIT = {"rgb16": "srgb", "grey16": "b-w"}
 
 
 @functools.lru_cache(maxsize=32)
