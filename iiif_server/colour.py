@@ -79,6 +79,8 @@ def to_srgb(image: pyvips.Image, profile: bytes) -> pyvips.Image:
 
 
 LARGEST_CACHED_CONVERSION = 1024 * 1024
+# What applying a kept transform raises, besides pyvips.Error.
+ConversionError = ImageCms.PyCMSError
 # (colour bands, CMYK?) -> the Pillow mode lcms reads them in.
 _PILLOW_MODES = {(3, False): "RGB", (1, False): "L", (4, True): "CMYK"}
 _EIGHT_BIT = {"rgb16": "srgb", "grey16": "b-w"}

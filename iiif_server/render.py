@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pyvips
 
-from iiif_server.colour import to_srgb
+from iiif_server.colour import ConversionError, to_srgb
 from iiif_server.errors import MasterUnreadable, decoder_message
 from iiif_server.plan import LevelReader, RenderPlan
 from iiif_server.request import OutputFormat, Quality
@@ -22,7 +22,7 @@ def render(level_image: pyvips.Image, plan: RenderPlan, jpeg_quality: int) -> by
         image = _mirrored_and_rotated(image, plan)
         image = _with_quality(image, plan.quality)
         return _encode(image, plan.format, jpeg_quality)
-    except pyvips.Error as error:
+    except (pyvips.Error, ConversionError) as error:
         raise MasterUnreadable(f"image {plan.identifier!r} could not be decoded", decoder_message(error)) from None
 
 
