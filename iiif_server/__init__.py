@@ -12,6 +12,7 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     import pyvips
 
     from iiif_server.caches.responses import MemoryResponseCache
+    from iiif_server.loaders import allow_only_master_loaders
     from iiif_server.metrics import ServerMetrics
     from iiif_server.pipeline import build_pipeline
     from iiif_server.request import ApiVersion
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     # OpenedLevels keeps opened masters keyed by fingerprint; libvips' own operation cache would
     # key them by file name only and could serve a master that changed on disk.
     pyvips.cache_set_max(0)
+    allow_only_master_loaders()
     app = Flask(__name__)
     # An empty path segment is part of a (bad) identifier, not something to redirect away.
     app.url_map.merge_slashes = False

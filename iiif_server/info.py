@@ -31,7 +31,8 @@ class Level:
 @dataclass(frozen=True)
 class Jpeg2000Layout:
     """A JPEG 2000 codestream simple enough for the server's own OpenJPEG reader: 8-bit unsigned
-    sRGB (3 bands) or grey (1 band), no subsampling, image and tile grid starting at 0."""
+    RGB (3 bands) or grey (1 band), sRGB or with an ICC profile the renderer converts from, no
+    subsampling, image and tile grid starting at 0."""
 
     width: int
     height: int
@@ -57,6 +58,9 @@ class ImageInfo:
     stored_jpeg_tiles: bool = False
     # Set when the server's OpenJPEG reader can decode regions of this JPEG 2000 master.
     jpeg2000_layout: Jpeg2000Layout | None = None
+    # The embedded ICC profile the pixels are in, when it is not sRGB in effect (see colour.py):
+    # every response is converted from it to sRGB, and no stored tile is handed out as it is.
+    colour_profile: bytes | None = None
 
     @property
     def sizes(self) -> tuple[tuple[int, int], ...]:

@@ -234,7 +234,7 @@ class Jpeg2000Regions:
         except (openjp2.OpenJPEGLibraryError, OSError) as error:
             if decoder is not None:
                 self._discard(decoder)
-            raise MasterUnreadable(f"image {master.identifier!r} could not be decoded: {error}") from None
+            raise MasterUnreadable(f"image {master.identifier!r} could not be decoded", str(error)) from None
         self._give_back(key, decoder)  # whole between code-tiles, so it serves again
         deadline.check()
 

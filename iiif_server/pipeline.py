@@ -16,7 +16,7 @@ from iiif_server.caches.derivatives import DiskDerivativeCache, MemoryDerivative
 from iiif_server.caches.info import MemoryInfoCache
 from iiif_server.caches.lru import SizedLRU
 from iiif_server.deadlines import Deadline, DeadlineRunner, Extend
-from iiif_server.errors import Forbidden, IIIFError, MasterUnreadable, NotFound, last_line
+from iiif_server.errors import Forbidden, IIIFError, MasterUnreadable, NotFound, decoder_message
 from iiif_server.info import ImageInfo, Level, MasterKind, ServiceLimits
 from iiif_server.metrics import DataPathMetrics
 from iiif_server.passthrough import StoredTileReader
@@ -232,7 +232,7 @@ class ImagePipeline:
             else:
                 level_image = self.opened_levels.get(self.source, master, plan.level)
         except pyvips.Error as error:
-            raise MasterUnreadable(f"image {master.identifier!r} cannot be opened: {last_line(error)}") from None
+            raise MasterUnreadable(f"image {master.identifier!r} cannot be opened", decoder_message(error)) from None
         return render(level_image, plan, self.jpeg_quality, prepared.deadline)
 
 

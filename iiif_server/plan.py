@@ -74,6 +74,8 @@ class RenderPlan:
     canonical: str  # "{region}/{size}/{rotation}/{quality}.{format}" in the request's API version
     # (column, row) of the master's stored tile that is exactly this response, if there is one.
     stored_tile: tuple[int, int] | None
+    # The ICC profile the master's pixels are in, to convert to sRGB from; None if they are sRGB.
+    colour_profile: bytes | None = None
 
     @property
     def scale_x(self) -> float:
@@ -113,6 +115,7 @@ def plan_render(request: ImageRequest, info: ImageInfo, limits: ServiceLimits) -
         reader=level_reader(info, crop),
         canonical=canonical_form(request, info, region, width, height),
         stored_tile=stored_tile(request, info, level, crop, width, height),
+        colour_profile=info.colour_profile,
     )
 
 

@@ -26,6 +26,7 @@ from iiif_server.settings import Settings
 from iiif_server.sources.filesystem import FileSystemSource
 from iiif_server.sources.memory import MemorySource
 from tests.grid import grid_image
+from tests.jp2 import with_boxes_before_codestream
 
 GRID_LAYOUT = Jpeg2000Layout(1600, 1200, 256, 256, 3, raw_codestream=False)
 LONG_DEADLINE = Deadline.after(3600)  # these tests time nothing
@@ -242,3 +243,17 @@ def test_a_source_without_local_files_is_read_by_libvips(masters: Path) -> None:
     assert answer.status_code == 200
     tile = pyvips.Image.new_from_buffer(answer.data, "")
     assert np.array_equal(as_array(tile), whole_level(str(masters / "grid.jp2"), 0)[0:256, 256:512])
+
+
+def test_a_master_with_large_boxes_before_its_codestream_serves_the_same_pixels(masters: Path, tmp_path: Path) -> None:
+    """Issue 10 point 7: 250 KiB of XML and UUID boxes made the probe's 64 KiB search call it unreadable."""
+    plain = (masters / "grid.jp2").read_bytes()
+    (tmp_path / "padded.jp2").write_bytes(with_boxes_before_codestream(plain, [
+        (b"xml ", b"<archive>" + b" " * 200_000 + b"</archive>"), (b"uuid", bytes(16) + b"\xff\x52" * 25_000),
+    ]))
+    (tmp_path / "plain.jp2").write_bytes(plain)
+    client = create_app(Settings(image_root=tmp_path)).test_client()
+    for url in ("256,256,256,256/256,/0/default.png", "full/400,/0/default.png", "full/max/0/default.png"):
+        padded = client.get(f"/iiif/3/padded/{url}")
+        assert padded.status_code == 200
+        assert padded.data == client.get(f"/iiif/3/plain/{url}").data

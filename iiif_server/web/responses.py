@@ -61,7 +61,7 @@ def register_response_conventions(app: Flask) -> None:
     @app.errorhandler(IIIFError)
     def _iiif_error(error: IIIFError) -> Response:
         if isinstance(error, MasterUnreadable):
-            log.error("%s %s: %s", request.method, request.path, error.reason)
+            log.error("%s %s: %s (%s)", request.method, request.path, error.reason, error.detail or "no detail")
         response = one_line(error.status, error.reason)
         if isinstance(error, Unavailable):
             response.headers["Retry-After"] = str(error.retry_after)

@@ -368,6 +368,40 @@ def test_a_rotated_request_is_planned_within_every_limit(url: str, reason: str) 
     assert plan_url(unrotated, info, DEFAULT_LIMITS).width <= DEFAULT_LIMITS.max_width
 
 
+@pytest.mark.parametrize(
+    ("url", "version", "error", "named_part"),
+    [
+        pytest.param("full/1000000000,/0/default.jpg", V3, BadRequest, "larger than the 1600x1200 region",
+                     id="3.0 sec 4.2 w, at the parse bound without ^"),
+        pytest.param("full/^1000000000,/0/default.jpg", V3, LimitExceeded, "maxWidth",
+                     id="3.0 sec 5.2 ^w, at the parse bound"),
+        pytest.param("full/,1000000000/0/default.jpg", V2, LimitExceeded, "maxWidth",
+                     id="2.1 sec 4.2 ,h at the parse bound"),
+        pytest.param("full/pct:1000000000/0/default.jpg", V2, LimitExceeded, "maxWidth",
+                     id="2.1 sec 4.2 pct:n at the parse bound"),
+        pytest.param("full/^!1000000000,1000000000/0/default.jpg", V3, None, "",
+                     id="3.0 sec 4.2 ^!w,h at the parse bound is confined to the limits"),
+        pytest.param("1000000000,0,10,10/max/0/default.jpg", V3, BadRequest, "outside",
+                     id="3.0 sec 4.1 x at the parse bound lies outside"),
+        pytest.param("pct:0,0,1000000000,1000000000/max/0/default.jpg", V3, None, "",
+                     id="3.0 sec 4.1 pct: w,h at the parse bound are cropped to the image"),
+        pytest.param("0,0,1000000000,1000000000/max/0/default.jpg", V2, None, "",
+                     id="2.1 sec 4.1 x,y,w,h at the parse bound are cropped to the image"),
+    ],
+)
+def test_numbers_at_the_parse_bound_plan_without_overflow(
+    url: str, version: ApiVersion, error: type[BadRequest] | None, named_part: str
+) -> None:
+    """Issue 10: the planner's float arithmetic stays finite for every number the parser lets through."""
+    if error is None:
+        plan = plan_url(url, limits=LIMITS, version=version)
+        assert plan.width <= LIMITS.max_width and plan.height <= LIMITS.max_height
+        return
+    with pytest.raises(error) as raised:
+        plan_url(url, limits=LIMITS, version=version)
+    assert named_part in raised.value.reason
+
+
 # --- choose_level -------------------------------------------------------------------------------
 
 TIFF_1001 = pyramid(1001, 751, 4)  # floor: 500x375, 250x187, 125x93

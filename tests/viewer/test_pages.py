@@ -130,7 +130,8 @@ def test_broken_curator_files_give_the_first_problem_on_one_line(published_site,
     response = create_platform_app(settings).test_client().get("/viewer/exhibitions/")
     body = response.get_data(as_text=True)
     assert response.status_code == 500
-    assert body.startswith(f"the content folder has problems: {exhibition_file}:") and body.count("\n") == 1
+    assert body.startswith(f"the content folder has problems: exhibitions/{EXHIBITION_ID}.yml:") and body.count("\n") == 1
+    assert str(tmp_path) not in body  # issue 10: no path of the server in answers
 
 
 def test_curator_files_are_read_once_and_then_only_when_changed(published_site, tmp_path, monkeypatch) -> None:
