@@ -7,6 +7,8 @@ JavaScript). Page rendering lives in ``viewer.pages`` so the export and the serv
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 from pathlib import Path
 
@@ -21,6 +23,14 @@ from viewer.deeplink import DeepLinkError
 from viewer.pages import VENDOR_FILES, PageLinks, PageNotFound
 
 log = logging.getLogger(__name__)
+
+# OpenSeadragon 6 writes one fixed rule into a <style> element of the page (it hides the focus ring
+# on touch screens); its hash admits exactly that element. A new OpenSeadragon that changes the rule
+# fails the policy test in tests/viewer/test_content_security_policy.py.
+OPENSEADRAGON_MOBILE_CSS = (
+    "@media (hover: none) {    .openseadragon-canvas:focus {        outline: none !important;    }}"
+)
+OPENSEADRAGON_STYLE_HASHES = (base64.b64encode(hashlib.sha256(OPENSEADRAGON_MOBILE_CSS.encode()).digest()).decode(),)
 
 SERVER_LINKS = PageLinks(
     static="/viewer/static",
@@ -40,11 +50,13 @@ def viewer_blueprint(presentation_root: Path | None, content_root: Path | None,
     blueprint = Blueprint("viewer", __name__, static_folder="static", static_url_path="/static")
     site = pages.Site(presentation_root, content_root)
     try:
-        embed_policy = content_security_policy(frame_ancestors=embed_frame_ancestors)
+        embed_policy = content_security_policy(frame_ancestors=embed_frame_ancestors,
+                                               style_hashes=OPENSEADRAGON_STYLE_HASHES)
     except ValueError as error:
         raise SettingsError(f"embed_frame_ancestors: {error}") from None
     # Mirador's Material UI writes its styles into <style> elements.
     mirador_policy = content_security_policy(inline_styles=True)
+    viewer_policy = content_security_policy(style_hashes=OPENSEADRAGON_STYLE_HASHES)
 
     def language() -> str:
         return pages.normalise_language(request.args.get("lang"))
@@ -59,7 +71,7 @@ def viewer_blueprint(presentation_root: Path | None, content_root: Path | None,
     @blueprint.get("/")
     def embedding_guide() -> Response:
         public_url = current_app.config["IIIF_SETTINGS"].base_url or request.url_root.rstrip("/")
-        return html(pages.render_guide(site, SERVER_LINKS, language(), public_url))
+        return html(pages.render_guide(site, SERVER_LINKS, language(), public_url), viewer_policy)
 
     @blueprint.get("/embed")
     def embed() -> Response:
@@ -83,7 +95,7 @@ def viewer_blueprint(presentation_root: Path | None, content_root: Path | None,
     @blueprint.get("/exhibitions/<exhibition_id>")
     def exhibition(exhibition_id: str) -> Response:
         try:
-            return html(pages.render_exhibition(site, SERVER_LINKS, language(), exhibition_id))
+            return html(pages.render_exhibition(site, SERVER_LINKS, language(), exhibition_id), viewer_policy)
         except PageNotFound as error:
             raise NotFound(str(error)) from None
         except ContentError as error:

@@ -61,16 +61,20 @@ def private_cache_control(value: str) -> str:
     return ", ".join(kept)
 
 
-def content_security_policy(frame_ancestors: str = "'self'", inline_styles: bool = False) -> str:
+def content_security_policy(frame_ancestors: str = "'self'", inline_styles: bool = False,
+                            style_hashes: tuple[str, ...] = ()) -> str:
     """The policy of an HTML page: scripts and styles from this server only, no inline script, no plugins.
 
     Manifests, info.json and tiles may come from any IIIF server, so images and fetches may go to any
     http(s) URL. ``inline_styles`` is for Mirador, whose Material UI injects ``<style>`` elements.
-    ``frame_ancestors`` lists the origins that may frame the page (a CSP source list).
+    ``style_hashes`` admit the ``<style>`` elements of exactly these contents (base64 SHA-256), for a
+    library that writes a fixed rule. ``frame_ancestors`` lists the origins that may frame the page
+    (a CSP source list).
     """
     if not _SOURCE_LIST.fullmatch(frame_ancestors):
         raise ValueError(f"frame ancestors {frame_ancestors!r} are not a space-separated list of CSP sources")
-    style_sources = "'self' 'unsafe-inline'" if inline_styles else "'self'"
+    style_sources = " ".join(("'self'", *(f"'sha256-{digest}'" for digest in style_hashes),
+                              *(("'unsafe-inline'",) if inline_styles else ())))
     return "; ".join((
         "default-src 'none'",
         "script-src 'self'",

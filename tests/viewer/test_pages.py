@@ -13,6 +13,7 @@ from iiif_archive.settings import PlatformSettings
 from manifests import load
 from iiif_server.settings import SettingsError
 from tests.viewer.conftest import EXHIBITION_ID, EXHIBITION_STEPS
+from viewer.blueprint import OPENSEADRAGON_STYLE_HASHES
 from viewer.deeplink import ContentState, encode_content_state
 
 
@@ -193,7 +194,10 @@ def test_every_page_has_a_content_security_policy_without_inline_script(client, 
     assert policy["script-src"] == "'self'"
     assert policy["object-src"] == "'none'" and policy["base-uri"] == "'none'"
     assert policy["frame-ancestors"] == ("*" if path == "/viewer/embed" else "'self'")
-    assert policy["style-src"] == ("'self' 'unsafe-inline'" if path == "/viewer/mirador" else "'self'")
+    openseadragon_pages = ("/viewer/", "/viewer/embed", f"/viewer/exhibitions/{EXHIBITION_ID}")
+    admitted_styles = {"/viewer/mirador": "'self' 'unsafe-inline'"}.get(
+        path, f"'self' 'sha256-{OPENSEADRAGON_STYLE_HASHES[0]}'" if path in openseadragon_pages else "'self'")
+    assert policy["style-src"] == admitted_styles
     html = response.get_data(as_text=True)
     assert re.findall(r"<script(?![^>]* src=)[^>]*>", html) == []  # every script is a file
     assert not re.search(r"<[^>]+ (on[a-z]+|style)=", html)
