@@ -46,8 +46,11 @@ class Settings:
     derivative_cache_dir_bytes: int = 2 * 1024 * 1024 * 1024
     # Whole Image API responses per worker, replayed to repeats of the same URL without Flask (0 = off).
     response_cache_bytes: int = 64 * 1024 * 1024
-    # Comma-separated identifier prefixes whose images are refused with 403 (info.json stays public).
+    # Comma-separated identifier prefixes whose images only signed-in readers get (info.json stays
+    # public); "prefix:group1|group2" admits only readers of those groups (README "Restricted records").
     restricted_prefixes: str = ""
+    # JSON access rules the manifest build writes (README "Restricted records"); read at start.
+    access_rules_file: Path | None = None
     # How long a request may take before it answers 503 and frees its thread: info.json, tiles and
     # thumbnails (a crop of at most 2048 x 2048 px of a tiled level) get the first, every other image
     # request (large regions, masters read top to bottom) the second.
