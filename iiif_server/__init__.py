@@ -11,6 +11,7 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     """Build the Flask app. ``source`` replaces the file-system source (tests use MemorySource)."""
     import pyvips
 
+    from iiif_server.auth.credentials import CredentialSigner
     from iiif_server.caches.responses import MemoryResponseCache
     from iiif_server.metrics import ServerMetrics
     from iiif_server.pipeline import build_pipeline
@@ -34,6 +35,8 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     source = source or FileSystemSource(settings.image_root)
     metrics = ServerMetrics()
     app.extensions["iiif"] = build_pipeline(settings, source, metrics)
+    if settings.auth_secret:
+        app.extensions["iiif.credentials"] = CredentialSigner(settings.auth_secret, settings.auth_session_seconds)
     app.register_blueprint(image_api_blueprint(ApiVersion.V3), url_prefix="/iiif/3")
     app.register_blueprint(image_api_blueprint(ApiVersion.V2), url_prefix="/iiif/2")
     register_operations(app, metrics)

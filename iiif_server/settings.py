@@ -51,6 +51,11 @@ class Settings:
     restricted_prefixes: str = ""
     # JSON access rules the manifest build writes (README "Restricted records"); read at start.
     access_rules_file: Path | None = None
+    # Key that signs access cookies and tokens; the same on every worker and server. Empty: the Auth 2.0
+    # services are off and restricted images are refused to everyone.
+    auth_secret: str = ""
+    # How long an access cookie and an access token last after login.
+    auth_session_seconds: int = 3600
     # How long a request may take before it answers 503 and frees its thread: info.json, tiles and
     # thumbnails (a crop of at most 2048 x 2048 px of a tiled level) get the first, every other image
     # request (large regions, masters read top to bottom) the second.
@@ -140,7 +145,7 @@ def _coerce(settings_class: type[Settings], key: str, raw: object, source: str) 
 
 def _check(settings: Settings) -> None:
     for name in ("max_width", "max_height", "max_area", "tile_size", "workers", "threads", "tile_deadline_ms",
-                 "heavy_deadline_ms", "heavy_output_pixels", "heavy_slots"):
+                 "heavy_deadline_ms", "heavy_output_pixels", "heavy_slots", "auth_session_seconds"):
         if getattr(settings, name) < 1:
             raise SettingsError(f"{name} must be at least 1")
     for name in ("heavy_queue", "heavy_wait_seconds"):

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, current_app, redirect, request
 
 from iiif_server.info import V2_CONTEXT, V2_PROFILE_URI, V3_CONTEXT, V3_PROFILE_URI, info_json_v2, info_json_v3
+from iiif_server.auth.web import cookie_reader
 from iiif_server.pipeline import ImagePipeline, PreparedImage
 from iiif_server.request import ApiVersion, BaseUriRequest, ImageRequest, InfoRequest, parse_image_path
 from iiif_server.web.replay import REPLAYABLE_ENVIRON_KEY
@@ -71,7 +72,7 @@ def _info_response(parsed: InfoRequest) -> Response:
 
 
 def _image_response(parsed: ImageRequest) -> Response:
-    reader = None
+    reader = cookie_reader()
     environ = request.environ  # the pipeline asks on a thread of its own, outside the request context
 
     def client_copy_is_current(prepared: PreparedImage) -> bool:
