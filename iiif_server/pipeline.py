@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 import pyvips
 
-from iiif_server.access.base import AccessDecision, AccessLevel, AccessPolicy, AccessRequest, Reader
+from iiif_server.access.base import AccessDecision, AccessPolicy, AccessRequest, Reader, is_restricted
 from iiif_server.access.rules import load_access_rules
 from iiif_server.caches.base import DerivativeCache, InfoCache
 from iiif_server.caches.derivatives import DiskDerivativeCache, MemoryDerivativeCache, TieredDerivativeCache
@@ -190,8 +190,7 @@ class ImagePipeline:
         master, info = self._image_info(request.identifier)
         if self.access.decide(AccessRequest(request.identifier, reader)) is AccessDecision.DENY:
             raise Forbidden(f"image {request.identifier!r} is restricted")
-        rule = self.access.rule_for(request.identifier)
-        restricted = rule is not None and rule.level is not AccessLevel.PUBLIC
+        restricted = is_restricted(self.access.rule_for(request.identifier))
         plan = plan_render(request, info, self.limits)
         deadline = Deadline.after(self.allowances.for_plan(plan), started)
         return PreparedImage(master, info, plan, self.jpeg_quality, self.render_version, deadline, restricted)

@@ -56,6 +56,12 @@ class Settings:
     auth_secret: str = ""
     # How long an access cookie and an access token last after login.
     auth_session_seconds: int = 3600
+    # The embedded users file (readers, groups, Argon2 hashes) the login page checks; managed by
+    # `iiif-archive users`.
+    auth_users_file: Path | None = None
+    # Comma-separated origins (https://portal.example) the token service gives tokens to, besides this
+    # server's own; others get an invalidOrigin error.
+    auth_token_origins: str = ""
     # How long a request may take before it answers 503 and frees its thread: info.json, tiles and
     # thumbnails (a crop of at most 2048 x 2048 px of a tiled level) get the first, every other image
     # request (large regions, masters read top to bottom) the second.

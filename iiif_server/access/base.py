@@ -32,6 +32,11 @@ class AccessRule:
         return identifier == self.prefix or identifier.startswith(self.prefix + "/")
 
 
+def is_restricted(rule: AccessRule | None) -> bool:
+    """Some readers may not see what ``rule`` governs: its answers are theirs alone, never shared."""
+    return rule is not None and rule.level is not AccessLevel.PUBLIC
+
+
 @dataclass(frozen=True)
 class Reader:
     """A signed-in reader, as the signed access cookie or token names them."""

@@ -51,5 +51,13 @@ class CredentialSigner:
             return None
         return grant if grant.expires_at > self._clock() else None
 
+    def is_expired(self, kind: CredentialKind, value: str) -> bool:
+        """``value`` is a genuine credential of this kind whose time has passed."""
+        try:
+            payload = self._serializers[kind].loads(value)
+        except BadSignature:
+            return False
+        return isinstance(payload, dict) and isinstance(payload.get("exp"), int) and payload["exp"] <= self._clock()
+
     def seconds_left(self, grant: Grant) -> int:
         return max(0, grant.expires_at - int(self._clock()))

@@ -9,7 +9,9 @@ from urllib.parse import quote
 from flask import Blueprint, Response, current_app, redirect, request
 
 from iiif_server.info import V2_CONTEXT, V2_PROFILE_URI, V3_CONTEXT, V3_PROFILE_URI, info_json_v2, info_json_v3
-from iiif_server.auth.web import cookie_reader
+from iiif_server.access.base import is_restricted
+from iiif_server.auth.services import AUTH_CONTEXT, image_auth_services
+from iiif_server.auth.web import cookie_reader, credential_signer
 from iiif_server.pipeline import ImagePipeline, PreparedImage
 from iiif_server.request import ApiVersion, BaseUriRequest, ImageRequest, InfoRequest, parse_image_path
 from iiif_server.web.replay import REPLAYABLE_ENVIRON_KEY
@@ -43,10 +45,13 @@ def _pipeline() -> ImagePipeline:
     return current_app.extensions["iiif"]
 
 
+def _public_base() -> str:
+    """The configured public base, else the URL this request came to."""
+    return current_app.config["IIIF_SETTINGS"].base_url or request.url_root.rstrip("/")
+
+
 def service_id(version: ApiVersion, identifier: str) -> str:
-    """The image service's URI: the configured public base, else the URL this request came to."""
-    base = current_app.config["IIIF_SETTINGS"].base_url or request.url_root.rstrip("/")
-    return f"{base}/iiif/{version.value}/{quote(identifier, safe='')}"
+    return f"{_public_base()}/iiif/{version.value}/{quote(identifier, safe='')}"
 
 
 def _profile_link(version: ApiVersion) -> str:
@@ -56,6 +61,12 @@ def _profile_link(version: ApiVersion) -> str:
 def _info_response(parsed: InfoRequest) -> Response:
     master, info = _pipeline().image_info(parsed.identifier)
     document = _INFO_JSON[parsed.version](info, service_id(parsed.version, parsed.identifier), _pipeline().limits)
+    restricted = is_restricted(_pipeline().access.rule_for(parsed.identifier))
+    if parsed.version is ApiVersion.V3 and restricted and credential_signer() is not None:
+        # Auth 2.0 "Probe Service": the image service lists it; an extension's context comes before
+        # the Image API's, which stays last (Image API 3.0 "Linked Data Context and Extensions").
+        document["@context"] = [AUTH_CONTEXT, document["@context"]]
+        document["service"] = image_auth_services(_public_base(), parsed.identifier)
     wants_jsonld = request.accept_mimetypes.quality("application/ld+json") > request.accept_mimetypes.quality(
         "application/json"
     )
