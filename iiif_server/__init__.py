@@ -12,6 +12,7 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     import pyvips
 
     from iiif_server.auth.credentials import CredentialSigner
+    from iiif_server.auth.throttle import LoginThrottle
     from iiif_server.auth.web import auth_blueprint
     from iiif_server.caches.responses import MemoryResponseCache
     from iiif_server.metrics import ServerMetrics
@@ -38,6 +39,8 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     app.extensions["iiif"] = build_pipeline(settings, source, metrics)
     if settings.auth_secret:
         app.extensions["iiif.credentials"] = CredentialSigner(settings.auth_secret, settings.auth_session_seconds)
+        app.extensions["iiif.login_throttle"] = LoginThrottle(settings.auth_login_failures,
+                                                              settings.auth_login_window_seconds)
         app.register_blueprint(auth_blueprint(), url_prefix="/auth/2")
     app.register_blueprint(image_api_blueprint(ApiVersion.V3), url_prefix="/iiif/3")
     app.register_blueprint(image_api_blueprint(ApiVersion.V2), url_prefix="/iiif/2")

@@ -59,6 +59,9 @@ class Settings:
     # The embedded users file (readers, groups, Argon2 hashes) the login page checks; managed by
     # `iiif-archive users`.
     auth_users_file: Path | None = None
+    # Failed logins allowed per client address and per user name within the window, per worker; then 429.
+    auth_login_failures: int = 5
+    auth_login_window_seconds: int = 900
     # Comma-separated origins (https://portal.example) the token service gives tokens to, besides this
     # server's own; others get an invalidOrigin error.
     auth_token_origins: str = ""
@@ -151,7 +154,8 @@ def _coerce(settings_class: type[Settings], key: str, raw: object, source: str) 
 
 def _check(settings: Settings) -> None:
     for name in ("max_width", "max_height", "max_area", "tile_size", "workers", "threads", "tile_deadline_ms",
-                 "heavy_deadline_ms", "heavy_output_pixels", "heavy_slots", "auth_session_seconds"):
+                 "heavy_deadline_ms", "heavy_output_pixels", "heavy_slots", "auth_session_seconds",
+                 "auth_login_failures", "auth_login_window_seconds"):
         if getattr(settings, name) < 1:
             raise SettingsError(f"{name} must be at least 1")
     for name in ("heavy_queue", "heavy_wait_seconds"):

@@ -17,6 +17,7 @@ from iiif_server.auth.services import (
     LOGIN_CONFIRM, LOGIN_LABEL, LOGIN_NOTE, LOGOUT_LABEL, access_token_error, access_token_message, probe_result,
     probe_url,
 )
+from iiif_server.auth.throttle import LoginThrottle
 from iiif_server.auth.users import UsersFile
 from iiif_server.errors import BadRequest, NotFound
 from iiif_server.web.security import LOCAL_HOSTS, content_security_policy, host_name
@@ -73,7 +74,7 @@ def auth_blueprint() -> Blueprint:
         users = _users()
         nonce = request.cookies.get(LOGIN_FORM_COOKIE) or secrets.token_urlsafe(16)
         form_signer = URLSafeSerializer(current_app.config["IIIF_SETTINGS"].auth_secret, salt="iiif-login-form")
-        failed = False
+        failed, retry_after = False, 0
         if request.method == "POST":
             try:
                 form_nonce = form_signer.loads(request.form.get("csrf_token", ""))
@@ -81,13 +82,21 @@ def auth_blueprint() -> Blueprint:
                 form_nonce = None
             if form_nonce is None or not hmac.compare_digest(str(form_nonce), nonce):
                 raise BadRequest("the login form is stale or was not sent by this server's login page; reload it")
-            reader = users.verify(request.form.get("user", ""), request.form.get("password", ""))
-            if reader is not None:
-                return _signed_in(reader)
-            failed = True
+            user, client = request.form.get("user", ""), request.remote_addr or ""
+            throttle: LoginThrottle = current_app.extensions["iiif.login_throttle"]
+            retry_after = throttle.retry_after(client, user)
+            if not retry_after:
+                reader = users.verify(user, request.form.get("password", ""))
+                if reader is not None:
+                    return _signed_in(reader)
+                throttle.record_failure(client, user)
+                failed = True
         page = render_template("auth_login.html", csrf_token=form_signer.dumps(nonce), failed=failed,
-                               label=LOGIN_LABEL, note=LOGIN_NOTE, confirm=LOGIN_CONFIRM)
-        response = Response(page, status=401 if failed else 200, mimetype="text/html")
+                               retry_after=retry_after, label=LOGIN_LABEL, note=LOGIN_NOTE, confirm=LOGIN_CONFIRM)
+        status = 429 if retry_after else 401 if failed else 200
+        response = Response(page, status=status, mimetype="text/html")
+        if retry_after:
+            response.headers["Retry-After"] = str(retry_after)
         response.headers["Cache-Control"] = "no-store"
         response.set_cookie(LOGIN_FORM_COOKIE, nonce, httponly=True, samesite="Strict", path=request.path,
                             secure=not _is_loopback_http())

@@ -232,3 +232,18 @@ def test_logout_ends_the_session(auth_app):
     assert page.status_code == 200 and "Đã đăng xuất" in page.get_data(as_text=True)
     assert client.get_cookie(ACCESS_COOKIE) is None
     assert client.get(RESTRICTED_TILE).status_code == 403
+
+
+def test_failed_logins_are_limited_per_client_and_per_user(image_root: Path, users_file: Path):
+    app = create_app(Settings(image_root=image_root, restricted_prefixes="nested", auth_secret="test key",
+                              auth_users_file=users_file, auth_login_failures=2))
+    client = app.test_client()
+    assert [log_in(client, "lan", "guess").status_code for _ in range(2)] == [401, 401]
+    refused = log_in(client, "lan", "mật khẩu của Lan")  # even the right password waits
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert "Too many failed logins" in refused.get_data(as_text=True)
+    assert client.get_cookie(ACCESS_COOKIE) is None
+    from_elsewhere = app.test_client()
+    from_elsewhere.environ_base["REMOTE_ADDR"] = "127.0.0.9"
+    assert log_in(from_elsewhere, "lan", "mật khẩu của Lan").status_code == 429  # the name is protected too
+    assert log_in(from_elsewhere, "minh", "minh's password").status_code == 200
