@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from iiif_archive.settings import PlatformSettings
+from iiif_server.auth.users import UsersFile
 from iiif_server.settings import SettingsError, load_settings
 from manifests import cli as manifest_commands
 from viewer.cli import viewer_export
@@ -108,3 +109,63 @@ def deploy_nginx(upstreams: tuple[str, ...], listen: str, cache_dir: Path, cache
         out_file.write_text(config, encoding="utf-8")
         click.echo(f"wrote {out_file}; run: nginx -p {deployment.run_dir} -c {out_file.absolute()} "
                    f"-e {deployment.run_dir}/error.log", err=True)
+
+
+def _users_file(users_file: Path | None, config_file: Path | None) -> UsersFile:
+    if users_file is None:
+        try:
+            users_file = load_settings(config_file, settings_class=PlatformSettings).auth_users_file
+        except SettingsError as error:
+            raise click.UsageError(str(error)) from None
+    if users_file is None:
+        raise click.UsageError("name the users file: --users-file, or auth_users_file in --config or IIIF_AUTH_USERS_FILE")
+    return UsersFile(users_file)
+
+
+_users_file_option = click.option(
+    "--users-file", type=click.Path(dir_okay=False, path_type=Path),
+    help="The users file [default: the auth_users_file setting].")
+_config_option = click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="TOML settings file naming auth_users_file.")
+
+
+@main.group()
+def users() -> None:
+    """Readers of restricted records in the embedded users file (Argon2 password hashes)."""
+
+
+@users.command("add")
+@click.argument("user")
+@click.option("--group", "groups", multiple=True, help="A group the reader belongs to; repeat for each.")
+@click.password_option(help="The reader's password (asked twice when not given).")
+@_users_file_option
+@_config_option
+def users_add(user: str, groups: tuple[str, ...], password: str, users_file: Path | None,
+              config_file: Path | None) -> None:
+    """Add USER, or replace their password and groups."""
+    try:
+        _users_file(users_file, config_file).add(user, password, groups)
+    except (ValueError, SettingsError) as error:
+        raise click.UsageError(str(error)) from None
+    click.echo(f"{user}: saved" + (f" (groups: {', '.join(sorted(set(groups)))})" if groups else ""))
+
+
+@users.command("remove")
+@click.argument("user")
+@_users_file_option
+@_config_option
+def users_remove(user: str, users_file: Path | None, config_file: Path | None) -> None:
+    """Remove USER."""
+    if not _users_file(users_file, config_file).remove(user):
+        raise click.ClickException(f"no user {user!r}")
+    click.echo(f"{user}: removed")
+
+
+@users.command("list")
+@_users_file_option
+@_config_option
+def users_list(users_file: Path | None, config_file: Path | None) -> None:
+    """List users and their groups (never their password hashes)."""
+    for reader in _users_file(users_file, config_file).readers():
+        click.echo(f"{reader.user}\t{','.join(sorted(reader.groups))}")

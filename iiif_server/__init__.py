@@ -11,6 +11,9 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     """Build the Flask app. ``source`` replaces the file-system source (tests use MemorySource)."""
     import pyvips
 
+    from iiif_server.auth.credentials import CredentialSigner
+    from iiif_server.auth.throttle import LoginThrottle
+    from iiif_server.auth.web import auth_blueprint
     from iiif_server.caches.responses import MemoryResponseCache
     from iiif_server.loaders import allow_only_master_loaders
     from iiif_server.metrics import ServerMetrics
@@ -36,6 +39,11 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     source = source or FileSystemSource(settings.image_root)
     metrics = ServerMetrics()
     app.extensions["iiif"] = build_pipeline(settings, source, metrics)
+    if settings.auth_secret:
+        app.extensions["iiif.credentials"] = CredentialSigner(settings.auth_secret, settings.auth_session_seconds)
+        app.extensions["iiif.login_throttle"] = LoginThrottle(settings.auth_login_failures,
+                                                              settings.auth_login_window_seconds)
+        app.register_blueprint(auth_blueprint(), url_prefix="/auth/2")
     app.register_blueprint(image_api_blueprint(ApiVersion.V3), url_prefix="/iiif/3")
     app.register_blueprint(image_api_blueprint(ApiVersion.V2), url_prefix="/iiif/2")
     register_operations(app, metrics)

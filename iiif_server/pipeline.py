@@ -9,8 +9,8 @@ from dataclasses import dataclass, replace
 
 import pyvips
 
-from iiif_server.access.base import AccessDecision, AccessPolicy, AccessRequest
-from iiif_server.access.policies import OpenAccess, RestrictedPrefixes
+from iiif_server.access.base import AccessDecision, AccessPolicy, AccessRequest, Reader, is_restricted
+from iiif_server.access.rules import load_access_rules
 from iiif_server.caches.base import DerivativeCache, InfoCache
 from iiif_server.caches.derivatives import DiskDerivativeCache, MemoryDerivativeCache, TieredDerivativeCache
 from iiif_server.caches.info import MemoryInfoCache
@@ -43,6 +43,8 @@ class PreparedImage:
     render_version: str
     # When the response must be done by (not part of its identity).
     deadline: Deadline
+    # An access rule limits who gets it: the response is one reader's, never kept in a shared cache.
+    restricted: bool = False
 
     @property
     def cache_key(self) -> str:
@@ -164,7 +166,7 @@ class ImagePipeline:
         return MasterDescription(identifier, restricted, info.width, info.height, info.kind)
 
     def answer(
-        self, request: ImageRequest, token: str | None, client_copy_is_current: Callable[[PreparedImage], bool]
+        self, request: ImageRequest, reader: Reader | None, client_copy_is_current: Callable[[PreparedImage], bool]
     ) -> tuple[PreparedImage, bytes | None]:
         """The prepared response and its bytes, or None for the bytes when ``client_copy_is_current``
         (the client's validators match: a 304). Within the tile deadline until the request is
@@ -172,7 +174,7 @@ class ImagePipeline:
         started = time.monotonic()
 
         def prepare_and_produce(extend: Extend) -> tuple[PreparedImage, bytes | None]:
-            prepared = self.prepare(request, token, started)
+            prepared = self.prepare(request, reader, started)
             extend(prepared.deadline)
             if client_copy_is_current(prepared):
                 return prepared, None
@@ -180,17 +182,18 @@ class ImagePipeline:
 
         return self.runner.run_extendable(Deadline.after(self.allowances.tile_seconds, started), prepare_and_produce)
 
-    def prepare(self, request: ImageRequest, token: str | None = None, started: float | None = None) -> PreparedImage:
+    def prepare(self, request: ImageRequest, reader: Reader | None = None, started: float | None = None) -> PreparedImage:
         """Everything about the response short of its pixels (on the calling thread: ``answer``
         runs it within a deadline); the PreparedImage carries the deadline its production gets,
         counted from ``started`` (``time.monotonic()``; default now)."""
         started = time.monotonic() if started is None else started
         master, info = self._image_info(request.identifier)
-        if self.access.decide(AccessRequest(request.identifier, token)) is AccessDecision.DENY:
+        if self.access.decide(AccessRequest(request.identifier, reader)) is AccessDecision.DENY:
             raise Forbidden(f"image {request.identifier!r} is restricted")
+        restricted = is_restricted(self.access.rule_for(request.identifier))
         plan = plan_render(request, info, self.limits)
         deadline = Deadline.after(self.allowances.for_plan(plan), started)
-        return PreparedImage(master, info, plan, self.jpeg_quality, self.render_version, deadline)
+        return PreparedImage(master, info, plan, self.jpeg_quality, self.render_version, deadline, restricted)
 
     def produce(self, prepared: PreparedImage) -> bytes:
         """The response's bytes (on the calling thread; the renderer stops once the deadline has passed)."""
@@ -201,7 +204,8 @@ class ImagePipeline:
             if stored is not None:
                 self.metrics.count_passthrough()
                 return stored
-        cache = self.derivative_cache
+        # Restricted pixels are never written to a cache (the disk cache outlives the process).
+        cache = None if prepared.restricted else self.derivative_cache
         if cache is not None:
             cached = cache.get(prepared.cache_key)
             self.metrics.count_cache_lookup(cached is not None)
@@ -244,11 +248,10 @@ def build_pipeline(settings: Settings, source: ImageSource, metrics: DataPathMet
     if settings.derivative_cache_dir is not None:
         disk_cache = DiskDerivativeCache(settings.derivative_cache_dir, settings.derivative_cache_dir_bytes)
         derivative_cache = TieredDerivativeCache(derivative_cache, disk_cache) if derivative_cache is not None else disk_cache
-    prefixes = tuple(p.strip() for p in settings.restricted_prefixes.split(",") if p.strip())
     return ImagePipeline(
         source=source,
         info_cache=MemoryInfoCache(settings.info_cache_entries),
-        access=RestrictedPrefixes(prefixes) if prefixes else OpenAccess(),
+        access=load_access_rules(settings),
         limits=ServiceLimits(settings.max_width, settings.max_height, settings.max_area),
         tile_size=settings.tile_size,
         jpeg_quality=settings.jpeg_quality,

@@ -46,8 +46,25 @@ class Settings:
     derivative_cache_dir_bytes: int = 2 * 1024 * 1024 * 1024
     # Whole Image API responses per worker, replayed to repeats of the same URL without Flask (0 = off).
     response_cache_bytes: int = 64 * 1024 * 1024
-    # Comma-separated identifier prefixes whose images are refused with 403 (info.json stays public).
+    # Comma-separated identifier prefixes whose images only signed-in readers get (info.json stays
+    # public); "prefix:group1|group2" admits only readers of those groups (README "Restricted records").
     restricted_prefixes: str = ""
+    # JSON access rules the manifest build writes (README "Restricted records"); read at start.
+    access_rules_file: Path | None = None
+    # Key that signs access cookies and tokens; the same on every worker and server. Empty: the Auth 2.0
+    # services are off and restricted images are refused to everyone.
+    auth_secret: str = ""
+    # How long an access cookie and an access token last after login.
+    auth_session_seconds: int = 3600
+    # The embedded users file (readers, groups, Argon2 hashes) the login page checks; managed by
+    # `iiif-archive users`.
+    auth_users_file: Path | None = None
+    # Failed logins allowed per client address and per user name within the window, per worker; then 429.
+    auth_login_failures: int = 5
+    auth_login_window_seconds: int = 900
+    # Comma-separated origins (https://portal.example) the token service gives tokens to, besides this
+    # server's own; others get an invalidOrigin error.
+    auth_token_origins: str = ""
     # How long a request may take before it answers 503 and frees its thread: info.json, tiles and
     # thumbnails (a crop of at most 2048 x 2048 px of a tiled level) get the first, every other image
     # request (large regions, masters read top to bottom) the second.
@@ -137,7 +154,8 @@ def _coerce(settings_class: type[Settings], key: str, raw: object, source: str) 
 
 def _check(settings: Settings) -> None:
     for name in ("max_width", "max_height", "max_area", "tile_size", "workers", "threads", "tile_deadline_ms",
-                 "heavy_deadline_ms", "heavy_output_pixels", "heavy_slots"):
+                 "heavy_deadline_ms", "heavy_output_pixels", "heavy_slots", "auth_session_seconds",
+                 "auth_login_failures", "auth_login_window_seconds"):
         if getattr(settings, name) < 1:
             raise SettingsError(f"{name} must be at least 1")
     for name in ("heavy_queue", "heavy_wait_seconds"):

@@ -3,11 +3,15 @@ in-memory source."""
 
 from __future__ import annotations
 
+import pytest
 import pyvips
 
+from iiif_server.access.base import Reader
+from iiif_server.errors import Forbidden
 from iiif_server.info import MasterKind
 from iiif_server.metrics import UncountedMetrics
 from iiif_server.pipeline import MasterDescription, build_pipeline
+from iiif_server.request import ApiVersion, parse_image_path
 from iiif_server.settings import Settings
 from iiif_server.sources.memory import MemorySource
 
@@ -41,3 +45,16 @@ def test_describe_names_the_problem_of_an_unreadable_master():
 
 def test_describe_has_nothing_for_an_unknown_identifier():
     assert listing_pipeline().describe("nobody/here") is None
+
+
+def test_a_restricted_image_reaches_its_reader_and_no_derivative_cache():
+    pipeline = listing_pipeline()
+    request = parse_image_path("closed/letter/full/100,/0/default.jpg", ApiVersion.V3)
+    with pytest.raises(Forbidden):
+        pipeline.prepare(request)
+    prepared, data = pipeline.answer(request, Reader("lan"), lambda _prepared: False)
+    assert prepared.restricted and pyvips.Image.new_from_buffer(data, "").width == 100
+    assert pipeline.derivative_cache.get(prepared.cache_key) is None
+    public, _ = pipeline.answer(parse_image_path("letters/open/full/100,/0/default.jpg", ApiVersion.V3), None,
+                                lambda _prepared: False)
+    assert not public.restricted and pipeline.derivative_cache.get(public.cache_key) is not None

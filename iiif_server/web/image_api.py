@@ -9,10 +9,15 @@ from urllib.parse import quote
 from flask import Blueprint, Response, current_app, redirect, request
 
 from iiif_server.info import V2_CONTEXT, V2_PROFILE_URI, V3_CONTEXT, V3_PROFILE_URI, info_json_v2, info_json_v3
+from iiif_server.access.base import is_restricted
+from iiif_server.auth.services import AUTH_CONTEXT, image_auth_services
+from iiif_server.auth.web import cookie_reader, credential_signer
 from iiif_server.pipeline import ImagePipeline, PreparedImage
 from iiif_server.request import ApiVersion, BaseUriRequest, ImageRequest, InfoRequest, parse_image_path
 from iiif_server.web.replay import REPLAYABLE_ENVIRON_KEY
-from iiif_server.web.responses import cacheable, last_modified_of, not_modified, not_modified_response, strong_etag
+from iiif_server.web.responses import (
+    cacheable, last_modified_of, not_modified, not_modified_response, restricted, strong_etag,
+)
 
 _PROFILE_URI = {ApiVersion.V3: V3_PROFILE_URI, ApiVersion.V2: V2_PROFILE_URI}
 _CONTEXT = {ApiVersion.V3: V3_CONTEXT, ApiVersion.V2: V2_CONTEXT}
@@ -40,10 +45,13 @@ def _pipeline() -> ImagePipeline:
     return current_app.extensions["iiif"]
 
 
+def _public_base() -> str:
+    """The configured public base, else the URL this request came to."""
+    return current_app.config["IIIF_SETTINGS"].base_url or request.url_root.rstrip("/")
+
+
 def service_id(version: ApiVersion, identifier: str) -> str:
-    """The image service's URI: the configured public base, else the URL this request came to."""
-    base = current_app.config["IIIF_SETTINGS"].base_url or request.url_root.rstrip("/")
-    return f"{base}/iiif/{version.value}/{quote(identifier, safe='')}"
+    return f"{_public_base()}/iiif/{version.value}/{quote(identifier, safe='')}"
 
 
 def _profile_link(version: ApiVersion) -> str:
@@ -53,6 +61,12 @@ def _profile_link(version: ApiVersion) -> str:
 def _info_response(parsed: InfoRequest) -> Response:
     master, info = _pipeline().image_info(parsed.identifier)
     document = _INFO_JSON[parsed.version](info, service_id(parsed.version, parsed.identifier), _pipeline().limits)
+    restricted = is_restricted(_pipeline().access.rule_for(parsed.identifier))
+    if parsed.version is ApiVersion.V3 and restricted and credential_signer() is not None:
+        # Auth 2.0 "Probe Service": the image service lists it; an extension's context comes before
+        # the Image API's, which stays last (Image API 3.0 "Linked Data Context and Extensions").
+        document["@context"] = [AUTH_CONTEXT, document["@context"]]
+        document["service"] = image_auth_services(_public_base(), parsed.identifier)
     wants_jsonld = request.accept_mimetypes.quality("application/ld+json") > request.accept_mimetypes.quality(
         "application/json"
     )
@@ -69,22 +83,25 @@ def _info_response(parsed: InfoRequest) -> Response:
 
 
 def _image_response(parsed: ImageRequest) -> Response:
-    token = _bearer_token()
+    reader = cookie_reader()
     environ = request.environ  # the pipeline asks on a thread of its own, outside the request context
 
     def client_copy_is_current(prepared: PreparedImage) -> bool:
         return not_modified(_etag_of(prepared), _last_modified_of(prepared), environ)
 
-    prepared, data = _pipeline().answer(parsed, token, client_copy_is_current)
+    prepared, data = _pipeline().answer(parsed, reader, client_copy_is_current)
     canonical = f"{service_id(parsed.version, parsed.identifier)}/{prepared.plan.canonical}"
     headers = {"Link": f'<{canonical}>;rel="canonical", {_profile_link(parsed.version)}'}
     etag, modified = _etag_of(prepared), _last_modified_of(prepared)
     if data is None:
-        return not_modified_response(etag, modified, headers)
-    response = Response(data, content_type=prepared.plan.format.media_type, headers=headers)
-    if token is None:  # the access policy let anyone have it
+        response = not_modified_response(etag, modified, headers)
+    else:
+        response = cacheable(Response(data, content_type=prepared.plan.format.media_type, headers=headers), etag, modified)
+    if prepared.restricted:
+        return restricted(response)
+    if data is not None:
         request.environ[REPLAYABLE_ENVIRON_KEY] = prepared.master
-    return cacheable(response, etag, modified)
+    return response
 
 
 def _etag_of(prepared: PreparedImage) -> str:
@@ -98,8 +115,3 @@ def _last_modified_of(prepared: PreparedImage) -> datetime:
 def _base_uri_redirect(parsed: BaseUriRequest) -> Response:
     _pipeline().locate(parsed.identifier)  # 404 here rather than a redirect to a 404
     return redirect(f"{service_id(parsed.version, parsed.identifier)}/info.json", code=303)
-
-
-def _bearer_token() -> str | None:
-    header = request.headers.get("Authorization", "")
-    return header[7:].strip() or None if header.lower().startswith("bearer ") else None

@@ -36,6 +36,14 @@ def cacheable(response: Response, etag: str, last_modified: datetime) -> Respons
     return response
 
 
+def restricted(response: Response) -> Response:
+    """An answer an access rule limits: one reader's, kept by no cache, not even the browser's (a
+    reading-room terminal's next reader must not find it), and never replayed (the view does not mark it)."""
+    response.headers["Cache-Control"] = "private, no-store"
+    response.vary.add("Cookie")
+    return response
+
+
 def not_modified_response(etag: str, last_modified: datetime, extra_headers: dict[str, str]) -> Response:
     response = Response(status=304, headers=extra_headers)
     return cacheable(response, etag, last_modified)
