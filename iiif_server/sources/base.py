@@ -10,14 +10,17 @@ import pyvips
 
 @dataclass(frozen=True)
 class Fingerprint:
-    """Changes whenever the master changes on disk (or in the store): size and modification time."""
+    """Changes whenever the master changes on disk (or in the store): size and modification time,
+    and in object storage the object's ETag."""
 
     size: int
     mtime_ns: int
+    etag: str = ""
 
     @property
     def token(self) -> str:
-        return f"{self.size:x}-{self.mtime_ns:x}"
+        plain = f"{self.size:x}-{self.mtime_ns:x}"
+        return f"{plain}-{self.etag}" if self.etag else plain
 
 
 @dataclass(frozen=True)
