@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from iiif_server.errors import IIIFError
 from iiif_server.probe import probe
-from iiif_server.sources.filesystem import FileSystemSource
+from iiif_server.settings import ImageRoot, Settings
+from iiif_server.sources import open_source
 from manifests.load import ContentError, Problem
 from manifests.model import Content, Origin
 
@@ -24,9 +24,13 @@ class ImageSize:
     height: int
 
 
-def read_image_sizes(content: Content, image_root: Path, tile_size: int = 512) -> Mapping[str, ImageSize]:
-    """Sizes by identifier; raises ContentError listing every missing or unreadable master."""
-    source = FileSystemSource(image_root)
+def read_image_sizes(
+    content: Content, image_root: ImageRoot, tile_size: int = 512, settings: Settings | None = None,
+) -> Mapping[str, ImageSize]:
+    """Sizes by identifier, from the headers of the masters in a folder or a bucket (ranged reads;
+    a bucket's connection from ``settings``, else AWS_*); raises ContentError listing every
+    missing or unreadable master."""
+    source = open_source((settings or Settings()).replace(image_root=image_root))
     references: dict[str, list[tuple[Origin, str]]] = {}
     for document in content.documents:
         for number, page in enumerate(document.pages, start=1):
