@@ -20,7 +20,7 @@ from iiif_server.metrics import record_cache_lookup, record_passthrough
 from iiif_server.passthrough import StoredTileReader
 from iiif_server.jpeg2000 import Jpeg2000Regions
 from iiif_server.plan import Box, LevelReader, RenderPlan, plan_render
-from iiif_server.probe import probe
+from iiif_server.probe import TIFF_SUFFIXES, probe
 from iiif_server.render import render
 from iiif_server.request import ImageRequest
 from iiif_server.settings import Settings
@@ -138,6 +138,11 @@ class ImagePipeline:
             region = self.jpeg2000_regions.read(master, path, layout, plan.level_index, plan.crop)
             # The plan, seen from the decoded region: nothing left to crop.
             return render(region, replace(plan, crop=Box(0, 0, plan.crop.width, plan.crop.height)), self.jpeg_quality)
+        remote = self.source.local_path(master) is None  # each read may be a round trip
+        if remote and plan.reader is not LevelReader.SEQUENTIAL and master.suffix in TIFF_SUFFIXES:
+            crop = plan.crop
+            self.source.read_ahead(master, self.stored_tiles.tile_ranges(
+                self.source.open_bytes, master, plan.level.load_option, (crop.x, crop.y, crop.width, crop.height)))
         try:
             if plan.reader is LevelReader.SEQUENTIAL:
                 level_image = self.source.load_image(master, access="sequential", **_load_options(plan.level))

@@ -50,6 +50,10 @@ class ImageSource(Protocol):
     def load_image(self, master: Master, **load_options: object) -> pyvips.Image:
         """The master opened lazily by libvips with loader options such as page=, shrink=."""
 
+    def read_ahead(self, master: Master, ranges: list[tuple[int, int]]) -> None:
+        """The byte ranges (start, end) a render is about to read, all at once. A source whose reads
+        each cost a round trip fetches them together; a local one does nothing."""
+
     def local_path(self, master: Master) -> str | None:
         """A path on local disk that C libraries can open the master by, or None (they then get
         it through ``load_image``)."""

@@ -37,9 +37,12 @@ from iiif_server.sources.base import Fingerprint, Master
 
 # A pyramidal TIFF keeps each level's IFD after that level's data: one block per level is read.
 BLOCK_BYTES = 16 * 1024
-# Reads at least this long are tile data (libtiff and the passthrough read a whole tile at once):
-# fetched exactly, never rounded up to blocks, and not kept (the derivative caches keep results).
-EXACT_READ_BYTES = 16 * 1024
+# Header reads are a few bytes to 2 KiB (IFD entries, tag arrays, libvips' sniffing); reads at
+# least this long are tile data (libtiff and the passthrough read a whole tile at once): fetched
+# exactly, never rounded up to blocks, and not kept (the derivative caches keep results).
+EXACT_READ_BYTES = 4 * 1024
+# Tiles read ahead for a render wait here until libvips reads them (each is taken once).
+READ_AHEAD_BYTES = 32 * 1024 * 1024
 # Header blocks kept per worker across all masters: a 30,000 px pyramid's IFDs and tile tables fit
 # in a few blocks, so this holds the headers of hundreds of masters.
 BLOCK_CACHE_BYTES = 32 * 1024 * 1024
@@ -60,6 +63,7 @@ class ObjectStoreSource:
         self.root = root
         self.location_ttl_s = location_ttl_s
         self.blocks = BlockCache(BLOCK_CACHE_BYTES)
+        self.read_ahead_ranges = BlockCache(READ_AHEAD_BYTES)
         self.traffic = Traffic()
         self._located: OrderedDict[str, tuple[float, Master | None]] = OrderedDict()
         self._lock = threading.Lock()
@@ -129,6 +133,24 @@ class ObjectStoreSource:
         # pyvips keeps the source (and so the reader) referenced by the image and every image made from it.
         return pyvips.Image.new_from_source(source, "", **load_options)
 
+    def read_ahead(self, master: Master, ranges: list[tuple[int, int]]) -> None:
+        """Fetch the stored tiles a render needs concurrently (obstore.get_ranges), rather than one
+        round trip after another as libvips asks for them."""
+        token = master.fingerprint.token
+        wanted = [(start, end) for start, end in ranges
+                  if self.read_ahead_ranges.get((master.location, token, start, end)) is None]
+        if len(wanted) < 2:
+            return  # one range is fetched as fast when libvips asks for it
+        try:
+            buffers = obstore.get_ranges(self.store, master.location, starts=[start for start, _ in wanted],
+                                         ends=[end for _, end in wanted])
+        except Exception:  # obstore raises its own hierarchy; libvips' own reads then report it
+            return
+        for (start, end), buffer in zip(wanted, buffers, strict=True):
+            data = bytes(buffer)
+            self.traffic.add(len(data))
+            self.read_ahead_ranges.put((master.location, token, start, end), data)
+
     def local_path(self, master: Master) -> str | None:
         return None
 
@@ -170,22 +192,31 @@ class Traffic:
 
 
 class BlockCache:
-    """Header blocks by (key, ETag, block number), least recently used dropped past ``max_bytes``."""
+    """Byte strings by a key naming the master's version and where in it they lie (header blocks,
+    tiles read ahead); least recently used dropped past ``max_bytes``."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._blocks: OrderedDict[tuple[str, str, int], bytes] = OrderedDict()
+        self._blocks: OrderedDict[tuple, bytes] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, str, int]) -> bytes | None:
+    def take(self, key: tuple) -> bytes | None:
+        """Get and forget: a tile read ahead is read once."""
+        with self._lock:
+            block = self._blocks.pop(key, None)
+            if block is not None:
+                self._bytes -= len(block)
+            return block
+
+    def get(self, key: tuple) -> bytes | None:
         with self._lock:
             block = self._blocks.get(key)
             if block is not None:
                 self._blocks.move_to_end(key)
             return block
 
-    def put(self, key: tuple[str, str, int], block: bytes) -> None:
+    def put(self, key: tuple, block: bytes) -> None:
         with self._lock:
             if key in self._blocks:
                 return
@@ -231,7 +262,8 @@ class ObjectReader(io.RawIOBase):
             return b""
         start = self.position
         if end - start >= EXACT_READ_BYTES:
-            data = self.source.fetch(self.master, start, end)
+            key = (self.master.location, self.master.fingerprint.token, start, end)
+            data = self.source.read_ahead_ranges.take(key) or self.source.fetch(self.master, start, end)
         else:
             data = self._from_blocks(start, end)
         self.position = start + len(data)
