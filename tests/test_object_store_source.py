@@ -18,7 +18,7 @@ import tifffile
 
 from iiif_server import create_app
 from iiif_server.settings import ObjectStoreRoot, Settings
-from iiif_server.sources.s3 import BLOCK_BYTES
+from iiif_server.sources.s3 import BLOCK_BYTES, open_object_store
 from tests.conftest import VALIDATOR_IMAGE_ID, SeaweedFS, free_port, start_server, stop_server
 from tests.grid import grid_image
 from tests.web.test_gunicorn import VALIDATOR
@@ -163,3 +163,19 @@ def test_gunicorn_on_the_bucket_passes_the_validator_at_level_2(seaweedfs: Seawe
             assert ", 0 failures)" in report and "FAIL" not in report, report
     finally:
         stop_server(server)
+
+
+def test_a_store_gone_mid_session_answers_503_and_the_server_recovers(seaweedfs: SeaweedFS, big_master) -> None:
+    root, _ = big_master
+    settings = seaweedfs.settings(root, derivative_cache_bytes=0, response_cache_bytes=0, object_store_timeout=2)
+    app = create_app(settings)
+    client, source = app.test_client(), app.extensions["iiif"].source
+    assert client.get("/iiif/3/big/128,128,256,256/256,/0/default.jpg").status_code == 200  # levels opened
+    reachable = source.store
+    source.store = open_object_store(root, settings.replace(aws_endpoint_url=f"http://127.0.0.1:{free_port()}"))
+    for rendered_or_stored in ("700,700,256,256", "512,512,256,256"):
+        response = client.get(f"/iiif/3/big/{rendered_or_stored}/256,/0/default.jpg")
+        assert response.status_code == 503, response.data[:200]
+    source.store = reachable
+    for rendered_or_stored in ("700,700,256,256", "512,512,256,256"):
+        assert client.get(f"/iiif/3/big/{rendered_or_stored}/256,/0/default.jpg").status_code == 200

@@ -135,17 +135,20 @@ class ObjectStoreSource:
 
     def read_ahead(self, master: Master, ranges: list[tuple[int, int]]) -> None:
         """Fetch the stored tiles a render needs concurrently (obstore.get_ranges), rather than one
-        round trip after another as libvips asks for them."""
+        round trip after another as libvips asks for them. A store that does not answer fails the
+        request here with 503, before libvips could only report a read error."""
         token = master.fingerprint.token
         wanted = [(start, end) for start, end in ranges
                   if self.read_ahead_ranges.get((master.location, token, start, end)) is None]
-        if len(wanted) < 2:
-            return  # one range is fetched as fast when libvips asks for it
+        if not wanted:
+            return
         try:
             buffers = obstore.get_ranges(self.store, master.location, starts=[start for start, _ in wanted],
                                          ends=[end for _, end in wanted])
-        except Exception:  # obstore raises its own hierarchy; libvips' own reads then report it
-            return
+        except MISSING:
+            raise NotFound(f"no image with identifier {master.identifier!r}") from None
+        except Exception as error:  # obstore raises its own hierarchy, all store failures
+            raise _unavailable(error) from None
         for (start, end), buffer in zip(wanted, buffers, strict=True):
             data = bytes(buffer)
             self.traffic.add(len(data))
