@@ -2,13 +2,15 @@
 
 Nothing here downloads a whole master. The header (TIFF IFDs, JP2 boxes and markers) is read in
 16 KiB blocks kept per worker, so probing, the stored-tile index and each level libvips opens
-share them; a read of a tile's bytes (16 KiB or more, as libtiff and the passthrough ask) is one
+share them; a read of a tile's bytes (4 KiB or more, as libtiff and the passthrough ask) is one
 range request for exactly those bytes. libvips reads through ``pyvips.SourceCustom`` over the same
-reader, so it decodes only the tiles it asks for (measured against a local copy of whole masters:
-see README "Masters in object storage").
+reader, so it decodes only the tiles it asks for; the pipeline first has the stored tiles under a
+crop read ahead, all at once (measured against a local copy of whole masters: see README "Masters
+in object storage").
 
-Locating an identifier is a HEAD of ``ID.tif`` (then the other suffixes, in order), trusted for ``info_cache_ttl``
-seconds: a master replaced in the bucket is seen by every worker of every server within that time.
+Locating an identifier is a HEAD of ``ID.tif`` (then the other suffixes, in order), trusted for
+``info_cache_ttl`` seconds: a master replaced in the bucket is seen by every worker of every server
+within that time.
 The client is obstore (Rust, reqwest): per-process keep-alive connection pool, timeouts, and
 retries with exponential backoff on 5xx, throttling and connection errors.
 """
@@ -55,8 +57,9 @@ MISSING = (FileNotFoundError, NotFoundError)
 
 
 class ObjectStoreSource:
-    """Masters below ``root`` in ``store``. Thread-safe: the caches are guarded by one lock, and a
-    reader (one per open_bytes / load_image) is used by one caller at a time."""
+    """Masters below ``root`` in ``store``. Thread-safe: each cache has its lock, and a reader (one
+    per open_bytes / load_image) is used by one caller at a time (libvips' TIFF loader reads under
+    its own lock)."""
 
     def __init__(self, store: S3Store, root: ObjectStoreRoot, location_ttl_s: float) -> None:
         self.store = store
