@@ -19,7 +19,9 @@ def create_platform_app(settings: PlatformSettings | None = None, *, source: obj
     if settings.presentation_root is not None:
         app.register_blueprint(presentation_blueprint(settings.presentation_root), url_prefix="/iiif/presentation")
     app.register_blueprint(
-        viewer_blueprint(settings.presentation_root, settings.content_root), url_prefix="/viewer",
+        viewer_blueprint(settings.presentation_root, settings.content_root, settings.embed_frame_ancestors),
+        url_prefix="/viewer",
     )
-    app.register_blueprint(landing_blueprint(settings.presentation_root))
+    app.register_blueprint(landing_blueprint(settings.image_root, settings.presentation_root, app.extensions["iiif"],
+                                             settings.info_cache_ttl))
     return app

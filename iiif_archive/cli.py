@@ -68,3 +68,43 @@ def samples(image_root: Path, scale: float, with_basemap: bool, cache_dir: Path 
         write_sample_masters(image_root, scale, relief, report=click.echo)
     except SampleError as error:
         raise click.ClickException(str(error)) from None
+
+
+@main.group()
+def deploy() -> None:
+    """Generate the configuration of a deployment of several servers."""
+
+
+@deploy.command("nginx")
+@click.option("--upstream", "upstreams", multiple=True, required=True, metavar="HOST:PORT",
+              help="A server (`iiif-archive serve`) to balance over; repeat for each.")
+@click.option("--listen", default="127.0.0.1:8080", show_default=True, metavar="HOST:PORT",
+              help="Where nginx listens.")
+@click.option("--cache-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of the fleet's shared response cache.")
+@click.option("--cache-size", default="1g", show_default=True, help="Size cap of the cache (nginx syntax: 512m, 20g).")
+@click.option("--run-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for nginx's pid file, logs and temporary files.")
+@click.option("--user", help="Account nginx's workers run as when started by root (e.g. www-data).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write the configuration to [default: standard output].")
+def deploy_nginx(upstreams: tuple[str, ...], listen: str, cache_dir: Path, cache_size: str, run_dir: Path,
+                 user: str | None, out_file: Path | None) -> None:
+    """A complete nginx.conf: least-connections balancing over the servers, retries, a shared cache."""
+    from iiif_archive.deploy import NginxDeployment, nginx_config, parse_address
+
+    try:
+        deployment = NginxDeployment(
+            upstreams=tuple(parse_address(upstream) for upstream in upstreams), listen=parse_address(listen),
+            cache_dir=cache_dir.absolute(), run_dir=run_dir.absolute(), cache_size=cache_size, user=user,
+        )
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    config = nginx_config(deployment)
+    if out_file is None:
+        click.echo(config, nl=False)
+    else:
+        deployment.run_dir.mkdir(parents=True, exist_ok=True)
+        out_file.write_text(config, encoding="utf-8")
+        click.echo(f"wrote {out_file}; run: nginx -p {deployment.run_dir} -c {out_file.absolute()} "
+                   f"-e {deployment.run_dir}/error.log", err=True)

@@ -1,23 +1,29 @@
 """The landing page at ``/``: every master under the image root with its size, its info.json in both
-API versions and a thumbnail, then the built manifests and collections with links into the viewer."""
+API versions and a thumbnail, then the built manifests and collections with links into the viewer.
+
+What the page lists is computed once and kept until a folder below the image root or the built
+folder, or a listed master, changes (``manifests.watch``): a request then costs at most one ``stat``
+per folder and listed master, at most every RECHECK_SECONDS, never a walk, a manifest parse or a
+header read. Masters in a bucket are listed again once the listing is ``info_cache_ttl`` seconds old.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
+import cachetools.func
 from flask import Blueprint, current_app, render_template, request
 
-from iiif_server.access.base import AccessDecision, AccessRequest
-from iiif_server.errors import IIIFError, NotFound
 from iiif_server.identifiers import MASTER_SUFFIXES, identifier_for_path
 from iiif_server.pipeline import ImagePipeline
-from iiif_server.settings import ObjectStoreRoot
+from iiif_server.settings import ImageRoot, ObjectStoreRoot
 from manifests.build import PRESENTATION_PREFIX, thumbnail_size
 from manifests.images import ImageSize
+from manifests.watch import Watch, Watched, list_files
 
 THUMBNAIL_BOX = 200
 
@@ -59,33 +65,31 @@ class ListedDocument:
         return f"{PRESENTATION_PREFIX}/{quote(self.path)}"
 
 
-def find_master_identifiers(root: Path) -> list[str]:
-    """Identifiers of the masters below ``root``, sorted; hidden files and folders are not served."""
-    identifiers = set()
-    for folder, subfolders, files in os.walk(root):
-        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
-        for name in files:
-            if not name.startswith(".") and Path(name).suffix.lower() in MASTER_SUFFIXES:
-                identifiers.add(identifier_for_path(root, Path(folder) / name))
-    return sorted(identifiers)
+def find_masters(root: Path, watch: Watch) -> dict[str, list[Path]]:
+    """The master files below ``root`` by identifier, sorted by identifier (a stem with two suffixes is
+    one identifier: the resolver picks the file); hidden files and folders are not served."""
+    masters: dict[str, list[Path]] = {}
+    for path in list_files(root, MASTER_SUFFIXES, watch):
+        masters.setdefault(identifier_for_path(root, path), []).append(path)
+    return dict(sorted(masters.items()))
 
 
 def describe_master(pipeline: ImagePipeline, identifier: str) -> ListedImage | None:
     """What the pipeline knows about one master; None for a file the server would not serve at all."""
-    restricted = pipeline.access.decide(AccessRequest(identifier)) is AccessDecision.DENY
-    try:
-        _, info = pipeline.image_info(identifier)
-    except NotFound:
+    described = pipeline.describe(identifier)
+    if described is None:
         return None
-    except IIIFError as error:
-        return ListedImage(identifier, restricted=restricted, problem=error.reason)
-    return ListedImage(identifier, info.width, info.height, info.kind.value, restricted)
+    kind = described.kind.value if described.kind is not None else None
+    return ListedImage(identifier, described.width, described.height, kind, described.restricted, described.problem)
 
 
-def find_published_documents(presentation_root: Path) -> list[ListedDocument]:
-    """Every manifest and collection (``*.json`` with a Presentation ``type``) below the built folder."""
+def find_published_documents(presentation_root: Path, watch: Watch) -> list[ListedDocument]:
+    """Every manifest and collection (``*.json`` with a Presentation ``type``) below the built folder.
+
+    Only its folders are watched, not each file: ``iiif-archive build`` replaces the whole folder.
+    """
     documents = []
-    for path in sorted(presentation_root.rglob("*.json")):
+    for path in list_files(presentation_root, (".json",), watch):
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -112,32 +116,77 @@ def _label_text(label: object) -> str:
 LANDING_MAX_IMAGES = 500
 
 
-def landing_blueprint(presentation_root: Path | None) -> Blueprint:
-    blueprint = Blueprint("landing", __name__, template_folder="templates")
+@dataclass(frozen=True)
+class Listing:
+    """What the page shows, apart from its URLs: the first masters, how many more, the built documents."""
 
-    @blueprint.get("/")
-    def landing() -> str:
-        settings = current_app.config["IIIF_SETTINGS"]
-        pipeline: ImagePipeline = current_app.extensions["iiif"]
-        if isinstance(settings.image_root, ObjectStoreRoot):
-            identifiers = pipeline.source.identifiers()
-        else:
-            identifiers = find_master_identifiers(settings.image_root)
-        # Each listed master costs a header read when its info is not cached: list a page's worth.
-        images = [
-            listed
-            for identifier in identifiers[:LANDING_MAX_IMAGES]
-            if (listed := describe_master(pipeline, identifier)) is not None
-        ]
-        documents = find_published_documents(presentation_root) if presentation_root else []
-        base_url = settings.base_url or request.url_root.rstrip("/")
+    images: tuple[ListedImage, ...]
+    unlisted: int
+    documents: tuple[ListedDocument, ...]
+
+
+def list_archive(image_root: ImageRoot, presentation_root: Path | None, pipeline: ImagePipeline,
+                 watch: Watch) -> Listing:
+    if isinstance(image_root, ObjectStoreRoot):
+        # One LIST per 1000 keys; a bucket has no state to watch (see bucket_landing_page).
+        masters: dict[str, list[Path]] = {identifier: [] for identifier in pipeline.source.identifiers()}
+    else:
+        masters = find_masters(image_root, watch)
+    listed = list(masters)[:LANDING_MAX_IMAGES]
+    images = []
+    # Each listed master costs a header read when its info is not cached: list a page's worth.
+    for identifier in listed:
+        for path in masters[identifier]:
+            watch(path)  # a master rewritten in place changes its size, not its folder
+        if (image := describe_master(pipeline, identifier)) is not None:
+            images.append(image)
+    documents = find_published_documents(presentation_root, watch) if presentation_root else []
+    return Listing(tuple(images), len(masters) - len(listed), tuple(documents))
+
+
+# The listing watches a stat per folder and listed master (600 for 10,000 masters in 100 folders):
+# checked at most this often, a busy page costs no system call per request.
+RECHECK_SECONDS = 2.0
+# Without a configured base_url the Host header picks it: keep the page for a few, not for any.
+RENDERED_BASE_URLS = 4
+
+
+class LandingPage:
+    """A listing and its HTML, rendered once per public base URL (500 cards take longer to render
+    than everything else a request does)."""
+
+    def __init__(self, listing: Listing) -> None:
+        self.listing = listing
+        self.html = functools.lru_cache(maxsize=RENDERED_BASE_URLS)(self._render)
+
+    def _render(self, base_url: str) -> str:
         return render_template(
             "landing.html",
-            images=images,
-            unlisted=max(0, len(identifiers) - LANDING_MAX_IMAGES),
-            documents=documents,
+            images=self.listing.images,
+            unlisted=self.listing.unlisted,
+            documents=self.listing.documents,
             base_url=base_url,
             viewer_link=lambda document: "/viewer/embed?" + urlencode({"manifest": base_url + document.url_path}),
         )
+
+
+def landing_blueprint(image_root: ImageRoot, presentation_root: Path | None, pipeline: ImagePipeline,
+                      bucket_listing_ttl: float) -> Blueprint:
+    """The page at ``/``; a bucket's listing is kept for ``bucket_listing_ttl`` seconds."""
+    # Its stylesheet is a file: the pages' Content-Security-Policy allows no inline style.
+    blueprint = Blueprint("landing", __name__, template_folder="templates", static_folder="static",
+                          static_url_path="/landing/static")
+    if isinstance(image_root, ObjectStoreRoot):
+        # No stat tells that a bucket changed: the listing is redone once it is older than the time
+        # a master replaced in the bucket takes to show anyway (info_cache_ttl).
+        page = cachetools.func.ttl_cache(maxsize=1, ttl=bucket_listing_ttl)(
+            lambda: LandingPage(list_archive(image_root, presentation_root, pipeline, lambda path: None)))
+    else:
+        page = Watched(lambda watch: LandingPage(list_archive(image_root, presentation_root, pipeline, watch)),
+                       recheck_after=RECHECK_SECONDS).get
+
+    @blueprint.get("/")
+    def landing() -> str:
+        return page().html(current_app.config["IIIF_SETTINGS"].base_url or request.url_root.rstrip("/"))
 
     return blueprint

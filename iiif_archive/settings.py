@@ -16,3 +16,6 @@ class PlatformSettings(Settings):
     presentation_root: Path | None = None
     # The curators' content folder (content/): the viewer's exhibition pages read its exhibitions.
     content_root: Path | None = None
+    # CSP frame-ancestors of the embed page: the origins whose pages may frame it. A public archive wants
+    # its documents embedded everywhere; list origins ("https://portal.example 'self'") to narrow it.
+    embed_frame_ancestors: str = "*"

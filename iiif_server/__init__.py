@@ -12,7 +12,8 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     import pyvips
 
     from iiif_server.caches.responses import MemoryResponseCache
-    from iiif_server.metrics import EXTENSION_KEY
+    from iiif_server.loaders import allow_only_master_loaders
+    from iiif_server.metrics import ServerMetrics
     from iiif_server.pipeline import build_pipeline
     from iiif_server.request import ApiVersion
     from iiif_server.settings import load_settings
@@ -21,23 +22,27 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     from iiif_server.web.ops import register_operations
     from iiif_server.web.replay import ResponseReplay
     from iiif_server.web.responses import register_response_conventions
+    from iiif_server.web.security import register_security
 
     settings = settings or load_settings()
     # OpenedLevels keeps opened masters keyed by fingerprint; libvips' own operation cache would
     # key them by file name only and could serve a master that changed on disk.
     pyvips.cache_set_max(0)
+    allow_only_master_loaders()
     app = Flask(__name__)
     # An empty path segment is part of a (bad) identifier, not something to redirect away.
     app.url_map.merge_slashes = False
     app.config["IIIF_SETTINGS"] = settings
     source = source or open_source(settings)
-    app.extensions["iiif"] = build_pipeline(settings, source)
+    metrics = ServerMetrics()
+    app.extensions["iiif"] = build_pipeline(settings, source, metrics)
     app.register_blueprint(image_api_blueprint(ApiVersion.V3), url_prefix="/iiif/3")
     app.register_blueprint(image_api_blueprint(ApiVersion.V2), url_prefix="/iiif/2")
-    register_operations(app)
+    register_operations(app, metrics)
     register_response_conventions(app)
+    register_security(app)
     if settings.response_cache_bytes:
         app.wsgi_app = ResponseReplay(  # type: ignore[method-assign] - Flask's documented way to add middleware
-            app.wsgi_app, MemoryResponseCache(settings.response_cache_bytes), source, app.extensions[EXTENSION_KEY],
+            app.wsgi_app, MemoryResponseCache(settings.response_cache_bytes), source, metrics,
         )
     return app

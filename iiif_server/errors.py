@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 
-def last_line(error: Exception) -> str:
-    """libvips errors stack the causes; the last line is the one that says what is wrong."""
-    lines = str(error).strip().splitlines()
-    return lines[-1] if lines else type(error).__name__
+def decoder_message(error: Exception) -> str:
+    """libvips errors stack their causes on several lines: all of them on one line, for the log."""
+    lines = [line.strip() for line in str(error).strip().splitlines()]
+    return "; ".join(line for line in lines if line) or type(error).__name__
 
 
 class IIIFError(Exception):
@@ -47,7 +47,35 @@ class StoreUnavailable(IIIFError):
     status = 503
 
 
+class Unavailable(IIIFError):
+    """The server is too busy for this request now; the client may retry after ``retry_after`` seconds."""
+
+    status = 503
+
+    def __init__(self, reason: str, retry_after: int) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
 class MasterUnreadable(IIIFError):
-    """The master exists but cannot be decoded; only this master's requests fail."""
+    """The master exists but cannot be decoded; only this master's requests fail.
+
+    ``reason`` (the answer) names the identifier only; ``detail`` is the decoder's own message, which
+    may hold the file's path on the server, so it goes to the log and never to the client.
+    """
 
     status = 500
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason)
+        self.detail = detail
+
+
+class UnsupportedMaster(MasterUnreadable):
+    """The master is a file only a decoder the server does not allow would read (see loaders.py)."""
+
+
+class DeadlineExceeded(IIIFError):
+    """The request ran past its deadline: it is answered, its thread freed, its work abandoned."""
+
+    status = 503

@@ -41,7 +41,7 @@ def resolve_master_path(root: Path, identifier: str, suffixes: tuple[str, ...] =
     stem = real_root.joinpath(*segments)
     for suffix in suffixes:
         for candidate in (stem.with_name(stem.name + suffix), stem.with_name(stem.name + suffix.upper())):
-            if not candidate.is_file():
+            if not _is_file(candidate):
                 continue
             # realpath follows every symlink, so a link pointing outside the root is caught here.
             real = Path(os.path.realpath(candidate))
@@ -49,6 +49,14 @@ def resolve_master_path(root: Path, identifier: str, suffixes: tuple[str, ...] =
                 return real
             raise NotFound(f"no image with identifier {identifier!r}")
     raise NotFound(f"no image with identifier {identifier!r}")
+
+
+def _is_file(path: Path) -> bool:
+    """is_file, also False for a name the file system refuses (a segment over 255 bytes: ENAMETOOLONG)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def identifier_for_path(root: Path, path: Path) -> str:

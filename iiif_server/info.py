@@ -31,7 +31,8 @@ class Level:
 @dataclass(frozen=True)
 class Jpeg2000Layout:
     """A JPEG 2000 codestream simple enough for the server's own OpenJPEG reader: 8-bit unsigned
-    sRGB (3 bands) or grey (1 band), no subsampling, image and tile grid starting at 0."""
+    RGB (3 bands) or grey (1 band), sRGB or with an ICC profile the renderer converts from, no
+    subsampling, image and tile grid starting at 0."""
 
     width: int
     height: int
@@ -57,6 +58,9 @@ class ImageInfo:
     stored_jpeg_tiles: bool = False
     # Set when the server's OpenJPEG reader can decode regions of this JPEG 2000 master.
     jpeg2000_layout: Jpeg2000Layout | None = None
+    # The embedded ICC profile the pixels are in, when it is not sRGB in effect (see colour.py):
+    # every response is converted from it to sRGB, and no stored tile is handed out as it is.
+    colour_profile: bytes | None = None
 
     @property
     def sizes(self) -> tuple[tuple[int, int], ...]:
@@ -92,6 +96,23 @@ V3_FEATURES = (
     "sizeByW",
     "sizeByWh",
     "sizeUpscaling",
+)
+# What "profile": "level2" already promises (Image API 3.0 compliance §3, §4): the extra* properties
+# list only what goes beyond it (3.0 §5.6). Every quality is level 2, so there is no extraQualities.
+LEVEL2_FORMATS = ("jpg", "png")
+LEVEL2_FEATURES = (
+    "baseUriRedirect",
+    "cors",
+    "jsonldMediaType",
+    "regionByPct",
+    "regionByPx",
+    "regionSquare",
+    "rotationBy90s",
+    "sizeByConfinedWh",
+    "sizeByH",
+    "sizeByPct",
+    "sizeByW",
+    "sizeByWh",
 )
 # 2.1 names the same abilities, except that enlarging is "sizeAboveFull" and w,h is "sizeByDistortedWh".
 V2_SUPPORTS = tuple(
@@ -130,9 +151,8 @@ def info_json_v3(info: ImageInfo, service_id: str, limits: ServiceLimits) -> dic
         "sizes": _sizes_within(info, limits),
         "tiles": _tiles(info),
         "preferredFormats": ["jpg"],
-        "extraFormats": [f for f in OUTPUT_FORMATS if f not in ("jpg", "png")],
-        "extraQualities": [q for q in QUALITIES if q != "default"],
-        "extraFeatures": list(V3_FEATURES),
+        "extraFormats": [f for f in OUTPUT_FORMATS if f not in LEVEL2_FORMATS],
+        "extraFeatures": [feature for feature in V3_FEATURES if feature not in LEVEL2_FEATURES],
     }
 
 

@@ -3,8 +3,8 @@
 libvips 8.14 reads a tiled JP2 in libvips tiles the size of a full-resolution code-tile, whatever
 the reduction, and fills each with one OpenJPEG call per code-tile after a seek and a fresh 1 MB
 read: a 256 px IIIF tile at reduction 4 decodes four times the area it needs, in 256 calls. This
-reader keeps one opened OpenJPEG decoder per (master, reduction) and decodes only the code-tiles
-under the crop. Measured per 256 px tile of the benchmark's 16k master (one core): libvips
+reader keeps opened OpenJPEG decoders per master (switching resolution between code-tiles) within a
+byte budget, and decodes only the code-tiles under the crop. Measured per 256 px tile of the benchmark's 16k master (one core): libvips
 33 / 43 / 94 / 172 ms at scale factors 1 / 2 / 8 / 16, this reader 36 / 12 / 22 / 34 ms.
 libvips keeps the large regions: it streams them and uses both cores for one request.
 """
@@ -12,15 +12,17 @@ libvips keeps the large regions: it streams them and uses both cores for one req
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
 import math
 import threading
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
+import cachetools
 import numpy as np
 import pyvips
 from glymur.lib import openjp2
 
+from iiif_server.deadlines import Deadline
 from iiif_server.errors import MasterUnreadable
 from iiif_server.info import Jpeg2000Layout
 from iiif_server.plan import Box
@@ -57,30 +59,69 @@ def code_tiles_under(layout: Jpeg2000Layout, crop: Box, reduction: int) -> list[
     ]
 
 
-class _Decoder:
-    """One OpenJPEG codec and file stream, at one reduction. One request at a time."""
+# What an idle decoder holds, measured as resident memory of OpenJPEG 2.5 decoders of 3-band JP2s:
+# about 12 KB of headers per code-tile of the master, read when it opens (35 MB for 3,072 code-tiles;
+# 55 MB for the 4,661 512 px code-tiles of a 40,000 x 30,000 master), and the buffers of the largest
+# code-tile it decoded, which OpenJPEG keeps for the next one: 4 bytes per sample and a quarter more
+# (3.7 MiB after a full-resolution 512 px tile). The decoded image's own copy is freed after each use.
+HEADER_BYTES_PER_CODE_TILE = 12 * 1024
+KEPT_BYTES_PER_DECODED_SAMPLE = 5
 
-    def __init__(self, path: str, raw_codestream: bool, reduction: int) -> None:
-        self.reduction = reduction
+_library.opj_set_decoded_resolution_factor.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
+_library.opj_set_decoded_resolution_factor.restype = ctypes.c_int
+_library.opj_image_data_free.argtypes = [ctypes.c_void_p]
+_library.opj_image_data_free.restype = None
+
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c"))
+
+
+def _return_freed_memory() -> None:
+    """Give the pages of closed decoders back to the system. Their headers are thousands of small
+    allocations, freed into the malloc arena of whichever thread opened them: without this, a worker
+    whose threads take turns at reopening decoders of a 40k JP2 grew 200 MB past the budget."""
+    _libc.malloc_trim(0)
+
+
+def code_tile_count(layout: Jpeg2000Layout) -> int:
+    return math.ceil(layout.width / layout.tile_width) * math.ceil(layout.height / layout.tile_height)
+
+
+class _Decoder:
+    """One OpenJPEG codec and file stream of a master, at any reduction (set before each code-tile:
+    one decoder serves every resolution, its headers read once). One request at a time."""
+
+    def __init__(self, path: str, layout: Jpeg2000Layout) -> None:
+        self.reduction = 0
+        self.counted_bytes = 0  # what the pool counted for it when it was taken
+        self.header_bytes = code_tile_count(layout) * HEADER_BYTES_PER_CODE_TILE
+        self.largest_decoded_samples = 0
         self.stream = _library.opj_stream_create_file_stream(path.encode(), READ_CHUNK_BYTES, 1)
         if not self.stream:
             raise OSError("OpenJPEG cannot open the file")
-        self.codec = openjp2.create_decompress(openjp2.CODEC_J2K if raw_codestream else openjp2.CODEC_JP2)
+        self.codec = openjp2.create_decompress(openjp2.CODEC_J2K if layout.raw_codestream else openjp2.CODEC_JP2)
         try:
             # Failures are reported by the calls' results; OpenJPEG's own messages would go to stderr.
             for set_handler in (openjp2.set_error_handler, openjp2.set_warning_handler, openjp2.set_info_handler):
                 set_handler(self.codec, None)
-            parameters = openjp2.set_default_decoder_parameters()
-            parameters.cp_reduce = reduction
-            openjp2.setup_decoder(self.codec, parameters)
+            openjp2.setup_decoder(self.codec, openjp2.set_default_decoder_parameters())
             self.image = openjp2.read_header(self.stream, self.codec)
         except openjp2.OpenJPEGLibraryError:
             openjp2.destroy_codec(self.codec)
             openjp2.stream_destroy(self.stream)
             raise
 
-    def decode_into(self, pixels: np.ndarray, crop: Box, tile_index: int) -> None:
-        """Decode one code-tile and copy the part of it inside ``crop`` into ``pixels``."""
+    @property
+    def held_bytes(self) -> int:
+        """What it keeps in memory while idle (estimated; see HEADER_BYTES_PER_CODE_TILE)."""
+        return self.header_bytes + self.largest_decoded_samples * KEPT_BYTES_PER_DECODED_SAMPLE
+
+    def decode_into(self, pixels: np.ndarray, crop: Box, tile_index: int, reduction: int) -> None:
+        """Decode one code-tile at ``reduction`` and copy the part of it inside ``crop`` into ``pixels``."""
+        if reduction != self.reduction:
+            if not _library.opj_set_decoded_resolution_factor(self.codec, reduction):
+                raise OSError(f"OpenJPEG cannot decode at reduction {reduction}")
+            self.reduction = reduction
         openjp2.get_decoded_tile(self.codec, self.stream, self.image, tile_index)
         image = self.image.contents
         first = image.comps[0]
@@ -88,6 +129,7 @@ class _Decoder:
         scale = 1 << self.reduction
         tile_x, tile_y = -(-first.x0 // scale), -(-first.y0 // scale)
         width, height = first.w, first.h
+        self.largest_decoded_samples = max(self.largest_decoded_samples, width * height * image.numcomps)
         left, top = max(crop.x, tile_x), max(crop.y, tile_y)
         right, bottom = min(crop.right, tile_x + width), min(crop.bottom, tile_y + height)
         if right <= left or bottom <= top:
@@ -98,92 +140,164 @@ class _Decoder:
                 top - tile_y : bottom - tile_y, left - tile_x : right - tile_x
             ]
 
+    def release_pixels(self) -> None:
+        """Free the last decoded code-tile's samples (OpenJPEG allocates them anew for the next)."""
+        image = self.image.contents
+        for band in range(image.numcomps):
+            component = image.comps[band]
+            if component.data:
+                _library.opj_image_data_free(component.data)
+                component.data = None
+
     def close(self) -> None:
         openjp2.image_destroy(self.image)
         openjp2.destroy_codec(self.codec)
         openjp2.stream_destroy(self.stream)
 
 
-DecoderKey = tuple[str, str, int]  # (path, fingerprint token, reduction)
+DecoderKey = tuple[str, str]  # (path, fingerprint token)
+
+
+class _IdleDecoders(cachetools.LRUCache):
+    """Idle decoders by master, within a byte budget of what they hold. Evicted decoders are
+    collected in ``evicted`` for the caller to close (outside its lock)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(max_bytes, getsizeof=lambda decoders: sum(decoder.held_bytes for decoder in decoders))
+        self.evicted: list[_Decoder] = []
+
+    def popitem(self) -> tuple[DecoderKey, tuple[_Decoder, ...]]:
+        key, decoders = super().popitem()
+        self.evicted.extend(decoders)
+        return key, decoders
 
 
 class Jpeg2000Regions:
-    """Per-worker pool of decoders. Thread-safe: a decoder serves one request at a time, so a busy
-    (master, reduction) gets a second decoder; at most ``max_idle`` idle decoders are kept, the
-    least recently used closed first."""
+    """Per-worker pool of decoders, one per master serving every resolution. Thread-safe: a decoder
+    serves one request at a time, so a busy master gets a second decoder.
 
-    def __init__(self, max_idle: int) -> None:
-        self.max_idle = max_idle
-        self._idle: OrderedDict[DecoderKey, list[_Decoder]] = OrderedDict()
-        self._idle_count = 0
+    ``max_bytes`` bounds what all decoders hold, in use or idle: idle ones are closed, least
+    recently used first, while the total is above it. Only decoders in use can take the total
+    beyond it (at most one per request thread and the helper), until they are given back.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._idle = _IdleDecoders(max_bytes)
+        self._busy_bytes = 0
         self._lock = threading.Lock()
         # OpenJPEG releases the GIL (ctypes), so the helper decodes on the other core.
         self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jpeg2000")
 
-    def read(self, master: Master, path: str, layout: Jpeg2000Layout, reduction: int, crop: Box) -> pyvips.Image:
+    @property
+    def idle_bytes(self) -> int:
+        """What the idle decoders hold, as the budget counts it."""
+        with self._lock:
+            return self._idle.currsize
+
+    @property
+    def busy_bytes(self) -> int:
+        """What the decoders in use held when they were taken (or opened)."""
+        with self._lock:
+            return self._busy_bytes
+
+    def read(self, master: Master, path: str, layout: Jpeg2000Layout, reduction: int, crop: Box,
+             deadline: Deadline) -> pyvips.Image:
         """The pixels of ``crop`` at ``reduction`` as an 8-bit sRGB (3 bands) or grey (1 band) image,
         from the master's file at ``path``. A crop over many code-tiles is decoded by two decoders
-        at once, each filling its own rows of tiles."""
+        at once, each filling its own rows of tiles. Stops between code-tiles once ``deadline`` has passed."""
         pixels = np.empty((crop.height, crop.width, layout.bands), dtype=np.uint8)
         tiles = code_tiles_under(layout, crop, reduction)
-        key = (path, master.fingerprint.token, reduction)
+        key = (path, master.fingerprint.token)
         if len(tiles) >= SPLIT_FROM_CODE_TILES:
             half = len(tiles) // 2
-            second = self._helper.submit(self._decode, master, key, layout, pixels, crop, tiles[half:])
+            second = self._helper.submit(self._decode, master, key, layout, reduction, pixels, crop, tiles[half:],
+                                         deadline)
             try:
-                self._decode(master, key, layout, pixels, crop, tiles[:half])
+                self._decode(master, key, layout, reduction, pixels, crop, tiles[:half], deadline)
             finally:
                 second.result()
         else:
-            self._decode(master, key, layout, pixels, crop, tiles)
+            self._decode(master, key, layout, reduction, pixels, crop, tiles, deadline)
         image = pyvips.Image.new_from_memory(pixels.data, crop.width, crop.height, layout.bands, "uchar")
         return image.copy(interpretation="srgb" if layout.bands == 3 else "b-w")
 
-    def _decode(self, master: Master, key: DecoderKey, layout: Jpeg2000Layout, pixels: np.ndarray, crop: Box,
-                tiles: list[int]) -> None:
-        decoder = self._take(key)
+    def _decode(self, master: Master, key: DecoderKey, layout: Jpeg2000Layout, reduction: int, pixels: np.ndarray,
+                crop: Box, tiles: list[int], deadline: Deadline) -> None:
+        decoder = None
         try:
-            if decoder is None:
-                decoder = _Decoder(key[0], layout.raw_codestream, key[2])
+            decoder = self._take(key) or self._open(key, layout)
             for tile_index in tiles:
-                decoder.decode_into(pixels, crop, tile_index)
+                if deadline.expired:
+                    break
+                decoder.decode_into(pixels, crop, tile_index, reduction)
         except (openjp2.OpenJPEGLibraryError, OSError) as error:
             if decoder is not None:
-                decoder.close()
-            raise MasterUnreadable(f"image {master.identifier!r} could not be decoded: {error}") from None
-        self._give_back(key, decoder)
+                self._discard(decoder)
+            raise MasterUnreadable(f"image {master.identifier!r} could not be decoded", str(error)) from None
+        self._give_back(key, decoder)  # whole between code-tiles, so it serves again
+        deadline.check()
 
     def close(self) -> None:
         """Close every idle decoder (each holds its file open)."""
         with self._lock:
             idle = [decoder for decoders in self._idle.values() for decoder in decoders]
             self._idle.clear()
-            self._idle_count = 0
-        for decoder in idle:
-            decoder.close()
+        self._close(idle)
+
+    def _open(self, key: DecoderKey, layout: Jpeg2000Layout) -> _Decoder:
+        decoder = _Decoder(key[0], layout)
+        decoder.counted_bytes = decoder.held_bytes
+        with self._lock:
+            self._busy_bytes += decoder.counted_bytes
+            closing = self._evict_down_to_budget()
+        self._close(closing)
+        return decoder
 
     def _take(self, key: DecoderKey) -> _Decoder | None:
         with self._lock:
-            decoders = self._idle.get(key)
+            decoders = self._idle.pop(key, None)
             if not decoders:
                 return None
-            self._idle_count -= 1
-            decoder = decoders.pop()
-            if not decoders:
-                del self._idle[key]
+            if len(decoders) > 1:
+                self._idle[key] = decoders[:-1]  # smaller than before: evicts nothing
+            decoder = decoders[-1]
+            decoder.counted_bytes = decoder.held_bytes
+            self._busy_bytes += decoder.counted_bytes
             return decoder
 
     def _give_back(self, key: DecoderKey, decoder: _Decoder) -> None:
-        closing = []
+        decoder.release_pixels()
         with self._lock:
-            self._idle.setdefault(key, []).append(decoder)
-            self._idle.move_to_end(key)
-            self._idle_count += 1
-            while self._idle_count > self.max_idle:
-                oldest_key, oldest = next(iter(self._idle.items()))
-                closing.append(oldest.pop(0))
-                self._idle_count -= 1
-                if not oldest:
-                    del self._idle[oldest_key]
-        for evicted in closing:
-            evicted.close()
+            self._busy_bytes -= decoder.counted_bytes
+            # Out first, so that making room for the longer tuple never evicts this very master.
+            kept = self._idle.pop(key, ())
+            try:
+                self._idle[key] = (*kept, decoder)
+                closing = []
+            except ValueError:  # together larger than the whole budget: keep what was there
+                if kept:
+                    self._idle[key] = kept
+                closing = [decoder]
+            closing += self._evict_down_to_budget()
+        self._close(closing)
+
+    def _discard(self, decoder: _Decoder) -> None:
+        with self._lock:
+            self._busy_bytes -= decoder.counted_bytes
+        self._close([decoder])
+
+    def _evict_down_to_budget(self) -> list[_Decoder]:
+        """Under the lock: take idle decoders out, least recently used first, while all decoders
+        together hold more than the budget; the caller closes them outside the lock."""
+        while self._idle and self._idle.currsize + self._busy_bytes > self.max_bytes:
+            self._idle.popitem()
+        evicted, self._idle.evicted = self._idle.evicted, []
+        return evicted
+
+    @staticmethod
+    def _close(decoders: list[_Decoder]) -> None:
+        for decoder in decoders:
+            decoder.close()
+        if decoders:
+            _return_freed_memory()

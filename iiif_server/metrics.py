@@ -14,8 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from flask import current_app, has_app_context
+from typing import Protocol
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 EXTENSION_KEY = "iiif_metrics"
@@ -105,6 +104,12 @@ class ServerMetrics:
         if latency is not None:
             latency.observe(seconds)
 
+    def count_cache_lookup(self, hit: bool) -> None:
+        self.cache_lookups.labels("hit" if hit else "miss").inc()
+
+    def count_passthrough(self) -> None:
+        self.passthrough_tiles.inc()
+
     def observe_replay(self, endpoint: str, seconds: float, body_bytes: int) -> None:
         self.observe_response(endpoint, 200, seconds, body_bytes)
         self.replayed_responses.inc()
@@ -121,17 +126,25 @@ class ServerMetrics:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 
-def record_cache_lookup(hit: bool) -> None:
-    """Count a derivative cache lookup. Outside an app (a script driving the pipeline) nobody
-    collects metrics, so there is nothing to count."""
-    if has_app_context() and (metrics := current_app.extensions.get(EXTENSION_KEY)) is not None:
-        metrics.cache_lookups.labels("hit" if hit else "miss").inc()
+class DataPathMetrics(Protocol):
+    """What the data path counts, handed to the pipeline (it never looks for an app). Called from
+    many request threads at once: implementations are thread-safe."""
+
+    def count_cache_lookup(self, hit: bool) -> None:
+        """A derivative cache lookup, and whether it found the response."""
+
+    def count_passthrough(self) -> None:
+        """A tile answered with the master's stored bytes."""
 
 
-def record_passthrough() -> None:
-    """Count a tile answered with stored bytes (see record_cache_lookup for outside an app)."""
-    if has_app_context() and (metrics := current_app.extensions.get(EXTENSION_KEY)) is not None:
-        metrics.passthrough_tiles.inc()
+class UncountedMetrics:
+    """For a pipeline nobody collects metrics from (the workers' warm-up, scripts)."""
+
+    def count_cache_lookup(self, hit: bool) -> None:
+        pass
+
+    def count_passthrough(self) -> None:
+        pass
 
 
 @contextmanager

@@ -11,15 +11,14 @@ one stored tile; the reader still refuses (returns None) every tile it cannot ha
 from __future__ import annotations
 
 import struct
-import threading
 from array import array
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
 import tifffile
 
+from iiif_server.caches.lru import SizedLRU
 from iiif_server.sources.base import Master
 
 TIFF_COMPRESSION_JPEG = 7
@@ -62,19 +61,33 @@ class StoredTileLevel:
         )
 
 
-class StoredTileReader:
-    """Reads stored tiles, keeping the tile index of the most recently used masters.
+# Counted per level besides its offset and byte-count arrays: the shared JPEG header and bookkeeping.
+LEVEL_OVERHEAD_BYTES = 512
 
-    Thread-safe: the index cache is guarded by a lock; a master missing from it is indexed outside
+
+def index_bytes(levels: dict[LevelOption, StoredTileLevel | None]) -> int:
+    """What a master's tile index holds in memory (16 bytes per stored tile, and each level's header)."""
+    return sum(
+        LEVEL_OVERHEAD_BYTES
+        + (len(level.stream_head) + level.offsets.itemsize * len(level.offsets)
+           + level.byte_counts.itemsize * len(level.byte_counts) if level is not None else 0)
+        for level in levels.values()
+    )
+
+
+class StoredTileReader:
+    """Reads stored tiles, keeping the tile indexes of the most recently used masters within
+    ``max_index_bytes`` (18,000 tiles of a 40,000 px master's full resolution take 288 KB).
+
+    Thread-safe (the index cache is a SizedLRU); a master missing from it is indexed outside
     the lock (two threads may both index it; the second result replaces the first, both are equal).
     The index of a master is keyed by its location and fingerprint, so a rewritten master is
     indexed again.
     """
 
-    def __init__(self, max_masters: int = 64) -> None:
-        self.max_masters = max_masters
-        self._indexes: OrderedDict[tuple[str, str], dict[LevelOption, StoredTileLevel | None]] = OrderedDict()
-        self._lock = threading.Lock()
+    def __init__(self, max_index_bytes: int) -> None:
+        self.max_index_bytes = max_index_bytes
+        self._indexes: SizedLRU[dict[LevelOption, StoredTileLevel | None]] = SizedLRU(max_index_bytes, index_bytes)
 
     def read_tile(
         self, stream_opener: StreamOpener, master: Master, level_option: LevelOption, column: int, row: int
@@ -115,17 +128,10 @@ class StoredTileReader:
 
     def _level(self, stream: BinaryIO, master: Master, level_option: LevelOption) -> StoredTileLevel | None:
         key = (master.location, master.fingerprint.token)
-        with self._lock:
-            levels = self._indexes.get(key)
-            if levels is not None:
-                self._indexes.move_to_end(key)
-                return levels.get(level_option)
-        levels = index_stored_tiles(stream)
-        with self._lock:
-            self._indexes[key] = levels
-            self._indexes.move_to_end(key)
-            while len(self._indexes) > self.max_masters:
-                self._indexes.popitem(last=False)
+        levels = self._indexes.get(key)
+        if levels is None:
+            levels = index_stored_tiles(stream)
+            self._indexes.put(key, levels)  # one larger than the whole budget is used once, not kept
         return levels.get(level_option)
 
 

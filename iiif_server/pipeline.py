@@ -3,8 +3,8 @@ derivative cache -> render. Views call it; it calls each part in this order and 
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import pyvips
@@ -14,14 +14,17 @@ from iiif_server.access.policies import OpenAccess, RestrictedPrefixes
 from iiif_server.caches.base import DerivativeCache, InfoCache
 from iiif_server.caches.derivatives import DiskDerivativeCache, MemoryDerivativeCache, TieredDerivativeCache
 from iiif_server.caches.info import MemoryInfoCache
-from iiif_server.errors import Forbidden, MasterUnreadable, last_line
-from iiif_server.info import ImageInfo, Level, ServiceLimits
-from iiif_server.metrics import record_cache_lookup, record_passthrough
+from iiif_server.caches.lru import SizedLRU
+from iiif_server.deadlines import Deadline, DeadlineRunner, Extend
+from iiif_server.errors import Forbidden, IIIFError, MasterUnreadable, NotFound, decoder_message
+from iiif_server.info import ImageInfo, Level, MasterKind, ServiceLimits
+from iiif_server.metrics import DataPathMetrics
 from iiif_server.passthrough import StoredTileReader
 from iiif_server.jpeg2000 import Jpeg2000Regions
+from iiif_server.lane import HeavyLane
 from iiif_server.plan import Box, LevelReader, RenderPlan, plan_render
 from iiif_server.probe import TIFF_SUFFIXES, probe
-from iiif_server.render import render
+from iiif_server.render import render, render_version
 from iiif_server.request import ImageRequest
 from iiif_server.settings import Settings
 from iiif_server.sources.base import ImageSource, Master
@@ -34,12 +37,46 @@ class PreparedImage:
     master: Master
     info: ImageInfo
     plan: RenderPlan
-    # Part of the response's identity although no URL names it: a changed setting is a new response.
+    # Part of the response's identity although no URL names them: a changed setting, or an upgrade
+    # that renders differently (render.render_version), is a new response.
     jpeg_quality: int
+    render_version: str
+    # When the response must be done by (not part of its identity).
+    deadline: Deadline
 
     @property
     def cache_key(self) -> str:
-        return f"{self.master.fingerprint.token}/{self.master.identifier}/q{self.jpeg_quality}/{self.plan.canonical}"
+        return (f"{self.render_version}/{self.master.fingerprint.token}/{self.master.identifier}"
+                f"/q{self.jpeg_quality}/{self.plan.canonical}")
+
+
+@dataclass(frozen=True)
+class MasterDescription:
+    """What a listing of masters shows of one: its size and kind, or why it cannot be read."""
+
+    identifier: str
+    restricted: bool
+    width: int | None = None
+    height: int | None = None
+    kind: MasterKind | None = None
+    problem: str | None = None
+
+
+# A tile or a thumbnail: a crop of at most this many pixels of a level read by random access.
+TILE_DEADLINE_MAX_PIXELS = 2048 * 2048
+
+
+@dataclass(frozen=True)
+class DeadlineAllowances:
+    """Seconds a request may take: info.json, tiles and thumbnails get ``tile_seconds``, every other
+    image request (large regions, masters read top to bottom) ``heavy_seconds``."""
+
+    tile_seconds: float
+    heavy_seconds: float
+
+    def for_plan(self, plan: RenderPlan) -> float:
+        light = plan.reader is not LevelReader.SEQUENTIAL and plan.crop.width * plan.crop.height <= TILE_DEADLINE_MAX_PIXELS
+        return self.tile_seconds if light else self.heavy_seconds
 
 
 class OpenedLevels:
@@ -47,22 +84,14 @@ class OpenedLevels:
     for every tile costs more than decoding the tile. Thread-safe; sequential loads are never kept."""
 
     def __init__(self, max_entries: int) -> None:
-        self.max_entries = max_entries
-        self._images: OrderedDict[tuple[str, str, tuple[str, int] | None], pyvips.Image] = OrderedDict()
-        self._lock = threading.Lock()
+        self._images: SizedLRU[pyvips.Image] = SizedLRU(max_entries)
 
     def get(self, source: ImageSource, master: Master, level: Level) -> pyvips.Image:
         key = (master.location, master.fingerprint.token, level.load_option)
-        with self._lock:
-            image = self._images.get(key)
-            if image is not None:
-                self._images.move_to_end(key)
-                return image
-        image = source.load_image(master, **_load_options(level))
-        with self._lock:
-            self._images[key] = image
-            while len(self._images) > self.max_entries:
-                self._images.popitem(last=False)
+        image = self._images.get(key)
+        if image is None:
+            image = source.load_image(master, **_load_options(level))
+            self._images.put(key, image)
         return image
 
 
@@ -83,6 +112,11 @@ class ImagePipeline:
         opened_levels: OpenedLevels,
         stored_tiles: StoredTileReader,
         jpeg2000_regions: Jpeg2000Regions,
+        render_version: str,
+        metrics: DataPathMetrics,
+        allowances: DeadlineAllowances,
+        runner: DeadlineRunner,
+        heavy_lane: HeavyLane,
         derivative_cache: DerivativeCache | None = None,
     ) -> None:
         self.source = source
@@ -94,9 +128,23 @@ class ImagePipeline:
         self.opened_levels = opened_levels
         self.stored_tiles = stored_tiles
         self.jpeg2000_regions = jpeg2000_regions
+        self.render_version = render_version
+        self.metrics = metrics
+        self.allowances = allowances
+        self.runner = runner
+        self.heavy_lane = heavy_lane
         self.derivative_cache = derivative_cache
 
+    def locate(self, identifier: str) -> Master:
+        """The master behind ``identifier``, within the tile deadline (a hung mount answers 503)."""
+        return self.runner.run(Deadline.after(self.allowances.tile_seconds), lambda: self.source.locate(identifier))
+
     def image_info(self, identifier: str) -> tuple[Master, ImageInfo]:
+        """The master and its image information, within the tile deadline."""
+        deadline = Deadline.after(self.allowances.tile_seconds)
+        return self.runner.run(deadline, lambda: self._image_info(identifier))
+
+    def _image_info(self, identifier: str) -> tuple[Master, ImageInfo]:
         master = self.source.locate(identifier)
         info = self.info_cache.get(identifier, master.fingerprint)
         if info is None:
@@ -104,27 +152,66 @@ class ImagePipeline:
             self.info_cache.put(identifier, info)
         return master, info
 
-    def prepare(self, request: ImageRequest, token: str | None = None) -> PreparedImage:
-        master, info = self.image_info(request.identifier)
+    def describe(self, identifier: str) -> MasterDescription | None:
+        """The master behind ``identifier`` as a listing shows it; None when there is none."""
+        restricted = self.access.decide(AccessRequest(identifier)) is AccessDecision.DENY
+        try:
+            _, info = self.image_info(identifier)
+        except NotFound:
+            return None
+        except IIIFError as error:
+            return MasterDescription(identifier, restricted, problem=error.reason)
+        return MasterDescription(identifier, restricted, info.width, info.height, info.kind)
+
+    def answer(
+        self, request: ImageRequest, token: str | None, client_copy_is_current: Callable[[PreparedImage], bool]
+    ) -> tuple[PreparedImage, bytes | None]:
+        """The prepared response and its bytes, or None for the bytes when ``client_copy_is_current``
+        (the client's validators match: a 304). Within the tile deadline until the request is
+        planned, then within the deadline its plan gets, counted from the start."""
+        started = time.monotonic()
+
+        def prepare_and_produce(extend: Extend) -> tuple[PreparedImage, bytes | None]:
+            prepared = self.prepare(request, token, started)
+            extend(prepared.deadline)
+            if client_copy_is_current(prepared):
+                return prepared, None
+            return prepared, self.produce(prepared)
+
+        return self.runner.run_extendable(Deadline.after(self.allowances.tile_seconds, started), prepare_and_produce)
+
+    def prepare(self, request: ImageRequest, token: str | None = None, started: float | None = None) -> PreparedImage:
+        """Everything about the response short of its pixels (on the calling thread: ``answer``
+        runs it within a deadline); the PreparedImage carries the deadline its production gets,
+        counted from ``started`` (``time.monotonic()``; default now)."""
+        started = time.monotonic() if started is None else started
+        master, info = self._image_info(request.identifier)
         if self.access.decide(AccessRequest(request.identifier, token)) is AccessDecision.DENY:
             raise Forbidden(f"image {request.identifier!r} is restricted")
-        return PreparedImage(master, info, plan_render(request, info, self.limits), self.jpeg_quality)
+        plan = plan_render(request, info, self.limits)
+        deadline = Deadline.after(self.allowances.for_plan(plan), started)
+        return PreparedImage(master, info, plan, self.jpeg_quality, self.render_version, deadline)
 
     def produce(self, prepared: PreparedImage) -> bytes:
+        """The response's bytes (on the calling thread; the renderer stops once the deadline has passed)."""
         plan, master = prepared.plan, prepared.master
         if plan.stored_tile is not None:
             # As cheap as a cache hit (one read of the stored bytes), so it is neither cached nor counted as one.
             stored = self.stored_tiles.read_tile(self.source.open_bytes, master, plan.level.load_option, *plan.stored_tile)
             if stored is not None:
-                record_passthrough()
+                self.metrics.count_passthrough()
                 return stored
         cache = self.derivative_cache
         if cache is not None:
             cached = cache.get(prepared.cache_key)
-            record_cache_lookup(cached is not None)
+            self.metrics.count_cache_lookup(cached is not None)
             if cached is not None:
                 return cached
-        data = self._render(prepared)
+        if self.heavy_lane.is_heavy(plan.output_pixels):
+            with self.heavy_lane.turn():
+                data = self._render(prepared)
+        else:
+            data = self._render(prepared)
         if cache is not None:
             cache.put(prepared.cache_key, data)
         return data
@@ -135,9 +222,10 @@ class ImagePipeline:
         path = self.source.local_path(master) if plan.reader is LevelReader.JPEG2000_REGION else None
         if layout is not None and path is not None:
             # A JPEG 2000 master's levels are its reductions, in order (see probe).
-            region = self.jpeg2000_regions.read(master, path, layout, plan.level_index, plan.crop)
+            region = self.jpeg2000_regions.read(master, path, layout, plan.level_index, plan.crop, prepared.deadline)
             # The plan, seen from the decoded region: nothing left to crop.
-            return render(region, replace(plan, crop=Box(0, 0, plan.crop.width, plan.crop.height)), self.jpeg_quality)
+            whole_region = replace(plan, crop=Box(0, 0, plan.crop.width, plan.crop.height))
+            return render(region, whole_region, self.jpeg_quality, prepared.deadline)
         remote = self.source.local_path(master) is None  # each read may be a round trip
         if remote and plan.reader is not LevelReader.SEQUENTIAL and master.suffix in TIFF_SUFFIXES:
             crop = plan.crop
@@ -149,18 +237,18 @@ class ImagePipeline:
             else:
                 level_image = self.opened_levels.get(self.source, master, plan.level)
         except pyvips.Error as error:
-            raise MasterUnreadable(f"image {master.identifier!r} cannot be opened: {last_line(error)}") from None
-        return render(level_image, plan, self.jpeg_quality)
+            raise MasterUnreadable(f"image {master.identifier!r} cannot be opened", decoder_message(error)) from None
+        return render(level_image, plan, self.jpeg_quality, prepared.deadline)
 
 
-def build_pipeline(settings: Settings, source: ImageSource) -> ImagePipeline:
-    """The data path as ``settings`` configure it, reading masters from ``source``."""
+def build_pipeline(settings: Settings, source: ImageSource, metrics: DataPathMetrics) -> ImagePipeline:
+    """The data path as ``settings`` configure it, reading masters from ``source``, counting into ``metrics``."""
     derivative_cache: DerivativeCache | None = (
         MemoryDerivativeCache(settings.derivative_cache_bytes) if settings.derivative_cache_bytes else None
     )
     if settings.derivative_cache_dir is not None:
         disk_cache = DiskDerivativeCache(settings.derivative_cache_dir, settings.derivative_cache_dir_bytes)
-        derivative_cache = TieredDerivativeCache(derivative_cache, disk_cache) if derivative_cache else disk_cache
+        derivative_cache = TieredDerivativeCache(derivative_cache, disk_cache) if derivative_cache is not None else disk_cache
     prefixes = tuple(p.strip() for p in settings.restricted_prefixes.split(",") if p.strip())
     return ImagePipeline(
         source=source,
@@ -170,7 +258,15 @@ def build_pipeline(settings: Settings, source: ImageSource) -> ImagePipeline:
         tile_size=settings.tile_size,
         jpeg_quality=settings.jpeg_quality,
         opened_levels=OpenedLevels(settings.open_masters_per_worker),
-        stored_tiles=StoredTileReader(settings.open_masters_per_worker),
-        jpeg2000_regions=Jpeg2000Regions(settings.open_masters_per_worker),
+        stored_tiles=StoredTileReader(settings.stored_tile_index_bytes),
+        jpeg2000_regions=Jpeg2000Regions(settings.jpeg2000_decoder_bytes),
+        render_version=render_version(),
+        metrics=metrics,
+        allowances=DeadlineAllowances(settings.tile_deadline_ms / 1000, settings.heavy_deadline_ms / 1000),
+        # Twice the request threads (the heavy lane's included): as many requests as the worker takes
+        # can still run while as many abandoned ones are stuck in system calls.
+        runner=DeadlineRunner(2 * (settings.threads + settings.heavy_slots + settings.heavy_queue)),
+        heavy_lane=HeavyLane(settings.heavy_output_pixels, settings.heavy_slots, settings.heavy_queue,
+                             settings.heavy_wait_seconds),
         derivative_cache=derivative_cache,
     )

@@ -10,8 +10,10 @@ from typing import BinaryIO
 import pyvips
 import tifffile
 
-from iiif_server.errors import MasterUnreadable, last_line
+from iiif_server.colour import profile_to_convert
+from iiif_server.errors import MasterUnreadable, UnsupportedMaster, decoder_message
 from iiif_server.info import ImageInfo, Jpeg2000Layout, Level, MasterKind
+from iiif_server.loaders import SUPPORTED_FORMATS, needs_a_blocked_loader
 from iiif_server.passthrough import holds_baseline_jpeg_tiles
 from iiif_server.sources.base import ImageSource, Master
 
@@ -25,6 +27,16 @@ EIGHT_BIT_UNSIGNED = 7  # SIZ Ssiz: bit depth minus one, sign bit clear
 JP2_COLOUR_SPACES = {3: 16, 1: 17}  # bands -> EnumCS: sRGB, greyscale
 # libvips writes EnumCS 0; readers (libvips, OpenJPEG) then take 3 bands as sRGB and 1 as grey.
 UNSPECIFIED_COLOUR_SPACE = 0
+CODESTREAM_START = b"\xff\x4f\xff\x51"  # SOC followed by SIZ: a bare codestream (.j2k)
+SOC, SIZ, COD, SOT, SOD, EOC = b"\xff\x4f", b"\xff\x51", b"\xff\x52", b"\xff\x90", b"\xff\x93", b"\xff\xd9"
+# Bounds on what a hostile header can make the probe read: boxes walked, JP2 header bytes kept
+# (its ICC profile included), marker segments walked before the first tile.
+MAX_JP2_BOXES = 1024
+MAX_JP2_HEADER_BYTES = 16 * 1024 * 1024
+MAX_MAIN_HEADER_SEGMENTS = 4096
+# METH of a JP2 colour specification box (I.5.3.3): an EnumCS, or an ICC profile (restricted, or any
+# as JPX allows).
+ENUMERATED_COLOUR, RESTRICTED_ICC, ANY_ICC = 1, b"\x02", b"\x03"
 
 
 def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
@@ -37,8 +49,15 @@ def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
         header = source.load_image(master)
         width, height = header.width, header.height
         has_alpha = bool(header.hasalpha())
+        embedded_profile = header.get("icc-profile-data") if header.get_typeof("icc-profile-data") else None
     except pyvips.Error as error:
-        raise MasterUnreadable(f"image {master.identifier!r} cannot be read: {last_line(error)}") from None
+        if needs_a_blocked_loader(error):
+            raise UnsupportedMaster(
+                f"image {master.identifier!r} is not a supported master ({SUPPORTED_FORMATS})", decoder_message(error)
+            ) from None
+        raise MasterUnreadable(f"image {master.identifier!r} cannot be read", decoder_message(error)) from None
+    colour_bands = header.bands - (1 if has_alpha else 0)
+    colour_profile = profile_to_convert(embedded_profile, colour_bands, header.interpretation)
     if master.suffix in TIFF_SUFFIXES:
         with source.open_bytes(master) as stream:
             levels, stored_jpeg = _tiff_levels(stream, master.identifier)
@@ -48,13 +67,16 @@ def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
             return ImageInfo(
                 width, height, MasterKind.PYRAMIDAL_TIFF, levels, tile_width, tile_height,
                 _pyramid_scale_factors(width, height, levels), master.fingerprint, has_alpha,
-                stored_jpeg_tiles=stored_jpeg,
+                # Stored tiles hold the master's own colours: handed out as they are, they would show
+                # wrong in every browser. Such masters are rendered (and converted) instead.
+                stored_jpeg_tiles=stored_jpeg and colour_profile is None,
+                colour_profile=colour_profile,
             )
         kind = MasterKind.FLAT
         levels = (Level(width, height, None),)
     elif master.suffix in JPEG2000_SUFFIXES:
         with source.open_bytes(master) as stream:
-            reductions, tile, layout = _jpeg2000_layout(stream, master.identifier)
+            reductions, tile, layout, jp2_profile = _jpeg2000_layout(stream, master.identifier)
         levels = tuple(
             Level(-(-width // 2**r), -(-height // 2**r), ("page", r) if r else None, tile)
             for r in range(reductions + 1)
@@ -65,6 +87,8 @@ def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
             width, height, MasterKind.JPEG2000, levels, tile_width, tile_height,
             _fitting_scale_factors(width, height, max(tile_width, tile_height)), master.fingerprint, has_alpha,
             jpeg2000_layout=layout,
+            # libvips 8.14 does not read the JP2 colour box's ICC profile: the probe does.
+            colour_profile=profile_to_convert(jp2_profile, colour_bands, header.interpretation),
         )
     elif master.suffix in JPEG_SUFFIXES:
         levels = (Level(width, height, None),) + tuple(
@@ -77,6 +101,7 @@ def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
     return ImageInfo(
         width, height, kind, levels, tile_size, tile_size,
         _fitting_scale_factors(width, height, tile_size), master.fingerprint, has_alpha,
+        colour_profile=colour_profile,
     )
 
 
@@ -113,50 +138,139 @@ def _tiff_levels(stream: BinaryIO, identifier: str) -> tuple[tuple[Level, ...], 
                 all_jpeg = all_jpeg and holds_baseline_jpeg_tiles(page)
                 levels.append(Level(page_width, page_height, option, tile))
     except (tifffile.TiffFileError, ValueError, struct.error, IndexError) as error:
-        raise MasterUnreadable(f"image {identifier!r} is not a readable TIFF: {error}") from None
+        raise MasterUnreadable(f"image {identifier!r} is not a readable TIFF", str(error)) from None
     tile_sizes = {level.stored_tile for level in levels}
     return tuple(levels), all_jpeg and len(tile_sizes) == 1
 
 
-def _jpeg2000_layout(stream: BinaryIO, identifier: str) -> tuple[int, tuple[int, int] | None, Jpeg2000Layout | None]:
-    """Number of wavelet decomposition levels (COD), the tile size (SIZ) of a JP2/J2K file, and
-    its layout when the server's own OpenJPEG reader can decode it (see Jpeg2000Layout)."""
-    head = stream.read(64 * 1024)
-    start = head.find(b"\xff\x4f\xff\x51")  # SOC followed by SIZ opens every codestream
-    if start < 0:
-        raise MasterUnreadable(f"image {identifier!r} has no JPEG 2000 codestream")
+def _jpeg2000_layout(
+    stream: BinaryIO, identifier: str
+) -> tuple[int, tuple[int, int] | None, Jpeg2000Layout | None, bytes | None]:
+    """Number of wavelet decomposition levels (COD), the tile size (SIZ) of a JP2/J2K file, its
+    layout when the server's own OpenJPEG reader can decode it (see Jpeg2000Layout), and the ICC
+    profile of its colour box."""
     try:
-        siz = start + 4
-        (siz_length,) = struct.unpack(">H", head[siz : siz + 2])
-        xsiz, ysiz, xosiz, yosiz, xtsiz, ytsiz, xtosiz, ytosiz = struct.unpack(">IIIIIIII", head[siz + 4 : siz + 36])
-        (components,) = struct.unpack(">H", head[siz + 36 : siz + 38])
-        component_formats = {tuple(head[siz + 38 + 3 * c : siz + 41 + 3 * c]) for c in range(components)}
-        cod = head.find(b"\xff\x52", siz + siz_length)
-        if cod < 0:
-            raise MasterUnreadable(f"image {identifier!r} has no JPEG 2000 COD marker")
-        reductions = head[cod + 2 + 2 + 1 + 4]  # marker length, Scod, SGcod(4), then SPcod's first byte
-    except (struct.error, IndexError):
-        raise MasterUnreadable(f"image {identifier!r} has a truncated JPEG 2000 header") from None
+        codestream_offset, colour_space, icc_profile = _jp2_boxes(stream)
+        siz, cod = _main_header_segments(stream, codestream_offset)
+        xsiz, ysiz, xosiz, yosiz, xtsiz, ytsiz, xtosiz, ytosiz = struct.unpack(">IIIIIIII", siz[2:34])
+        (components,) = struct.unpack(">H", siz[34:36])
+        component_formats = {tuple(siz[36 + 3 * c : 39 + 3 * c]) for c in range(components)}
+        reductions = cod[5]  # Scod, SGcod (4 bytes), then SPcod's first byte: decomposition levels
+    except (_HeaderError, struct.error, IndexError) as error:
+        raise MasterUnreadable(f"image {identifier!r} has no readable JPEG 2000 header", str(error)) from None
     tiled = xtsiz < xsiz - xosiz or ytsiz < ysiz - yosiz
-    raw_codestream = start == 0  # a .j2k file: no JP2 boxes before the codestream
+    raw_codestream = codestream_offset == 0  # a .j2k file: no JP2 boxes before the codestream
     simple = (
         tiled
         and max(xtsiz, ytsiz) <= LARGEST_DECODED_CODE_TILE
         and (xosiz, yosiz, xtosiz, ytosiz) == (0, 0, 0, 0)
         and components in (1, 3)
         and component_formats == {(EIGHT_BIT_UNSIGNED, 1, 1)}
-        and (raw_codestream or _enumerated_colour_space(head[:start]) in (UNSPECIFIED_COLOUR_SPACE, JP2_COLOUR_SPACES[components]))
+        # An ICC profile is fine too: the renderer converts the decoded pixels from it.
+        and (raw_codestream or icc_profile is not None
+             or colour_space in (UNSPECIFIED_COLOUR_SPACE, JP2_COLOUR_SPACES[components]))
     )
     layout = Jpeg2000Layout(xsiz, ysiz, xtsiz, ytsiz, components, raw_codestream) if simple else None
-    return reductions, ((xtsiz, ytsiz) if tiled else None), layout
+    return reductions, ((xtsiz, ytsiz) if tiled else None), layout, icc_profile
 
 
-def _enumerated_colour_space(jp2_header: bytes) -> int | None:
-    """EnumCS of the JP2 colour box, or None when the colour comes from an ICC profile, a palette
-    or is not stated."""
-    if b"pclr" in jp2_header:
-        return None
-    colour = jp2_header.find(b"colr")
-    if colour < 0 or len(jp2_header) < colour + 11 or jp2_header[colour + 4] != 1:  # METH 1: enumerated
-        return None
-    return struct.unpack(">I", jp2_header[colour + 7 : colour + 11])[0]
+class _HeaderError(ValueError):
+    """A JP2 box or codestream marker segment that cannot be what it claims."""
+
+
+def _jp2_boxes(stream: BinaryIO) -> tuple[int, int | None, bytes | None]:
+    """Where the codestream starts, the EnumCS of the JP2 header's colour box (None when the
+    colour comes from an ICC profile or a palette, or is not stated; ISO 15444-1 annex I), and the
+    box's ICC profile if it gives one.
+
+    Boxes are walked by their lengths: XML, UUID or ICC boxes of any size before the codestream are
+    skipped, never searched, so no byte inside them is taken for a marker.
+    """
+    head = stream.read(len(CODESTREAM_START))
+    if head == CODESTREAM_START:
+        return 0, None, None
+    offset, colour_space, icc_profile = 0, None, None
+    for _ in range(MAX_JP2_BOXES):
+        stream.seek(offset)
+        box_length, box_type, header_length = _box_header(stream)
+        if box_type == b"jp2c":
+            return offset + header_length, colour_space, icc_profile
+        if box_type == b"jp2h":
+            jp2_header = stream.read(min(box_length - header_length, MAX_JP2_HEADER_BYTES))
+            colour_space, icc_profile = _header_colour(jp2_header)
+        if box_length == 0:  # the last box runs to the end of the file
+            break
+        offset += box_length
+    raise _HeaderError("no JPEG 2000 codestream")
+
+
+def _box_header(stream: BinaryIO) -> tuple[int, bytes, int]:
+    """(length including the header, 0 for "to the end of the file"; type; header length)."""
+    length, box_type = struct.unpack(">I4s", _read_exactly(stream, 8))
+    if length == 1:
+        (length,) = struct.unpack(">Q", _read_exactly(stream, 8))
+        if length < 16:
+            raise _HeaderError("box shorter than its header")
+        return length, box_type, 16
+    if 0 < length < 8:
+        raise _HeaderError("box shorter than its header")
+    return length, box_type, 8
+
+
+def _header_colour(jp2_header: bytes) -> tuple[int | None, bytes | None]:
+    """(EnumCS, ICC profile) of the first colour specification box of a JP2 header box, which is
+    the one readers use (ISO 15444-1 I.5.3.3); (None, None) for palette images."""
+    offset = 0
+    colour_space, icc_profile = None, None
+    found_colour = False
+    while offset + 8 <= len(jp2_header):
+        length, box_type = struct.unpack(">I4s", jp2_header[offset : offset + 8])
+        body = jp2_header[offset + 8 : offset + length] if length >= 8 else jp2_header[offset + 8 :]
+        if box_type == b"pclr":
+            return None, None
+        if box_type == b"colr" and not found_colour:
+            found_colour = True
+            if len(body) >= 7 and body[0] == ENUMERATED_COLOUR:
+                (colour_space,) = struct.unpack(">I", body[3:7])
+            elif body[:1] in (RESTRICTED_ICC, ANY_ICC):
+                icc_profile = body[3:]
+        if length < 8:
+            break
+        offset += length
+    return colour_space, icc_profile
+
+
+def _main_header_segments(stream: BinaryIO, offset: int) -> tuple[bytes, bytes]:
+    """The SIZ and COD marker segments' contents (after their length), read marker by marker from
+    SOC to the first tile-part (ISO 15444-1 A.4-A.6), each segment skipped by its own length."""
+    stream.seek(offset)
+    if _read_exactly(stream, 2) != SOC:
+        raise _HeaderError("no JPEG 2000 codestream")
+    siz = cod = None
+    for _ in range(MAX_MAIN_HEADER_SEGMENTS):
+        marker = _read_exactly(stream, 2)
+        if marker in (SOT, SOD, EOC):
+            break
+        if marker[0] != 0xFF:
+            raise _HeaderError("a marker segment does not start with 0xFF")
+        (length,) = struct.unpack(">H", _read_exactly(stream, 2))
+        if length < 2:
+            raise _HeaderError("marker segment shorter than its length field")
+        if marker == SIZ:
+            siz = _read_exactly(stream, length - 2)
+        elif marker == COD:
+            cod = _read_exactly(stream, length - 2)
+        else:
+            stream.seek(length - 2, 1)
+        if siz is None:  # SIZ must follow SOC (A.5.1)
+            raise _HeaderError("the codestream does not start with SIZ")
+    if siz is None or cod is None:
+        raise _HeaderError("the main header has no COD marker")
+    return siz, cod
+
+
+def _read_exactly(stream: BinaryIO, count: int) -> bytes:
+    data = stream.read(count)
+    if len(data) != count:
+        raise _HeaderError("the file ends inside a JPEG 2000 header")
+    return data

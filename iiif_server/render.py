@@ -7,22 +7,55 @@ from __future__ import annotations
 
 import pyvips
 
-from iiif_server.errors import MasterUnreadable, last_line
+from iiif_server.colour import ConversionError, to_srgb
+from iiif_server.deadlines import Deadline
+from iiif_server.errors import MasterUnreadable, decoder_message
 from iiif_server.plan import LevelReader, RenderPlan
 from iiif_server.request import OutputFormat, Quality
 
 WHITE = 255
+# Bump with every change to this module (or to what feeds it) that changes output bytes for a
+# request that existed before: it is part of every derivative-cache key and image ETag, so cached
+# responses made by the previous renderer are neither served nor confirmed by a 304.
+RENDER_REVISION = 2
 
 
-def render(level_image: pyvips.Image, plan: RenderPlan, jpeg_quality: int) -> bytes:
+def render_version() -> str:
+    """What made a response's bytes: this renderer's revision and the libvips that ran it (a new
+    libvips brings new resampling kernels and encoders)."""
+    return f"r{RENDER_REVISION}-vips{pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)}"
+
+
+def render(level_image: pyvips.Image, plan: RenderPlan, jpeg_quality: int, deadline: Deadline) -> bytes:
+    # Held until the encoder is done: its Python object owns the progress callback libvips calls.
+    killable = _killed_after(level_image, deadline)
     try:
-        image = _scaled_region(level_image, plan)
-        image = _to_display_colour(image)
+        image = _scaled_region(killable, plan)
+        image = _to_display_colour(image, plan.colour_profile)
         image = _mirrored_and_rotated(image, plan)
         image = _with_quality(image, plan.quality)
         return _encode(image, plan.format, jpeg_quality)
-    except pyvips.Error as error:
-        raise MasterUnreadable(f"image {plan.identifier!r} could not be decoded: {last_line(error)}") from None
+    except (pyvips.Error, ConversionError) as error:
+        deadline.check()  # killed for running late, not a bad master
+        raise MasterUnreadable(f"image {plan.identifier!r} could not be decoded", decoder_message(error)) from None
+
+
+def _killed_after(level_image: pyvips.Image, deadline: Deadline) -> pyvips.Image:
+    """The level, for this request alone, with its computation killed once the deadline passes.
+
+    libvips reports progress (once per work unit, about 128 x 128 px) on the most downstream image
+    that asked for it, and stops when that image is killed. The level image may be shared by other
+    requests (OpenedLevels), so the callback goes on a copy of its own.
+    """
+    image = level_image.copy()
+    image.set_progress(True)
+
+    def stop_when_late(evaluated: pyvips.Image, _progress: object) -> None:
+        if deadline.expired:
+            evaluated.set_kill(True)
+
+    image.signal_connect("eval", stop_when_late)
+    return image
 
 
 def _scaled_region(image: pyvips.Image, plan: RenderPlan) -> pyvips.Image:
@@ -51,11 +84,14 @@ def _exactly(image: pyvips.Image, width: int, height: int) -> pyvips.Image:
     return image.embed(0, 0, width, height, extend="copy")
 
 
-def _to_display_colour(image: pyvips.Image) -> pyvips.Image:
-    """8-bit sRGB (or 8-bit grey for grey masters), whatever the master's depth and colour space."""
-    if image.interpretation == "cmyk":
-        image = image.icc_transform("srgb", embedded=True, input_profile="cmyk")
+def _to_display_colour(image: pyvips.Image, colour_profile: bytes | None) -> pyvips.Image:
+    """8-bit sRGB (or 8-bit grey for grey masters), whatever the master's depth, colour space and
+    ICC profile: the browser then shows the master's true colours without colour management."""
     grey = image.bands - (1 if image.hasalpha() else 0) == 1
+    if colour_profile is not None:
+        image = to_srgb(image, colour_profile)
+    elif image.interpretation == "cmyk":
+        image = image.icc_transform("srgb", input_profile="cmyk")
     target = "b-w" if grey else "srgb"
     if image.interpretation != target or image.format != "uchar":
         image = image.colourspace(target)

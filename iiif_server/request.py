@@ -130,12 +130,16 @@ class BaseUriRequest:
     identifier: str
 
 
-_INTEGER = r"\d+"
-_DECIMAL = r"\d+(?:\.\d+)?|\.\d+"
+# ASCII digits only: \d and int() also accept Arabic-Indic, full-width and other Unicode digits.
+_INTEGER = r"[0-9]+"
+_DECIMAL = r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+"
 _PIXELS_RE = re.compile(rf"({_INTEGER}),({_INTEGER}),({_INTEGER}),({_INTEGER})")
 _PERCENT_RE = re.compile(rf"pct:({_DECIMAL}),({_DECIMAL}),({_DECIMAL}),({_DECIMAL})")
 _WH_RE = re.compile(rf"({_INTEGER})?,({_INTEGER})?")
 _ROTATION_RE = re.compile(rf"(!)?({_DECIMAL})")
+# The largest number any parameter may hold. libvips cannot make an image wider than 10,000,000 px;
+# bounding every number here keeps the planner's arithmetic finite (a 400-digit width overflowed a float).
+MAX_NUMBER = 1_000_000_000
 
 
 def parse_image_path(path: str, version: ApiVersion) -> ImageRequest | InfoRequest | BaseUriRequest:
@@ -174,10 +178,10 @@ def parse_region(text: str) -> Region:
     if text == "square":
         return Region(RegionKind.SQUARE)
     if match := _PIXELS_RE.fullmatch(text):
-        x, y, width, height = (int(v) for v in match.groups())
+        x, y, width, height = (_bounded_integer(v, "region", text) for v in match.groups())
         kind = RegionKind.PIXELS
     elif match := _PERCENT_RE.fullmatch(text):
-        x, y, width, height = (float(v) for v in match.groups())
+        x, y, width, height = (_bounded_decimal(v, "region", text) for v in match.groups())
         kind = RegionKind.PERCENT
         if x > 100 or y > 100:
             raise BadRequest(f"region {text!r}: percentages of x and y must not exceed 100")
@@ -206,7 +210,7 @@ def parse_size(text: str, version: ApiVersion) -> Size:
         number = body[4:]
         if not re.fullmatch(_DECIMAL, number):
             raise BadRequest(f"size {text!r}: pct: needs a number")
-        percent = float(number)
+        percent = _bounded_decimal(number, "size", text)
         if percent <= 0:
             raise BadRequest(f"size {text!r} is zero")
         if percent > 100 and not upscale:
@@ -216,8 +220,8 @@ def parse_size(text: str, version: ApiVersion) -> Size:
     match = _WH_RE.fullmatch(body[1:] if confined else body)
     if not match or match.group(1) is None and match.group(2) is None:
         raise BadRequest(f"size {text!r} is not max, w,, ,h, pct:n, w,h or !w,h")
-    width = int(match.group(1)) if match.group(1) is not None else None
-    height = int(match.group(2)) if match.group(2) is not None else None
+    width = _bounded_integer(match.group(1), "size", text) if match.group(1) is not None else None
+    height = _bounded_integer(match.group(2), "size", text) if match.group(2) is not None else None
     if width == 0 or height == 0:
         raise BadRequest(f"size {text!r} has a zero width or height")
     if confined:
@@ -236,10 +240,31 @@ def parse_rotation(text: str) -> Rotation:
     match = _ROTATION_RE.fullmatch(text)
     if not match:
         raise BadRequest(f"rotation {text!r} is not a number of degrees, optionally after '!'")
-    degrees = float(match.group(2))
+    degrees = _bounded_decimal(match.group(2), "rotation", text)
     if degrees > 360:
         raise BadRequest(f"rotation {text!r} is more than 360 degrees")
     return Rotation(degrees % 360, mirror=match.group(1) is not None)
+
+
+def _bounded_integer(digits: str, part: str, text: str) -> int:
+    """ASCII digits as an int no larger than MAX_NUMBER; the length is checked before int(), which
+    refuses (ValueError) strings of more than 4300 digits."""
+    significant = digits.lstrip("0")
+    if len(significant) > len(str(MAX_NUMBER)) or int(significant or "0") > MAX_NUMBER:
+        raise BadRequest(f"{part} {_shortened(text)}: a number is larger than {MAX_NUMBER}")
+    return int(significant or "0")
+
+
+def _bounded_decimal(digits: str, part: str, text: str) -> float:
+    whole = digits.partition(".")[0].lstrip("0")
+    if len(whole) > len(str(MAX_NUMBER)) or float(digits) > MAX_NUMBER:
+        raise BadRequest(f"{part} {_shortened(text)}: a number is larger than {MAX_NUMBER}")
+    return float(digits)
+
+
+def _shortened(text: str, limit: int = 40) -> str:
+    """The bad part quoted in a reason, cut so a 400-digit number does not fill the answer."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "…"
 
 
 def parse_quality_format(text: str) -> tuple[Quality, OutputFormat]:

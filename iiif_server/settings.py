@@ -55,6 +55,10 @@ class Settings:
     # Public URL prefix that ids and Link headers use (e.g. https://iiif.archives.gov.vn);
     # empty means "derive it from the request", which is right behind no proxy.
     base_url: str = ""
+    # Comma-separated host names a request's Host may name while base_url is empty (ids are then built
+    # from it); '.archives.example' admits subdomains. Loopback names and the address `serve` binds to
+    # are always trusted. Other hosts get 400, so a forged Host never reaches a shared cache.
+    trusted_hosts: str = ""
     max_width: int = 10_000
     max_height: int = 10_000
     max_area: int = 40_000_000
@@ -65,6 +69,11 @@ class Settings:
     info_cache_entries: int = 4096
     # Each worker process keeps this many opened masters (pyvips handles per level) for reuse.
     open_masters_per_worker: int = 32
+    # Per worker: idle JPEG 2000 decoders are kept within this many bytes of what they hold (about
+    # 12 KB per code-tile of their master: 55 MB for a 40,000 x 30,000 px JP2 of 512 px code-tiles).
+    jpeg2000_decoder_bytes: int = 128 * 1024 * 1024
+    # Per worker: tile indexes of pyramidal TIFFs for stored-tile passthrough (16 bytes per tile).
+    stored_tile_index_bytes: int = 16 * 1024 * 1024
     derivative_cache_bytes: int = 128 * 1024 * 1024
     derivative_cache_dir: Path | None = None
     derivative_cache_dir_bytes: int = 2 * 1024 * 1024 * 1024
@@ -82,6 +91,20 @@ class Settings:
     aws_secret_access_key: str = field(default="", repr=False)
     # Seconds one object-store read may take, retries included, before the request fails with 503.
     object_store_timeout: int = 5
+    # How long a request may take before it answers 503 and frees its thread: info.json, tiles and
+    # thumbnails (a crop of at most 2048 x 2048 px of a tiled level) get the first, every other image
+    # request (large regions, masters read top to bottom) the second.
+    tile_deadline_ms: int = 5_000
+    heavy_deadline_ms: int = 60_000
+    # The heavy-request lane (iiif_server/lane.py): responses of more pixels than this (the rotated
+    # bounding box) are rendered a few at a time per worker, so they never starve tiles.
+    heavy_output_pixels: int = 4_000_000
+    # Heavy renders at once per worker, and heavy requests waiting for a slot per worker; beyond
+    # those, or after heavy_wait_seconds of waiting, a heavy request gets 503 with Retry-After.
+    # The worker runs heavy_slots + heavy_queue threads on top of `threads`.
+    heavy_slots: int = 1
+    heavy_queue: int = 1
+    heavy_wait_seconds: int = 10
     workers: int = 2
     # Per worker. On 2 cores, 2 threads gave a tile p99 of 14 ms where 4 gave 20-22 ms (threads queue
     # for the GIL) at the same throughput; more threads help when many slow large regions are expected.
@@ -161,9 +184,13 @@ def _coerce(settings_class: type[Settings], key: str, raw: object, source: str) 
 
 
 def _check(settings: Settings) -> None:
-    for name in ("max_width", "max_height", "max_area", "tile_size", "workers", "threads", "object_store_timeout"):
+    for name in ("max_width", "max_height", "max_area", "tile_size", "workers", "threads", "object_store_timeout",
+                 "tile_deadline_ms", "heavy_deadline_ms", "heavy_output_pixels", "heavy_slots"):
         if getattr(settings, name) < 1:
             raise SettingsError(f"{name} must be at least 1")
+    for name in ("heavy_queue", "heavy_wait_seconds"):
+        if getattr(settings, name) < 0:
+            raise SettingsError(f"{name} must not be negative")
     if not 1 <= settings.jpeg_quality <= 100:
         raise SettingsError("jpeg_quality must be between 1 and 100")
     if not 0 <= settings.info_cache_ttl <= 3600:

@@ -41,8 +41,8 @@ IMAGE_ROOT = ImageRootParam()
 def build(content_dir: Path, image_root: ImageRoot, out_dir: Path, base_url: str, check: bool) -> None:
     """Build IIIF Presentation 3.0 manifests and collections from CONTENT_DIR (see README, Manifests)."""
     from manifests.build import Urls, plan_outputs
-    from manifests.images import read_image_sizes
-    from manifests.load import ContentError, load_content
+    from manifests.images import check_content
+    from manifests.load import ContentError
     from manifests.write import BuildError, publish
 
     if isinstance(image_root, Path) and not image_root.is_dir():
@@ -50,8 +50,7 @@ def build(content_dir: Path, image_root: ImageRoot, out_dir: Path, base_url: str
     if base_url.endswith("/") or not base_url.startswith(("http://", "https://")):
         raise click.UsageError(f"--base-url must start with http:// or https:// and not end with '/': {base_url}")
     try:
-        content = load_content(content_dir)
-        sizes = read_image_sizes(content, image_root)
+        content, sizes = check_content(content_dir, image_root)
         report = publish(plan_outputs(content, sizes, Urls(base_url)), out_dir, check_only=check)
     except ContentError as error:
         click.echo(str(error), err=True)
@@ -77,17 +76,27 @@ def build(content_dir: Path, image_root: ImageRoot, out_dir: Path, base_url: str
               help="Image root the masters are written to: a folder or s3://BUCKET/PREFIX.")
 @click.option("--quality", default=85, show_default=True, type=click.IntRange(1, 100), help="JPEG quality of the tiles.")
 @click.option("--tile-size", default=512, show_default=True, type=int, help="Tile edge in pixels (a multiple of 16).")
-def ingest(scans_dir: Path, image_root: ImageRoot, quality: int, tile_size: int) -> None:
+@click.option("--scheduler", metavar="tcp://HOST:8786",
+              help="Dask scheduler of a cluster to run the scans on [default: a local cluster on this machine].")
+@click.option("--workers", "local_workers", type=click.IntRange(min=1),
+              help="Worker processes of the local cluster [default: one per core].")
+def ingest(scans_dir: Path, image_root: ImageRoot, quality: int, tile_size: int, scheduler: str | None,
+           local_workers: int | None) -> None:
     """Convert the scans in SCANS_DIR into pyramidal TIFF masters below the image root.
 
-    Exits with the number of scans that failed (0 when all went well).
+    Each scan is one task on a Dask cluster. Exits with the number of scans that failed (0 when all went well).
     """
     from tqdm import tqdm
 
-    from manifests.ingest import IngestOptions, IngestResult, IngestStatus, find_scans, ingest as ingest_scans
+    from manifests.cluster import SchedulerUnreachable, dask_executor
+    from manifests.ingest import IngestOptions, IngestResult, IngestStatus, check_folders, find_scans
+    from manifests.ingest import ingest as ingest_scans
 
+    if scheduler is not None and local_workers is not None:
+        raise click.UsageError("--workers sizes the local cluster; a --scheduler's cluster has its own workers")
     try:
         options = IngestOptions(quality=quality, tile_size=tile_size)
+        check_folders(scans_dir, image_root)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     scans = find_scans(scans_dir)
@@ -104,8 +113,9 @@ def ingest(scans_dir: Path, image_root: ImageRoot, quality: int, tile_size: int)
                 bar.write(f"error: {result}", file=sys.stderr)
 
         try:
-            results = ingest_scans(scans_dir, image_root, options, on_progress=report)
-        except ValueError as error:
+            with dask_executor(scheduler, local_workers) as executor:
+                results = ingest_scans(scans_dir, image_root, executor, options, on_progress=report)
+        except SchedulerUnreachable as error:
             raise click.UsageError(str(error)) from None
     counts = {status: sum(1 for r in results if r.status is status) for status in IngestStatus}
     click.echo(f"{counts[IngestStatus.CONVERTED]} converted, {counts[IngestStatus.UNCHANGED]} unchanged, "

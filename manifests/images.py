@@ -7,15 +7,16 @@ become Problems that point at the curator's line.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from iiif_server.errors import IIIFError
 from iiif_server.probe import probe
 from iiif_server.settings import ImageRoot, Settings
 from iiif_server.sources import open_source
-from manifests.load import ContentError, Problem
-from manifests.model import Content, Origin
+from manifests.load import ContentError, ImageReference, Problem, read_content
+from manifests.model import Content, Document, Exhibition
 
 
 @dataclass(frozen=True)
@@ -24,42 +25,53 @@ class ImageSize:
     height: int
 
 
-def read_image_sizes(
-    content: Content, image_root: ImageRoot, tile_size: int = 512, settings: Settings | None = None,
-) -> Mapping[str, ImageSize]:
-    """Sizes by identifier, from the headers of the masters in a folder or a bucket (ranged reads;
-    a bucket's connection from ``settings``, else AWS_*); raises ContentError listing every
-    missing or unreadable master."""
-    source = open_source((settings or Settings()).replace(image_root=image_root))
-    references: dict[str, list[tuple[Origin, str]]] = {}
-    for document in content.documents:
-        for number, page in enumerate(document.pages, start=1):
-            references.setdefault(page.image, []).append((page.origin, f"pages > item {number} > image"))
-    for exhibition in content.exhibitions:
-        references.setdefault(exhibition.cover.image, []).append((exhibition.cover.origin, "cover"))
+def check_content(content_dir: Path, image_root: ImageRoot, tile_size: int = 512) -> tuple[Content, Mapping[str, ImageSize]]:
+    """The content and the size of every master it names, in one pass that reports every problem.
+
+    Raises ContentError listing every problem of every file, by file and line: the curator files'
+    own, and the image root's (missing or unreadable masters, regions outside their page), checked
+    for every image a file names and every exhibition that loaded, even when other files have problems.
+    """
+    reading = read_content(content_dir)
+    sizes, problems = read_image_sizes(reading.image_references, image_root, tile_size)
+    problems += _region_problems(reading.documents, reading.exhibitions, sizes)
+    if reading.problems or problems:
+        raise ContentError(sorted((*reading.problems, *problems),
+                                  key=lambda problem: (str(problem.origin.file), problem.origin.line)))
+    return reading.content, sizes
+
+
+def read_image_sizes(references: Iterable[ImageReference], image_root: ImageRoot,
+                     tile_size: int = 512) -> tuple[dict[str, ImageSize], list[Problem]]:
+    """Sizes by identifier, and a problem for every reference to a missing or unreadable master,
+    from the headers of the masters in a folder or a bucket (ranged reads; a bucket's connection
+    from the AWS_* environment variables)."""
+    source = open_source(Settings().replace(image_root=image_root))
+    places: dict[str, list[ImageReference]] = {}
+    for reference in references:
+        places.setdefault(reference.identifier, []).append(reference)
     sizes: dict[str, ImageSize] = {}
     problems: list[Problem] = []
-    for identifier, places in references.items():
+    for identifier, found in places.items():
         try:
             info = probe(source, source.locate(identifier), tile_size=tile_size)
         except IIIFError as error:
             reason = error.reason.replace("no image with identifier", "no image under the image root with identifier")
-            problems += [Problem(origin, field, reason) for origin, field in places]
+            problems += [Problem(reference.origin, reference.field, reason) for reference in found]
             continue
         sizes[identifier] = ImageSize(info.width, info.height)
-    problems += _region_problems(content, sizes)
-    if problems:
-        raise ContentError(sorted(problems, key=lambda problem: (str(problem.origin.file), problem.origin.line)))
-    return sizes
+    return sizes, problems
 
 
-def _region_problems(content: Content, sizes: Mapping[str, ImageSize]) -> list[Problem]:
+def _region_problems(documents: Iterable[Document], exhibitions: Iterable[Exhibition],
+                     sizes: Mapping[str, ImageSize]) -> list[Problem]:
+    by_id = {document.id: document for document in documents}
     problems = []
-    for exhibition in content.exhibitions:
+    for exhibition in exhibitions:
         for number, item in enumerate(exhibition.items, start=1):
             if item.region is None:
                 continue
-            image = content.document(item.document_id).pages[item.page_index].image
+            image = by_id[item.document_id].pages[item.page_index].image
             size = sizes.get(image)
             if size is None:
                 continue

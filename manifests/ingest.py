@@ -4,8 +4,10 @@ Each output is written to a temporary file, verified (it opens and has the expec
 pyramid), then published by the master store (manifests/masters.py): renamed into place in a folder,
 uploaded to a bucket. The provenance text records what it was made from (in the TIFF's
 ImageDescription, and as object metadata in a bucket), so a second run skips masters whose scan and
-settings are unchanged. One bad scan fails
-alone: the batch goes on and the caller gets one result per scan.
+settings are unchanged. Each scan is one task on an executor (a Dask cluster in ``iiif-archive
+ingest``), which gets the master store with it (picklable: a folder, or a bucket's S3 client and its
+connection); one bad scan, or a task lost with its worker, fails alone: the batch goes on and the
+caller gets one result per scan.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import math
 import os
 from collections.abc import Callable
+from concurrent.futures import Executor, Future, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,38 +83,62 @@ def provenance(scans_dir: Path, scan: Path, options: IngestOptions) -> str:
     return DESCRIPTION_PREFIX + json.dumps(facts, sort_keys=True)
 
 
+def check_folders(scans_dir: Path, image_root: ImageRoot) -> None:
+    """ValueError unless the masters can go to ``image_root`` (before any cluster is started)."""
+    if isinstance(image_root, ObjectStoreRoot):
+        return
+    scans, root = scans_dir.resolve(), image_root.resolve()
+    if scans == root:
+        raise ValueError("the scans folder and the image root must be different folders")
+    if root.is_relative_to(scans):
+        # A second run would take the first run's masters for new scans.
+        raise ValueError("the image root must not be inside the scans folder")
+
+
 def ingest(
     scans_dir: Path,
     image_root: ImageRoot,
+    executor: Executor,
     options: IngestOptions = IngestOptions(),
     on_progress: Callable[[IngestResult, int], None] | None = None,
     masters: MasterStore | None = None,
 ) -> list[IngestResult]:
     """Convert every scan into the image root (a folder or a bucket; ``masters`` replaces the store
-    it names); ``on_progress`` hears each result with the scan's size in bytes."""
+    it names), one task per scan on ``executor`` (a Dask cluster's: ``manifests.cluster``).
+
+    Returns one result per scan in the scans' order, whatever order the tasks finish in;
+    ``on_progress`` hears each result as its task finishes, with the scan's size in bytes.
+    """
+    check_folders(scans_dir, image_root)
+    # Absolute paths: a worker's current folder is not ours.
+    scans_dir = scans_dir.absolute()
     if not isinstance(image_root, ObjectStoreRoot):
-        scans, root = scans_dir.resolve(), image_root.resolve()
-        if scans == root:
-            raise ValueError("the scans folder and the image root must be different folders")
-        if root.is_relative_to(scans):
-            # A second run would take the first run's masters for new scans.
-            raise ValueError("the image root must not be inside the scans folder")
+        image_root = image_root.absolute()
     masters = masters or master_store(image_root)
-    results = []
+    results: dict[int, IngestResult] = {}
+    running: dict[Future, tuple[int, Path, str]] = {}
     claimed: dict[str, Path] = {}
-    for scan in find_scans(scans_dir):
+    for index, scan in enumerate(find_scans(scans_dir)):
         name = master_name(scans_dir, scan)
+        output = masters.location(name)
         if name in claimed:
-            output = masters.location(name)
-            result = IngestResult(scan, output, IngestStatus.FAILED,
-                                  f"would also become {output} (from {claimed[name]}); rename one of them")
-        else:
-            claimed[name] = scan
-            result = ingest_scan(scan, masters, name, provenance(scans_dir, scan, options), options)
-        results.append(result)
+            results[index] = IngestResult(scan, output, IngestStatus.FAILED,
+                                          f"would also become {output} (from {claimed[name]}); rename one of them")
+            if on_progress is not None:
+                on_progress(results[index], scan.stat().st_size)
+            continue
+        claimed[name] = scan
+        running[executor.submit(ingest_scan, scan, masters, name, provenance(scans_dir, scan, options), options)] = (
+            index, scan, output)
+    for future in as_completed(running):
+        index, scan, output = running[future]
+        try:
+            results[index] = future.result()
+        except Exception as error:  # noqa: BLE001 - the task could not run: its worker died, or was lost
+            results[index] = IngestResult(scan, output, IngestStatus.FAILED, f"the task failed: {_one_line(error)}")
         if on_progress is not None:
-            on_progress(result, scan.stat().st_size)
-    return results
+            on_progress(results[index], scan.stat().st_size)
+    return [results[index] for index in sorted(results)]
 
 
 def ingest_scan(scan: Path, masters: MasterStore, name: str, description: str, options: IngestOptions) -> IngestResult:

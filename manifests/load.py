@@ -13,6 +13,7 @@ import difflib
 import functools
 import json
 import re
+import threading
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from manifests.model import (
     ViewingDirection,
 )
 from manifests.rights import rights_problem
+from manifests.watch import FileState, state_to_keep
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 YAML_SUFFIXES = (".yml", ".yaml")
@@ -175,14 +177,41 @@ def _schema_validator(schema_name: str) -> jsonschema.Draft7Validator:
     return jsonschema.Draft7Validator(schema, registry=registry)
 
 
-def schema_problems(curator_file: CuratorFile, schema_name: str) -> list[Problem]:
-    """Every schema violation of the file, each as a plain-words Problem."""
+def check_schema(curator_file: CuratorFile, schema_name: str) -> CheckedFile:
+    """Every schema violation of the file, each as a plain-words Problem, and the fields they are about."""
     validator = _schema_validator(schema_name)
-    problems = []
+    problems, faults = [], []
     for error in sorted(validator.iter_errors(curator_file.data), key=lambda e: list(map(str, e.absolute_path))):
         for field_path, message in _explain(error):
             problems.append(curator_file.problem(field_path, message))
-    return sorted(problems, key=lambda problem: problem.origin.line)
+        faults += _faulty_fields(error)
+    return CheckedFile(curator_file, tuple(sorted(problems, key=lambda problem: problem.origin.line)), tuple(faults))
+
+
+def _faulty_fields(error: jsonschema.ValidationError) -> list[FieldPath]:
+    """The fields an error is about: a missing or unknown field itself, not the group holding it, so
+    that the group's other fields can still be checked."""
+    path: FieldPath = tuple(error.absolute_path)
+    if error.validator == "required" and isinstance(error.instance, dict):
+        return [path + (name,) for name in error.validator_value if name not in error.instance]
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = error.schema.get("properties", {})
+        return [path + (name,) for name in error.instance if name not in known]
+    return [path]
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """A parsed curator file, its schema problems and the fields they are about."""
+
+    file: CuratorFile
+    problems: tuple[Problem, ...]
+    faults: tuple[FieldPath, ...]
+
+    def sound(self, field_path: FieldPath) -> bool:
+        """The schema found nothing wrong at, around or inside this field: it can be checked further."""
+        return not any(fault[: len(field_path)] == field_path or field_path[: len(fault)] == fault
+                       for fault in self.faults)
 
 
 def _explain(error: jsonschema.ValidationError) -> Iterator[tuple[FieldPath, str]]:
@@ -220,71 +249,165 @@ def _explain(error: jsonschema.ValidationError) -> Iterator[tuple[FieldPath, str
         yield path, error.message
 
 
-def load_content(content_dir: Path) -> Content:
+class CheckedFiles:
+    """Curator files read and checked against their schema, each kept until it changes on disk.
+
+    A server that reloads the content folder when one file was edited re-reads that file only.
+    Thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[Path, str], tuple[FileState, CheckedFile | ContentError]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, path: Path, schema_name: str) -> CheckedFile:
+        """The parsed file and its schema problems; raises ContentError when it cannot be parsed."""
+        state = FileState.of(path)  # before reading: a change made meanwhile shows next time
+        with self._lock:
+            kept = self._kept.get((path, schema_name))
+        if kept is None or kept[0] != state:
+            try:
+                kept = (state_to_keep(state), check_schema(read_curator_file(path), schema_name))
+            except ContentError as error:
+                kept = (state_to_keep(state), error)
+            with self._lock:
+                self._kept[(path, schema_name)] = kept
+        if isinstance(kept[1], ContentError):
+            raise kept[1].with_traceback(None)
+        return kept[1]
+
+
+def content_paths(content_dir: Path) -> list[Path]:
+    """Every folder and file ``load_content`` reads, folders first: what to watch for changes."""
+    folders = [content_dir, content_dir / "documents", content_dir / "exhibitions"]
+    files = [path for folder in folders[1:] if folder.is_dir() for path in sorted(folder.iterdir())
+             if path.suffix in YAML_SUFFIXES]
+    return folders + files + [content_dir / f"collections{suffix}" for suffix in YAML_SUFFIXES]
+
+
+@dataclass(frozen=True)
+class ImageReference:
+    """A master named in a curator file: where, and in which field."""
+
+    identifier: str
+    origin: Origin
+    field: str
+
+
+@dataclass(frozen=True)
+class ContentReading:
+    """One pass over the content folder: what loaded, every problem found, every image named.
+
+    Files with problems still have the fields the schema accepted checked, and their images named,
+    so that a build can report every problem at once rather than one kind per run.
+    """
+
+    documents: tuple[Document, ...]  # the documents and exhibitions that loaded without a problem
+    exhibitions: tuple[Exhibition, ...]
+    top: TopCollection | None
+    image_references: tuple[ImageReference, ...]
+    problems: tuple[Problem, ...]
+
+    @property
+    def content(self) -> Content:
+        """The whole content; raises ContentError listing every problem if there are any."""
+        if self.problems or self.top is None:
+            raise ContentError(self.problems)
+        return Content(self.documents, self.exhibitions, self.top)
+
+
+def load_content(content_dir: Path, files: CheckedFiles | None = None) -> Content:
     """Read ``documents/*.yml``, ``exhibitions/*.yml`` and ``collections.yml`` below ``content_dir``.
 
     Raises ContentError listing every problem of every file. Image identifiers are only checked for
-    form here; ``manifests.images.read_image_sizes`` checks them against an image root.
+    form here; ``manifests.images.check_content`` checks them against an image root. ``files``
+    keeps unchanged files from an earlier load instead of reading them again.
     """
+    return read_content(content_dir, files).content
+
+
+def read_content(content_dir: Path, files: CheckedFiles | None = None) -> ContentReading:
+    """``load_content`` without raising: what loaded, the problems and the images named."""
+    files = CheckedFiles() if files is None else files
     if not content_dir.is_dir():
-        raise ContentError([Problem(Origin(content_dir, 1), "", "the content folder does not exist")])
+        problem = Problem(Origin(content_dir, 1), "", "the content folder does not exist")
+        return ContentReading((), (), None, (), (problem,))
     problems: list[Problem] = []
+    references: list[ImageReference] = []
     # Ids of files that have problems of their own: references to them are not reported again.
     broken_ids: set[str] = set()
     documents: dict[str, Document] = {}
-    for curator_file in _read_folder(content_dir / "documents", "document.schema.json", problems, broken_ids):
-        document = _document(curator_file, problems)
+    for checked in _read_folder(content_dir / "documents", "document.schema.json", files, problems):
+        references += _image_references(checked, [("pages", index, "image") for index in _indexes(checked, "pages")])
+        document = _document(checked, problems)
         if document is None:
-            broken_ids.add(curator_file.data["id"])
+            broken_ids |= _file_id(checked)
             continue
         if document.id in documents:
             first = documents[document.id].source
-            problems.append(curator_file.problem(("id",), f"'{document.id}' is already used by {first}"))
+            problems.append(checked.file.problem(("id",), f"'{document.id}' is already used by {first}"))
             continue
         documents[document.id] = document
     exhibitions: dict[str, Exhibition] = {}
-    for curator_file in _read_folder(content_dir / "exhibitions", "exhibition.schema.json", problems, broken_ids):
-        exhibition = _exhibition(curator_file, documents, broken_ids, problems)
+    for checked in _read_folder(content_dir / "exhibitions", "exhibition.schema.json", files, problems):
+        references += _image_references(checked, [("cover",)])
+        exhibition = _exhibition(checked, documents, broken_ids, problems)
         if exhibition is None:
-            broken_ids.add(curator_file.data["id"])
+            broken_ids |= _file_id(checked)
             continue
         if exhibition.id in exhibitions:
             first = exhibitions[exhibition.id].source
-            problems.append(curator_file.problem(("id",), f"'{exhibition.id}' is already used by {first}"))
+            problems.append(checked.file.problem(("id",), f"'{exhibition.id}' is already used by {first}"))
             continue
         exhibitions[exhibition.id] = exhibition
-    top = _top_collection(content_dir, documents, exhibitions, broken_ids, problems)
-    if problems:
-        raise ContentError(problems)
-    assert top is not None
-    return Content(tuple(documents.values()), tuple(exhibitions.values()), top)
+    top = _top_collection(content_dir, documents, exhibitions, files, broken_ids, problems)
+    return ContentReading(tuple(documents.values()), tuple(exhibitions.values()), top, tuple(references),
+                          tuple(problems))
 
 
-def _read_folder(
-    folder: Path, schema_name: str, problems: list[Problem], broken_ids: set[str]
-) -> Iterator[CuratorFile]:
-    """The folder's YAML files that parse and match the schema; the others add their problems."""
+def _read_folder(folder: Path, schema_name: str, files: CheckedFiles, problems: list[Problem]) -> Iterator[CheckedFile]:
+    """The folder's YAML files that parse, checked against the schema; problems go to ``problems``."""
     if not folder.is_dir():
         return
     for path in sorted(p for p in folder.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file()):
-        curator_file = _read_checked(path, schema_name, problems, broken_ids)
-        if curator_file is not None:
-            yield curator_file
+        checked = _read_checked(path, schema_name, files, problems)
+        if checked is not None:
+            yield checked
 
 
-def _read_checked(path: Path, schema_name: str, problems: list[Problem], broken_ids: set[str]) -> CuratorFile | None:
+def _read_checked(path: Path, schema_name: str, files: CheckedFiles, problems: list[Problem]) -> CheckedFile | None:
+    """The parsed file, its schema problems added to ``problems``; None when it does not parse or is
+    not a group of fields at all (nothing in it can be checked further)."""
     try:
-        curator_file = read_curator_file(path)
+        checked = files.check(path, schema_name)
     except ContentError as error:
         problems.extend(error.problems)
         return None
-    found = schema_problems(curator_file, schema_name)
-    problems.extend(found)
-    if not found:
-        return curator_file
-    if isinstance(curator_file.data, dict) and isinstance(curator_file.data.get("id"), str):
-        broken_ids.add(curator_file.data["id"])
-    return None
+    problems.extend(checked.problems)
+    return checked if isinstance(checked.file.data, dict) else None
+
+
+def _file_id(checked: CheckedFile) -> set[str]:
+    return {checked.file.data["id"]} if checked.sound(("id",)) else set()
+
+
+def _indexes(checked: CheckedFile, field: str) -> range:
+    """Positions of a list field, whatever the schema said about its entries (none if not a list)."""
+    value = checked.file.data.get(field)
+    return range(len(value)) if isinstance(value, list) else range(0)
+
+
+def _value(checked: CheckedFile, field_path: FieldPath) -> object:
+    data = checked.file.data
+    for part in field_path:
+        data = data[part]
+    return data
+
+
+def _image_references(checked: CheckedFile, field_paths: list[FieldPath]) -> list[ImageReference]:
+    """The images named in these fields, where the schema accepted the field."""
+    return [ImageReference(_value(checked, path), checked.file.origin(path), describe_field(path))
+            for path in field_paths if checked.sound(path)]
 
 
 def _text(value: Mapping[str, object]) -> Text:
@@ -309,28 +432,31 @@ def _nav_date(curator_file: CuratorFile, field_path: FieldPath, problems: list[P
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _document(curator_file: CuratorFile, problems: list[Problem]) -> Document | None:
-    data = curator_file.data
-    assert isinstance(data, dict)
+def _document(checked: CheckedFile, problems: list[Problem]) -> Document | None:
+    """The document, or None when its file has a problem. Each check runs on the fields the schema
+    accepted, so a file with schema problems still has its other mistakes reported."""
+    curator_file, data = checked.file, checked.file.data
     before = len(problems)
-    rights_message = rights_problem(data["rights"])
-    if rights_message:
+    if checked.sound(("rights",)) and (rights_message := rights_problem(data["rights"])):
         problems.append(curator_file.problem(("rights",), rights_message))
-    behavior = tuple(Behavior(name) for name in data.get("behavior", ()))
+    behavior = tuple(Behavior(name) for name in data.get("behavior", ())) if checked.sound(("behavior",)) else ()
     if {Behavior.PAGED, Behavior.INDIVIDUALS} <= set(behavior):
         problems.append(curator_file.problem(("behavior",), "'paged' and 'individuals' cannot be combined; keep one"))
+    page_count = len(data["pages"]) if isinstance(data.get("pages"), list) else None
+    start = data.get("start") if checked.sound(("start",)) else None
+    if start is not None and page_count is not None and start > page_count:
+        problems.append(curator_file.problem(
+            ("start",), f"page {start} does not exist; the document has {_pages(page_count)}"))
+    contents: tuple[Section, ...] = ()
+    if checked.sound(("contents",)) and page_count is not None:
+        contents = _sections(curator_file, data.get("contents", []), ("contents",), page_count, problems)
+    nav_date = _nav_date(curator_file, ("navDate",), problems) if checked.sound(("navDate",)) else None
+    if checked.problems or len(problems) > before:
+        return None
     pages = tuple(
         Page(page["image"], _text(page["label"]) if "label" in page else None, curator_file.origin(("pages", index)))
         for index, page in enumerate(data["pages"])
     )
-    start = data.get("start")
-    if start is not None and start > len(pages):
-        problems.append(curator_file.problem(
-            ("start",), f"page {start} does not exist; the document has {_pages(len(pages))}"))
-    contents = _sections(curator_file, data.get("contents", []), ("contents",), len(pages), problems)
-    nav_date = _nav_date(curator_file, ("navDate",), problems)
-    if len(problems) > before:
-        return None
     provider = data["provider"]
     return Document(
         id=data["id"],
@@ -389,19 +515,24 @@ def _sections(
 
 
 def _exhibition(
-    curator_file: CuratorFile, documents: Mapping[str, Document], broken_ids: set[str], problems: list[Problem]
+    checked: CheckedFile, documents: Mapping[str, Document], broken_ids: set[str], problems: list[Problem]
 ) -> Exhibition | None:
-    data = curator_file.data
-    assert isinstance(data, dict)
+    """The exhibition, or None when its file has a problem; checks run on the fields the schema accepted."""
+    curator_file, data = checked.file, checked.file.data
     before = len(problems)
     items = []
-    for index, item in enumerate(data["items"]):
+    for index in _indexes(checked, "items"):
         item_path = ("items", index)
+        if not checked.sound(item_path + ("document",)):
+            continue
+        item = data["items"][index]
         document = documents.get(item["document"])
         if document is None:
             if item["document"] not in broken_ids:
                 problems.append(curator_file.problem(item_path + ("document",),
                                                      _unknown("document", item["document"], documents)))
+            continue
+        if not checked.sound(item_path + ("page",)):
             continue
         page = item.get("page", 1)
         if page > len(document.pages):
@@ -409,16 +540,17 @@ def _exhibition(
             problems.append(curator_file.problem(item_path + ("page",), message))
             continue
         region = None
-        if "region" in item:
+        if "region" in item and checked.sound(item_path + ("region",)):
             region = Region(*item["region"])
             if region.width == 0 or region.height == 0:
                 problems.append(curator_file.problem(item_path + ("region",), "width and height must be more than 0"))
                 continue
-        narrative = _text(item["narrative"]) if "narrative" in item else None
-        items.append(ExhibitionItem(document.id, page - 1, region, _text(item["caption"]), narrative,
-                                    curator_file.origin(item_path)))
-    nav_date = _nav_date(curator_file, ("navDate",), problems)
-    if len(problems) > before:
+        if checked.sound(item_path):
+            narrative = _text(item["narrative"]) if "narrative" in item else None
+            items.append(ExhibitionItem(document.id, page - 1, region, _text(item["caption"]), narrative,
+                                        curator_file.origin(item_path)))
+    nav_date = _nav_date(curator_file, ("navDate",), problems) if checked.sound(("navDate",)) else None
+    if checked.problems or len(problems) > before:
         return None
     return Exhibition(
         id=data["id"],
@@ -441,6 +573,7 @@ def _top_collection(
     content_dir: Path,
     documents: Mapping[str, Document],
     exhibitions: Mapping[str, Exhibition],
+    files: CheckedFiles,
     broken_ids: set[str],
     problems: list[Problem],
 ) -> TopCollection | None:
@@ -448,20 +581,22 @@ def _top_collection(
                  if (content_dir / f"collections{suffix}").is_file()), None)
     if path is None:
         return TopCollection(DERIVED_TOP_LABEL, DERIVED_TOP_SUMMARY, tuple(exhibitions), ())
-    curator_file = _read_checked(path, "collections.schema.json", problems, broken_ids)
-    if curator_file is None:
+    checked = _read_checked(path, "collections.schema.json", files, problems)
+    if checked is None:
         return None
-    data = curator_file.data
-    assert isinstance(data, dict)
+    curator_file, data = checked.file, checked.file.data
     before = len(problems)
-    exhibition_ids = tuple(data.get("exhibitions", exhibitions))
+    exhibition_ids = tuple(data.get("exhibitions", exhibitions)) if checked.sound(("exhibitions",)) else ()
     for index, exhibition_id in enumerate(exhibition_ids):
         if exhibition_id not in exhibitions and exhibition_id not in broken_ids:
             problems.append(curator_file.problem(("exhibitions", index),
                                                  _unknown("exhibition", exhibition_id, exhibitions)))
     sections = []
     collection_ids = set(exhibitions)
-    for index, section in enumerate(data.get("sections", [])):
+    for index in _indexes(checked, "sections"):
+        if not checked.sound(("sections", index)):
+            continue
+        section = data["sections"][index]
         if section["id"] in collection_ids:
             problems.append(curator_file.problem(("sections", index, "id"),
                                                  f"'{section['id']}' is already the id of an exhibition or section"))
@@ -472,7 +607,7 @@ def _top_collection(
                                                      _unknown("document", document_id, documents)))
         sections.append(ThematicSection(section["id"], _text(section["label"]), _text(section["summary"]),
                                         tuple(section["documents"])))
-    if len(problems) > before:
+    if checked.problems or len(problems) > before:
         return None
     return TopCollection(_text(data["label"]), _text(data["summary"]), exhibition_ids, tuple(sections))
 

@@ -194,10 +194,3 @@ class Content:
             if exhibition.id == exhibition_id:
                 return exhibition
         raise KeyError(exhibition_id)
-
-    @property
-    def image_identifiers(self) -> tuple[str, ...]:
-        """Every master the content refers to, each once."""
-        found = [page.image for document in self.documents for page in document.pages]
-        found += [exhibition.cover.image for exhibition in self.exhibitions]
-        return tuple(dict.fromkeys(found))

@@ -35,10 +35,13 @@ def presentation_blueprint(root: Path) -> Blueprint:
         joined = None if hidden or not name.endswith(".json") else safe_join(str(root), name)
         target = Path(joined) if joined else None
         # safe_join refuses "..", but a symbolic link inside the folder could still point out of it.
-        if target is None or not target.is_file() or not target.resolve().is_relative_to(root.resolve()):
-            raise NotFound(f"no manifest or collection at /iiif/presentation/{name}")
-        # Manifests are small: read whole, so no file handle outlives the request.
-        data = target.read_bytes()
+        try:
+            if target is None or not target.is_file() or not target.resolve().is_relative_to(root.resolve()):
+                raise NotFound(f"no manifest or collection at /iiif/presentation/{name}")
+            # Manifests are small: read whole, so no file handle outlives the request.
+            data = target.read_bytes()
+        except OSError:  # a name the file system refuses (too long), or a file that went away
+            raise NotFound(f"no manifest or collection at /iiif/presentation/{name}") from None
         response = Response(data, mimetype=PRESENTATION_MEDIA_TYPE)
         response.set_etag(hashlib.blake2b(data, digest_size=12).hexdigest())
         response.last_modified = datetime.fromtimestamp(target.stat().st_mtime, tz=timezone.utc)

@@ -12,6 +12,7 @@ DEBIAN_PACKAGES=(
   fonts-noto-core fonts-dejavu-core
   libmagic1
   chromium
+  nginx  # in front of several servers: `iiif-archive deploy nginx`, tests/web/test_fleet.py
 )
 
 install_debian_packages() {
@@ -31,12 +32,15 @@ install_python_env() {
   if [[ ! -x "$REPO_ROOT/.venv/bin/python" ]]; then
     "$PYTHON" -m venv "$REPO_ROOT/.venv"
   fi
-  # The editable install follows code changes by itself: only a changed pyproject.toml needs pip again.
-  if cmp -s "$REPO_ROOT/pyproject.toml" "$REPO_ROOT/.venv/.installed-pyproject.toml"; then return; fi
-  "$REPO_ROOT/.venv/bin/pip" install -q --disable-pip-version-check -e "$REPO_ROOT[test]"
-  # One libvips per process: pyvips must bind Debian's libvips42, never a bundled one.
-  "$REPO_ROOT/.venv/bin/pip" uninstall -q -y pyvips-binary 2>/dev/null || true
-  cp "$REPO_ROOT/pyproject.toml" "$REPO_ROOT/.venv/.installed-pyproject.toml"
+  # The editable install follows code changes by itself: only a changed lock file (new versions) or
+  # pyproject.toml (entry points, package data) needs pip again.
+  local installed="$REPO_ROOT/.venv/.installed-lock"
+  if cat "$REPO_ROOT/requirements.lock" "$REPO_ROOT/pyproject.toml" | cmp -s - "$installed"; then return; fi
+  # Exactly the versions the tests passed with, each checked against its hash (bash scripts/lock.sh
+  # writes the lock; it leaves out pyvips-binary: pyvips must bind Debian's libvips42).
+  "$REPO_ROOT/.venv/bin/pip" install -q --disable-pip-version-check --require-hashes -r "$REPO_ROOT/requirements.lock"
+  "$REPO_ROOT/.venv/bin/pip" install -q --disable-pip-version-check --no-deps -e "$REPO_ROOT"
+  cat "$REPO_ROOT/requirements.lock" "$REPO_ROOT/pyproject.toml" > "$installed"
 }
 
 # The IIIF Image API validator pins its own Pillow, so it lives in a virtual environment of its own.

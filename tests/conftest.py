@@ -17,6 +17,7 @@ import requests
 
 from bench import seaweedfs as seaweedfs_launcher
 from iiif_server import create_app
+from iiif_server.loaders import allow_only_master_loaders
 from iiif_server.settings import ObjectStoreRoot, Settings
 from tests.grid import write_grid_masters
 
@@ -24,6 +25,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared"
 VALIDATOR_IMAGE_ID = "67352ccc-d1b0-11e1-89ae-279075081939"
 GRID_COLUMNS, GRID_ROWS = 16, 12  # 1600 x 1200 px
+
+
+@pytest.fixture(scope="session", autouse=True)
+def only_master_loaders() -> None:
+    """create_app blocks every libvips loader but the masters' in the whole process; block them from
+    the start, so that what a test sees does not depend on whether an app was created before it."""
+    allow_only_master_loaders()
 
 
 @pytest.fixture(scope="session")
@@ -112,6 +120,14 @@ def client(app):
     return app.test_client()
 
 
+def settle(root: Path) -> None:
+    """Date a folder and everything in it a second back, past the file-system clock tick of their
+    writing: manifests.watch looks again at paths changed more recently than that."""
+    past = time.time_ns() - 1_000_000_000
+    for path in [root, *root.rglob("*")]:
+        os.utime(path, ns=(past, past), follow_symlinks=False)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -147,18 +163,25 @@ def _children(pid: int) -> list[int]:
     return children
 
 
-def start_server(image_root: Path | str, *extra_args: str, env: dict[str, str] | None = None) -> RunningServer:
-    """``iiif-archive serve`` as a real gunicorn process on a loopback port; waits until it answers."""
-    port = free_port()
+def start_server(image_root: Path | str, *extra_args: str, env: dict[str, str] | None = None,
+                 port: int | None = None, log_file: Path | None = None) -> RunningServer:
+    """``iiif-archive serve`` as a real gunicorn process on a loopback port (a free one unless given);
+    waits until it answers. Its stderr (the log) goes to ``log_file`` when given: a pipe nobody reads
+    would fill and stall it."""
+    port = port or free_port()
     command = [sys.executable, "-m", "iiif_archive", "serve", "--images", str(image_root),
                "--host", "127.0.0.1", "--port", str(port), *extra_args]
+    log_stream = log_file.open("ab") if log_file else None
     process = subprocess.Popen(command, env={**os.environ, **(env or {})}, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                               stdout=subprocess.DEVNULL, stderr=log_stream or subprocess.PIPE)
+    if log_stream:
+        log_stream.close()  # the server holds its own copy
     base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:]}")
+            log = log_file.read_text(errors="replace") if log_file else process.stderr.read().decode()
+            raise RuntimeError(f"server exited: {log[-2000:]}")
         try:
             requests.get(base_url + "/iiif/3/none/info.json", timeout=5)
             return RunningServer(process, base_url, port)

@@ -220,3 +220,67 @@ def test_a_disk_cache_that_cannot_write_costs_entries_not_requests(tmp_path: Pat
     cache = DiskDerivativeCache(blocked, max_bytes=1_000_000)
     cache.put("token/identifier/full/max/0/default.jpg", b"rendered bytes")
     assert cache.get("token/identifier/full/max/0/default.jpg") is None
+
+
+# -- render version ----------------------------------------------------------------------------------
+
+RENDERED_PATH = "/iiif/3/grid-tiff/full/200,/0/default.jpg"  # resized: rendered, never a stored tile
+
+
+def test_a_restart_without_a_renderer_change_keeps_cache_and_etag(settings, tmp_path):
+    from iiif_server import create_app
+
+    cached_settings = settings.replace(derivative_cache_dir=tmp_path / "derivatives", response_cache_bytes=0)
+    first = create_app(cached_settings).test_client().get(RENDERED_PATH)
+    restarted = create_app(cached_settings)
+    client = restarted.test_client()
+    again = client.get(RENDERED_PATH)
+    assert (again.data, again.headers["ETag"]) == (first.data, first.headers["ETag"])
+    assert client.get(RENDERED_PATH, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    metrics = client.get("/metrics").text
+    assert 'iiif_derivative_cache_lookups_total{result="hit"} 1.0' in metrics
+    assert 'iiif_derivative_cache_lookups_total{result="miss"}' not in metrics
+
+
+def test_a_new_render_version_misses_the_disk_cache_and_changes_the_etag(settings, tmp_path, monkeypatch):
+    """After an upgrade that renders differently, neither the shared disk cache nor a client's ETag
+    brings back the old renderer's bytes."""
+    from iiif_server import create_app, render
+
+    cached_settings = settings.replace(derivative_cache_dir=tmp_path / "derivatives", response_cache_bytes=0)
+    before = create_app(cached_settings).test_client().get(RENDERED_PATH)
+    monkeypatch.setattr(render, "RENDER_REVISION", render.RENDER_REVISION + 1)
+    upgraded = create_app(cached_settings)
+    client = upgraded.test_client()
+    after = client.get(RENDERED_PATH)
+    assert after.status_code == 200
+    assert after.headers["ETag"] != before.headers["ETag"]
+    revalidated = client.get(RENDERED_PATH, headers={"If-None-Match": before.headers["ETag"]})
+    assert revalidated.status_code == 200, "a 304 would confirm the old renderer's bytes"
+    metrics = client.get("/metrics").text
+    assert 'iiif_derivative_cache_lookups_total{result="miss"} 1.0' in metrics
+    assert len(list((tmp_path / "derivatives").rglob("*.bin"))) == 2
+
+
+def test_a_new_render_version_misses_both_tiers_of_a_kept_cache(settings, tmp_path, monkeypatch):
+    """Even a memory tier that outlived the change (one cache shared by the old and the new
+    pipeline) holds nothing under the new version's key."""
+    from iiif_server import render
+    from iiif_server.metrics import UncountedMetrics
+    from iiif_server.pipeline import build_pipeline
+    from iiif_server.request import ApiVersion, parse_image_path
+    from iiif_server.sources.filesystem import FileSystemSource
+
+    cached_settings = settings.replace(derivative_cache_dir=tmp_path / "derivatives")
+    request = parse_image_path(RENDERED_PATH.removeprefix("/iiif/3/"), ApiVersion.V3)
+    old = build_pipeline(cached_settings, FileSystemSource(settings.image_root), UncountedMetrics())
+    old_prepared, old_bytes = old.answer(request, None, lambda _prepared: False)
+    monkeypatch.setattr(render, "RENDER_REVISION", render.RENDER_REVISION + 1)
+    new = build_pipeline(cached_settings, FileSystemSource(settings.image_root), UncountedMetrics())
+    new.derivative_cache = tiers = old.derivative_cache
+    keys_looked_up = []
+    new_prepared, _ = new.answer(request, None, lambda prepared: keys_looked_up.append(prepared.cache_key) or True)
+    assert isinstance(tiers, TieredDerivativeCache)
+    assert tiers.first.get(old_prepared.cache_key) == old_bytes == tiers.second.get(old_prepared.cache_key)
+    assert keys_looked_up == [new_prepared.cache_key] != [old_prepared.cache_key]
+    assert tiers.first.get(new_prepared.cache_key) is None and tiers.second.get(new_prepared.cache_key) is None

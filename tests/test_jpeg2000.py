@@ -16,6 +16,7 @@ import pytest
 import pyvips
 
 from iiif_server import create_app
+from iiif_server.deadlines import Deadline
 from iiif_server.errors import MasterUnreadable
 from iiif_server.info import Jpeg2000Layout, MasterKind
 from iiif_server.jpeg2000 import Jpeg2000Regions, code_tiles_under
@@ -25,8 +26,10 @@ from iiif_server.settings import Settings
 from iiif_server.sources.filesystem import FileSystemSource
 from iiif_server.sources.memory import MemorySource
 from tests.grid import grid_image
+from tests.jp2 import with_boxes_before_codestream
 
 GRID_LAYOUT = Jpeg2000Layout(1600, 1200, 256, 256, 3, raw_codestream=False)
+LONG_DEADLINE = Deadline.after(3600)  # these tests time nothing
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +127,7 @@ def test_decoded_regions_equal_openjpeg_decoding_of_the_whole_level(masters: Pat
     source = FileSystemSource(masters)
     master = source.locate(identifier)
     layout = probe(source, master, 256).jpeg2000_layout
-    region = Jpeg2000Regions(max_idle=4).read(master, master.location, layout, reduction, crop)
+    region = Jpeg2000Regions(max_bytes=64 * 1024 * 1024).read(master, master.location, layout, reduction, crop, LONG_DEADLINE)
     assert (region.width, region.height, region.bands) == (crop.width, crop.height, layout.bands)
     assert region.interpretation == ("srgb" if layout.bands == 3 else "b-w")
     assert np.array_equal(as_array(region), whole_level(master.location, reduction)[crop.y : crop.bottom, crop.x : crop.right])
@@ -133,14 +136,14 @@ def test_decoded_regions_equal_openjpeg_decoding_of_the_whole_level(masters: Pat
 def test_threads_reading_at_once_each_get_their_own_pixels(masters: Path) -> None:
     source = FileSystemSource(masters)
     master = source.locate("grid")
-    regions = Jpeg2000Regions(max_idle=2)
+    regions = Jpeg2000Regions(max_bytes=64 * 1024 * 1024)
     crops = [Box(x, y, 256, 256) for x in range(0, 1280, 256) for y in range(0, 1024, 256)]
     expected = {crop: as_array(pyvips.Image.new_from_file(master.location).crop(*crop.__dict__.values())) for crop in crops}
     failures: list[Box] = []
 
     def read_all() -> None:
         for crop in crops:
-            if not np.array_equal(as_array(regions.read(master, master.location, GRID_LAYOUT, 0, crop)), expected[crop]):
+            if not np.array_equal(as_array(regions.read(master, master.location, GRID_LAYOUT, 0, crop, LONG_DEADLINE)), expected[crop]):
                 failures.append(crop)
 
     threads = [threading.Thread(target=read_all) for _ in range(6)]
@@ -151,17 +154,72 @@ def test_threads_reading_at_once_each_get_their_own_pixels(masters: Path) -> Non
     assert failures == []
 
 
-def test_decoders_of_many_masters_and_reductions_are_kept_within_the_budget(masters: Path) -> None:
+def read_every_reduction(regions: Jpeg2000Regions, source: FileSystemSource, identifier: str) -> None:
+    master = source.locate(identifier)
+    layout = probe(source, master, 256).jpeg2000_layout
+    for reduction in range(3):
+        region = regions.read(master, master.location, layout, reduction, Box(0, 0, 64, 64), LONG_DEADLINE)
+        assert (region.width, region.height) == (64, 64)
+
+
+def held_bytes_of(source: FileSystemSource, identifier: str) -> int:
+    regions = Jpeg2000Regions(max_bytes=1 << 30)
+    read_every_reduction(regions, source, identifier)
+    return regions.idle_bytes
+
+
+def test_idle_decoders_are_kept_within_their_byte_budget_one_per_master(masters: Path) -> None:
+    """One decoder serves every resolution of its master; the least recently used master's decoder
+    is closed when the next would pass the budget."""
     source = FileSystemSource(masters)
-    regions = Jpeg2000Regions(max_idle=2)
+    budget = held_bytes_of(source, "odd-tiles") + held_bytes_of(source, "grey")
+    regions = Jpeg2000Regions(max_bytes=budget)
     for _ in range(2):
         for identifier in ("grid", "odd-tiles", "grey"):
-            master = source.locate(identifier)
-            layout = probe(source, master, 256).jpeg2000_layout
-            for reduction in range(3):
-                region = regions.read(master, master.location, layout, reduction, Box(0, 0, 64, 64))
-                assert (region.width, region.height) == (64, 64)
-    assert sum(len(decoders) for decoders in regions._idle.values()) == 2
+            read_every_reduction(regions, source, identifier)
+    idle = dict(regions._idle.items())
+    assert sorted(Path(path).stem for path, _ in idle) == ["grey", "odd-tiles"]
+    assert [len(decoders) for decoders in idle.values()] == [1, 1]
+    assert regions.idle_bytes == budget
+
+
+def test_decoders_in_use_count_against_the_budget_too(masters: Path) -> None:
+    """While a request holds the grid's decoder, the budget left for idle decoders is smaller: the
+    idle grey decoder is closed to make room for a new one of another master."""
+    source = FileSystemSource(masters)
+    budget = held_bytes_of(source, "grid") + held_bytes_of(source, "odd-tiles")
+    regions = Jpeg2000Regions(max_bytes=budget)
+    read_every_reduction(regions, source, "grid")
+    read_every_reduction(regions, source, "grey")
+    grid = source.locate("grid")
+    in_use = regions._take((grid.location, grid.fingerprint.token))
+    assert regions.busy_bytes == in_use.held_bytes
+    read_every_reduction(regions, source, "odd-tiles")
+    assert sorted(Path(path).stem for path, _ in regions._idle.keys()) == ["odd-tiles"]
+    assert regions.idle_bytes + regions.busy_bytes <= budget
+    regions._give_back((grid.location, grid.fingerprint.token), in_use)
+    assert regions.busy_bytes == 0
+    regions.close()
+
+
+def test_an_idle_decoder_holds_its_headers_and_code_tile_buffers_not_the_decoded_image(masters: Path) -> None:
+    source = FileSystemSource(masters)
+    regions = Jpeg2000Regions(max_bytes=1 << 30)
+    read_every_reduction(regions, source, "grid")
+    (decoder,) = next(iter(regions._idle.values()))
+    image = decoder.image.contents
+    assert all(not image.comps[band].data for band in range(image.numcomps))
+    # 7 x 5 code-tiles of headers, and the buffers of the largest code-tile decoded (256 px, 3 bands).
+    assert decoder.held_bytes == 35 * 12 * 1024 + 256 * 256 * 3 * 5
+    regions.close()
+    assert regions.idle_bytes == 0
+
+
+def test_a_decoder_too_large_for_the_whole_budget_is_closed_after_its_request(masters: Path) -> None:
+    source = FileSystemSource(masters)
+    regions = Jpeg2000Regions(max_bytes=1024)
+    read_every_reduction(regions, source, "grid")
+    assert regions.idle_bytes == 0 and not regions._idle
 
 
 @pytest.mark.parametrize("crop", [Box(1344, 1024, 256, 176), Box(0, 0, 1600, 1200)], ids=["one tile", "split"])
@@ -170,11 +228,11 @@ def test_a_damaged_codestream_fails_its_own_request_and_nothing_else(masters: Pa
     (tmp_path / "damaged.jp2").write_bytes(whole[: len(whole) // 3])
     source = FileSystemSource(tmp_path)
     damaged = source.locate("damaged")
-    regions = Jpeg2000Regions(max_idle=4)
+    regions = Jpeg2000Regions(max_bytes=64 * 1024 * 1024)
     with pytest.raises(MasterUnreadable, match="'damaged' could not be decoded"):
-        regions.read(damaged, damaged.location, GRID_LAYOUT, 0, crop)
+        regions.read(damaged, damaged.location, GRID_LAYOUT, 0, crop, LONG_DEADLINE)
     good = FileSystemSource(masters).locate("grid")
-    assert regions.read(good, good.location, GRID_LAYOUT, 0, Box(0, 0, 10, 10)).width == 10
+    assert regions.read(good, good.location, GRID_LAYOUT, 0, Box(0, 0, 10, 10), LONG_DEADLINE).width == 10
 
 
 def test_a_source_without_local_files_is_read_by_libvips(masters: Path) -> None:
@@ -185,3 +243,17 @@ def test_a_source_without_local_files_is_read_by_libvips(masters: Path) -> None:
     assert answer.status_code == 200
     tile = pyvips.Image.new_from_buffer(answer.data, "")
     assert np.array_equal(as_array(tile), whole_level(str(masters / "grid.jp2"), 0)[0:256, 256:512])
+
+
+def test_a_master_with_large_boxes_before_its_codestream_serves_the_same_pixels(masters: Path, tmp_path: Path) -> None:
+    """Issue 10 point 7: 250 KiB of XML and UUID boxes made the probe's 64 KiB search call it unreadable."""
+    plain = (masters / "grid.jp2").read_bytes()
+    (tmp_path / "padded.jp2").write_bytes(with_boxes_before_codestream(plain, [
+        (b"xml ", b"<archive>" + b" " * 200_000 + b"</archive>"), (b"uuid", bytes(16) + b"\xff\x52" * 25_000),
+    ]))
+    (tmp_path / "plain.jp2").write_bytes(plain)
+    client = create_app(Settings(image_root=tmp_path)).test_client()
+    for url in ("256,256,256,256/256,/0/default.png", "full/400,/0/default.png", "full/max/0/default.png"):
+        padded = client.get(f"/iiif/3/padded/{url}")
+        assert padded.status_code == 200
+        assert padded.data == client.get(f"/iiif/3/plain/{url}").data

@@ -12,10 +12,11 @@ import pytest
 import pyvips
 from PIL import Image
 
-from iiif_server.passthrough import StoredTileReader
+from iiif_server.passthrough import StoredTileReader, index_bytes, index_stored_tiles
 from iiif_server.sources.filesystem import FileSystemSource
 
 TILE = 256
+INDEX_BYTES = 1024 * 1024  # room for every test master's index
 # Quadrant colours of the generated page: a decoder that mistakes YCbCr for RGB (or the reverse)
 # turns each of them into a visibly different colour.
 QUADRANT_COLOURS = ((200, 30, 30), (30, 160, 40), (40, 60, 210), (230, 200, 40))
@@ -87,7 +88,7 @@ def level_tile(source: FileSystemSource, identifier: str, load_options: dict, co
     ],
 )
 def test_passthrough_decodes_to_the_rendered_tile(source, identifier, level_option, load_options, column, row):
-    jpeg = StoredTileReader().read_tile(source.open_bytes, source.locate(identifier), level_option, column, row)
+    jpeg = StoredTileReader(INDEX_BYTES).read_tile(source.open_bytes, source.locate(identifier), level_option, column, row)
     assert jpeg is not None
     stored = pixels(level_tile(source, identifier, load_options, column, row))
     # What the renderer answers: the same tile decoded, cut and encoded again.
@@ -106,7 +107,7 @@ def test_passthrough_decodes_to_the_rendered_tile(source, identifier, level_opti
 @pytest.mark.parametrize("identifier", ["aligned-1024x768", "rgb-1024x768"])
 def test_passthrough_colours_survive_a_browser_style_decode(source, identifier):
     """Pillow (libjpeg-turbo, as in browsers) honours the JFIF / Adobe marker the reader adds."""
-    reader = StoredTileReader()
+    reader = StoredTileReader(INDEX_BYTES)
     master = source.locate(identifier)
     corners = {(0, 0): 0, (3, 0): 1, (0, 2): 2, (3, 2): 3}
     for (column, row), quadrant in corners.items():
@@ -116,7 +117,7 @@ def test_passthrough_colours_survive_a_browser_style_decode(source, identifier):
 
 
 def test_passthrough_is_a_standalone_jfif_stream(source):
-    jpeg = StoredTileReader().read_tile(source.open_bytes, source.locate("aligned-1024x768"), None, 0, 0)
+    jpeg = StoredTileReader(INDEX_BYTES).read_tile(source.open_bytes, source.locate("aligned-1024x768"), None, 0, 0)
     assert jpeg.startswith(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00")
     assert jpeg.endswith(b"\xff\xd9")
     assert jpeg.count(b"\xff\xd8") == 1, "the tables' and the tile's start markers were both kept"
@@ -134,7 +135,7 @@ def test_passthrough_is_a_standalone_jfif_stream(source):
     ],
 )
 def test_tiles_that_cannot_be_handed_out_unchanged_are_refused(source, identifier, level_option, column, row):
-    assert StoredTileReader().read_tile(source.open_bytes, source.locate(identifier), level_option, column, row) is None
+    assert StoredTileReader(INDEX_BYTES).read_tile(source.open_bytes, source.locate(identifier), level_option, column, row) is None
 
 
 def test_rewritten_master_is_indexed_again(tmp_path):
@@ -142,7 +143,7 @@ def test_rewritten_master_is_indexed_again(tmp_path):
     source = FileSystemSource(tmp_path)
     path = tmp_path / "page.tif"
     save_pyramid(colour_grid(512, 512), path)
-    reader = StoredTileReader()
+    reader = StoredTileReader(INDEX_BYTES)
     before = reader.read_tile(source.open_bytes, source.locate("page"), None, 0, 0)
     save_pyramid(colour_grid(512, 512).flip("horizontal").flip("vertical"), path)
     os.utime(path, ns=(1, 1))  # a fingerprint that surely differs, whatever the clock's resolution
@@ -151,8 +152,18 @@ def test_rewritten_master_is_indexed_again(tmp_path):
     assert np.abs(decoded_by_pillow(after).mean(axis=(0, 1)) - QUADRANT_COLOURS[3]).max() < 6
 
 
-def test_index_keeps_only_the_most_recent_masters(source):
-    reader = StoredTileReader(max_masters=2)
+def test_indexes_are_kept_within_their_byte_budget_most_recent_first(source):
+    def indexed(identifier: str) -> int:
+        with source.open_bytes(source.locate(identifier)) as stream:
+            return index_bytes(index_stored_tiles(stream))
+
+    reader = StoredTileReader(max_index_bytes=indexed("ragged-1000x700") + indexed("rgb-1024x768"))
     for identifier in ("aligned-1024x768", "ragged-1000x700", "rgb-1024x768"):
         assert reader.read_tile(source.open_bytes, source.locate(identifier), None, 0, 0) is not None
-    assert len(reader._indexes) == 2
+    assert sorted(Path(location).stem for location, _ in reader._indexes.keys()) == ["ragged-1000x700", "rgb-1024x768"]
+
+
+def test_an_index_larger_than_the_budget_is_used_but_not_kept(source):
+    reader = StoredTileReader(max_index_bytes=10)
+    assert reader.read_tile(source.open_bytes, source.locate("aligned-1024x768"), None, 0, 0) is not None
+    assert reader._indexes.keys() == []

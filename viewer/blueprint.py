@@ -7,15 +7,20 @@ JavaScript). Page rendering lives in ``viewer.pages`` so the export and the serv
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, request, send_from_directory
 
 from iiif_server.errors import BadRequest, IIIFError, NotFound
-from manifests.load import ContentError
+from iiif_server.settings import SettingsError
+from iiif_server.web.security import content_security_policy
+from manifests.load import ContentError, Problem
 from viewer import pages
 from viewer.deeplink import DeepLinkError
 from viewer.pages import VENDOR_FILES, PageLinks, PageNotFound
+
+log = logging.getLogger(__name__)
 
 SERVER_LINKS = PageLinks(
     static="/viewer/static",
@@ -29,15 +34,27 @@ SERVER_LINKS = PageLinks(
 )
 
 
-def viewer_blueprint(presentation_root: Path | None, content_root: Path | None) -> Blueprint:
+def viewer_blueprint(presentation_root: Path | None, content_root: Path | None,
+                     embed_frame_ancestors: str) -> Blueprint:
+    """``embed_frame_ancestors``: the CSP source list of origins that may frame the embed page."""
     blueprint = Blueprint("viewer", __name__, static_folder="static", static_url_path="/static")
     site = pages.Site(presentation_root, content_root)
+    try:
+        embed_policy = content_security_policy(frame_ancestors=embed_frame_ancestors)
+    except ValueError as error:
+        raise SettingsError(f"embed_frame_ancestors: {error}") from None
+    # Mirador's Material UI writes its styles into <style> elements.
+    mirador_policy = content_security_policy(inline_styles=True)
 
     def language() -> str:
         return pages.normalise_language(request.args.get("lang"))
 
-    def html(text: str) -> Response:
-        return Response(text, mimetype="text/html")
+    def html(text: str, policy: str | None = None) -> Response:
+        """A page; without ``policy`` it gets the default Content-Security-Policy of every HTML answer."""
+        response = Response(text, mimetype="text/html")
+        if policy:
+            response.headers["Content-Security-Policy"] = policy
+        return response
 
     @blueprint.get("/")
     def embedding_guide() -> Response:
@@ -50,18 +67,18 @@ def viewer_blueprint(presentation_root: Path | None, content_root: Path | None) 
             view = pages.requested_view(request.args)
         except DeepLinkError as error:
             raise BadRequest(str(error)) from None
-        return html(pages.render_embed(site, SERVER_LINKS, language(), view, request.url))
+        return html(pages.render_embed(site, SERVER_LINKS, language(), view, request.url), embed_policy)
 
     @blueprint.get("/mirador")
     def mirador() -> Response:
-        return html(pages.render_mirador(SERVER_LINKS, language()))
+        return html(pages.render_mirador(SERVER_LINKS, language()), mirador_policy)
 
     @blueprint.get("/exhibitions/")
     def exhibition_index() -> Response:
         try:
             return html(pages.render_exhibition_index(site, SERVER_LINKS, language()))
         except ContentError as error:
-            raise _content_problem(error) from None
+            raise _content_problem(error, content_root) from None
 
     @blueprint.get("/exhibitions/<exhibition_id>")
     def exhibition(exhibition_id: str) -> Response:
@@ -70,7 +87,7 @@ def viewer_blueprint(presentation_root: Path | None, content_root: Path | None) 
         except PageNotFound as error:
             raise NotFound(str(error)) from None
         except ContentError as error:
-            raise _content_problem(error) from None
+            raise _content_problem(error, content_root) from None
 
     @blueprint.get("/vendor/<package>/<path:name>")
     def vendor(package: str, name: str) -> Response:
@@ -84,7 +101,17 @@ def viewer_blueprint(presentation_root: Path | None, content_root: Path | None) 
     return blueprint
 
 
-def _content_problem(error: ContentError) -> IIIFError:
-    """Curators' files that no longer load: the first problem, with file and line, and how many more."""
+def _content_problem(error: ContentError, content_root: Path | None) -> IIIFError:
+    """Curators' files that no longer load: the first problem, with file and line, and how many more.
+    The file is named inside the content folder: where the server keeps it is for the log only."""
+    log.error("the content folder has problems:\n%s", error)
     more = len(error.problems) - 1
-    return IIIFError(f"the content folder has problems: {error.problems[0]}" + (f" (and {more} more)" if more else ""))
+    first = _within_content(error.problems[0], content_root)
+    return IIIFError(f"the content folder has problems: {first}" + (f" (and {more} more)" if more else ""))
+
+
+def _within_content(problem: Problem, content_root: Path | None) -> str:
+    file = problem.origin.file
+    shown = file.relative_to(content_root) if content_root and file.is_relative_to(content_root) else Path(file.name)
+    where = f"{shown.as_posix()}:{problem.origin.line}"
+    return f"{where}: {problem.field}: {problem.message}" if problem.field else f"{where}: {problem.message}"

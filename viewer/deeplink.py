@@ -14,7 +14,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 # A deep link's region is the same rectangle curators give exhibition items: canvas pixels.
 from manifests.model import Region
@@ -37,6 +37,17 @@ class ContentState:
     manifest: str
     canvas: str | None = None
     region: Region | None = None
+
+
+def is_web_url(value: object) -> bool:
+    """An http(s) URL, or a relative one (it resolves against the page's http(s) address).
+
+    Only such URLs may become links or image sources: ``javascript:`` would run script on this origin.
+    ``urlsplit`` drops what browsers drop (leading spaces and controls, tabs and new lines inside).
+    """
+    if not isinstance(value, str) or not value.strip():
+        return False
+    return urlsplit(value.strip()).scheme.lower() in ("http", "https", "")
 
 
 def parse_xywh(text: str) -> Region:

@@ -10,9 +10,12 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from manifests.build import collection_path
-from manifests.load import load_content
-from manifests.model import Exhibition, Text
-from viewer.deeplink import ContentState, Region, RegionImage, decode_content_state, parse_xywh, region_image
+from manifests.load import CheckedFiles, ContentError, content_paths, load_content
+from manifests.model import Content, Exhibition, Text
+from manifests.watch import Watch, Watched
+from viewer.deeplink import (
+    ContentState, DeepLinkError, Region, RegionImage, decode_content_state, is_web_url, parse_xywh, region_image,
+)
 from viewer.published import PublishedFolder, PublishedManifest
 
 NODE_MODULES = Path(__file__).resolve().parent / "node_modules"
@@ -138,12 +141,16 @@ def requested_view(args: Mapping[str, str]) -> ContentState | None:
     """The view a URL asks for: ``iiif-content`` first, else ``manifest`` (+ ``canvas``, ``xywh``)."""
     content = args.get("iiif-content")
     if content:
-        return decode_content_state(content)
-    manifest = args.get("manifest")
-    if not manifest:
-        return None
-    xywh = args.get("xywh")
-    return ContentState(manifest, args.get("canvas") or None, parse_xywh(xywh) if xywh else None)
+        view = decode_content_state(content)
+    else:
+        manifest = args.get("manifest")
+        if not manifest:
+            return None
+        xywh = args.get("xywh")
+        view = ContentState(manifest, args.get("canvas") or None, parse_xywh(xywh) if xywh else None)
+    if not is_web_url(view.manifest):
+        raise DeepLinkError("the manifest must be an http(s) URL")
+    return view
 
 
 class Site:
@@ -152,6 +159,16 @@ class Site:
     def __init__(self, presentation_root: Path | None, content_root: Path | None) -> None:
         self.published = PublishedFolder(presentation_root) if presentation_root else None
         self.content_root = content_root
+        # Loaded on the first exhibition request and again only after a curator file changed; then
+        # only the changed files are read and checked again.
+        self._checked_files = CheckedFiles()
+        self._content = Watched(self._load_content, kept_errors=(ContentError,))
+
+    def _load_content(self, watch: Watch) -> Content:
+        assert self.content_root is not None
+        for path in content_paths(self.content_root):
+            watch(path)
+        return load_content(self.content_root, self._checked_files)
 
     def manifest(self, url: str) -> PublishedManifest | None:
         return self.published.manifest_by_url(url) if self.published else None
@@ -169,7 +186,7 @@ class Site:
     def _exhibitions(self) -> tuple[list[Exhibition], list[str]]:
         if not self.content_root or not self.published:
             return [], []
-        content = load_content(self.content_root)
+        content = self._content.get()
         return list(content.exhibitions), list(content.top.exhibition_ids)
 
     def exhibition_summaries(self) -> list[ExhibitionSummary]:

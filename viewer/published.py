@@ -58,15 +58,20 @@ class PublishedFolder:
         self.root = root
 
     def manifest_by_url(self, url: str) -> PublishedManifest | None:
-        """The manifest a URL names when it points into /iiif/presentation/ of any host; else None."""
+        """The published manifest whose id is ``url``; else None.
+
+        A URL of another host with the same path is not this manifest: a page must never borrow a local
+        document's title and image (og:title, og:image) for a manifest someone else serves.
+        """
         path = urlsplit(url).path
         prefix = PRESENTATION_PREFIX + "/"
         if not path.startswith(prefix):
             return None
-        return self._read(path[len(prefix):], url)
+        found = self._read(path[len(prefix):])
+        return found if found is not None and found.url == url else None
 
     def manifest_of_document(self, document_id: str) -> PublishedManifest | None:
-        return self._read(manifest_path(document_id), None)
+        return self._read(manifest_path(document_id))
 
     def json(self, relative: str) -> dict | None:
         joined = safe_join(str(self.root), relative)
@@ -77,12 +82,12 @@ class PublishedFolder:
         except (OSError, ValueError):
             return None
 
-    def _read(self, relative: str, url: str | None) -> PublishedManifest | None:
+    def _read(self, relative: str) -> PublishedManifest | None:
         document = self.json(relative)
         if not document or document.get("type") != "Manifest" or not document.get("items"):
             return None
         canvases = tuple(_canvas(canvas) for canvas in document["items"])
-        return PublishedManifest(url=url or document["id"], label=document.get("label", {}),
+        return PublishedManifest(url=document["id"], label=document.get("label", {}),
                                  required_statement=(document.get("requiredStatement") or {}).get("value"),
                                  canvases=canvases)
 

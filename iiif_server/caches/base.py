@@ -19,10 +19,11 @@ class InfoCache(Protocol):
 
 
 class DerivativeCache(Protocol):
-    """Encoded responses by key ``"<fingerprint token>/<canonical request path>"`` (opaque to caches).
+    """Encoded responses by key ``"<render version>/<fingerprint token>/<identifier>/q<quality>/<canonical
+    request path>"`` (opaque to caches).
 
     ``get`` before rendering, ``put`` after; a miss is never an error. A key's bytes never change,
-    because the key changes with the master's fingerprint.
+    because the key changes with the master's fingerprint and with the renderer.
     """
 
     def get(self, key: str) -> bytes | None: ...

@@ -1,47 +1,49 @@
-"""The one in-memory LRU with a byte budget, shared by the derivative and response caches."""
+"""The one in-memory LRU of the server: ``cachetools.LRUCache`` behind a lock. The derivative,
+response, image-info, resolved-path, opened-level and stored-tile-index caches are all this."""
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
+
+import cachetools
 
 Value = TypeVar("Value")
 
 
 class SizedLRU(Generic[Value]):
-    """Values by key within ``max_bytes`` (as ``size_of`` counts them), least recently used out
-    first. Thread-safe; a value larger than the whole budget is not kept."""
+    """Values by key within ``max_size`` as ``size_of`` counts them (bytes), or within ``max_size``
+    entries without it; least recently used out first. Thread-safe; a value larger than the whole
+    budget is not kept (and leaves the cache as it was)."""
 
-    def __init__(self, max_bytes: int, size_of: Callable[[Value], int]) -> None:
-        self.max_bytes = max_bytes
-        self._size_of = size_of
-        self._entries: OrderedDict[str, Value] = OrderedDict()
-        self._bytes = 0
+    def __init__(self, max_size: int, size_of: Callable[[Value], int] | None = None) -> None:
+        self.max_size = max_size
+        self._entries: cachetools.LRUCache[Hashable, Value] = cachetools.LRUCache(max_size, getsizeof=size_of)
         self._lock = threading.Lock()
 
     @property
     def bytes_used(self) -> int:
-        return self._bytes
-
-    def get(self, key: str) -> Value | None:
+        """The budget in use: bytes, or entries without ``size_of``."""
         with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
-                self._entries.move_to_end(key)
-            return value
+            return self._entries.currsize
 
-    def put(self, key: str, value: Value) -> None:
-        size = self._size_of(value)
-        if size > self.max_bytes:
-            return
+    def keys(self) -> list[Hashable]:
+        """The keys now held, in no particular order."""
         with self._lock:
-            previous = self._entries.pop(key, None)
-            if previous is not None:
-                self._bytes -= self._size_of(previous)
-            self._entries[key] = value
-            self._bytes += size
-            while self._bytes > self.max_bytes:
-                _, evicted = self._entries.popitem(last=False)
-                self._bytes -= self._size_of(evicted)
+            return list(self._entries.keys())
+
+    def get(self, key: Hashable) -> Value | None:
+        with self._lock:
+            return self._entries.get(key)
+
+    def put(self, key: Hashable, value: Value) -> None:
+        with self._lock:
+            try:
+                self._entries[key] = value
+            except ValueError:  # larger than the whole budget
+                pass
+
+    def discard(self, key: Hashable) -> None:
+        with self._lock:
+            self._entries.pop(key, None)

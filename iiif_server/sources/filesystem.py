@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import BinaryIO
 
 import pyvips
 
+from iiif_server.caches.lru import SizedLRU
 from iiif_server.identifiers import check_identifier, resolve_master_path
 from iiif_server.sources.base import Fingerprint, Master
 
@@ -22,12 +21,10 @@ RESOLVED_PATHS_KEPT = 65_536
 class FileSystemSource:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._resolved: OrderedDict[str, tuple[str, int]] = OrderedDict()  # identifier -> (path, folder mtime)
-        self._lock = threading.Lock()
+        self._resolved: SizedLRU[tuple[str, int]] = SizedLRU(RESOLVED_PATHS_KEPT)  # identifier -> (path, folder mtime)
 
     def locate(self, identifier: str) -> Master:
-        with self._lock:
-            known = self._resolved.get(identifier)
+        known = self._resolved.get(identifier)
         if known is not None:
             path, folder_mtime_ns = known
             try:
@@ -46,11 +43,7 @@ class FileSystemSource:
         path = str(resolve_master_path(self.root, identifier))
         stat = os.stat(path)
         if folder_mtime_ns is not None:
-            with self._lock:
-                self._resolved[identifier] = (path, folder_mtime_ns)
-                self._resolved.move_to_end(identifier)
-                while len(self._resolved) > RESOLVED_PATHS_KEPT:
-                    self._resolved.popitem(last=False)
+            self._resolved.put(identifier, (path, folder_mtime_ns))
         return _master(identifier, path, stat)
 
     def _folder_of(self, identifier: str) -> str:

@@ -22,7 +22,6 @@ import os
 import re
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import BinaryIO
@@ -32,6 +31,7 @@ import pyvips
 from obstore.exceptions import NotFoundError
 from obstore.store import S3Store
 
+from iiif_server.caches.lru import SizedLRU
 from iiif_server.errors import NotFound, StoreUnavailable
 from iiif_server.identifiers import MASTER_SUFFIXES, check_identifier
 from iiif_server.settings import ObjectStoreRoot, Settings
@@ -65,25 +65,21 @@ class ObjectStoreSource:
         self.store = store
         self.root = root
         self.location_ttl_s = location_ttl_s
-        self.blocks = BlockCache(BLOCK_CACHE_BYTES)
-        self.read_ahead_ranges = BlockCache(READ_AHEAD_BYTES)
+        # Header blocks, and tiles read ahead, keyed by (location, fingerprint token, where in it).
+        self.blocks: SizedLRU[bytes] = SizedLRU(BLOCK_CACHE_BYTES, size_of=len)
+        self.read_ahead_ranges: SizedLRU[bytes] = SizedLRU(READ_AHEAD_BYTES, size_of=len)
         self.traffic = Traffic()
-        self._located: OrderedDict[str, tuple[float, Master | None]] = OrderedDict()
-        self._lock = threading.Lock()
+        # Identifier -> (when it was located, the master or None for none).
+        self._located: SizedLRU[tuple[float, Master | None]] = SizedLRU(LOCATIONS_KEPT)
 
     def locate(self, identifier: str) -> Master:
         now = time.monotonic()
-        with self._lock:
-            known = self._located.get(identifier)
+        known = self._located.get(identifier)
         if known is not None and now - known[0] < self.location_ttl_s:
             return _found(identifier, known[1])
         check_identifier(identifier)
         master = self._find(identifier)
-        with self._lock:
-            self._located[identifier] = (now, master)
-            self._located.move_to_end(identifier)
-            while len(self._located) > LOCATIONS_KEPT:
-                self._located.popitem(last=False)
+        self._located.put(identifier, (now, master))
         return _found(identifier, master)
 
     def _find(self, identifier: str) -> Master | None:
@@ -197,42 +193,6 @@ class Traffic:
             self.bytes += fetched
 
 
-class BlockCache:
-    """Byte strings by a key naming the master's version and where in it they lie (header blocks,
-    tiles read ahead); least recently used dropped past ``max_bytes``."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._blocks: OrderedDict[tuple, bytes] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def take(self, key: tuple) -> bytes | None:
-        """Get and forget: a tile read ahead is read once."""
-        with self._lock:
-            block = self._blocks.pop(key, None)
-            if block is not None:
-                self._bytes -= len(block)
-            return block
-
-    def get(self, key: tuple) -> bytes | None:
-        with self._lock:
-            block = self._blocks.get(key)
-            if block is not None:
-                self._blocks.move_to_end(key)
-            return block
-
-    def put(self, key: tuple, block: bytes) -> None:
-        with self._lock:
-            if key in self._blocks:
-                return
-            self._blocks[key] = block
-            self._bytes += len(block)
-            while self._bytes > self.max_bytes:
-                _, dropped = self._blocks.popitem(last=False)
-                self._bytes -= len(dropped)
-
-
 class ObjectReader(io.RawIOBase):
     """A seekable read-only stream over one master's bytes, made of range requests."""
 
@@ -269,7 +229,11 @@ class ObjectReader(io.RawIOBase):
         start = self.position
         if end - start >= EXACT_READ_BYTES:
             key = (self.master.location, self.master.fingerprint.token, start, end)
-            data = self.source.read_ahead_ranges.take(key) or self.source.fetch(self.master, start, end)
+            data = self.source.read_ahead_ranges.get(key)
+            if data is None:
+                data = self.source.fetch(self.master, start, end)
+            else:
+                self.source.read_ahead_ranges.discard(key)  # a tile read ahead is read once
         else:
             data = self._from_blocks(start, end)
         self.position = start + len(data)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, redirect, request
 
 from iiif_server.info import V2_CONTEXT, V2_PROFILE_URI, V3_CONTEXT, V3_PROFILE_URI, info_json_v2, info_json_v3
-from iiif_server.pipeline import ImagePipeline
+from iiif_server.pipeline import ImagePipeline, PreparedImage
 from iiif_server.request import ApiVersion, BaseUriRequest, ImageRequest, InfoRequest, parse_image_path
 from iiif_server.web.replay import REPLAYABLE_ENVIRON_KEY
 from iiif_server.web.responses import cacheable, last_modified_of, not_modified, not_modified_response, strong_etag
@@ -60,7 +61,7 @@ def _info_response(parsed: InfoRequest) -> Response:
     etag = strong_etag(master.fingerprint.token, media_type, body)
     modified = last_modified_of(master.fingerprint.mtime_ns)
     headers = {"Link": _profile_link(parsed.version), "Vary": "Accept"}
-    if not_modified(etag, modified):
+    if not_modified(etag, modified, request.environ):
         return not_modified_response(etag, modified, headers)
     response = Response(body, content_type=media_type, headers=headers)
     request.environ[REPLAYABLE_ENVIRON_KEY] = master
@@ -69,22 +70,33 @@ def _info_response(parsed: InfoRequest) -> Response:
 
 def _image_response(parsed: ImageRequest) -> Response:
     token = _bearer_token()
-    prepared = _pipeline().prepare(parsed, token)
+    environ = request.environ  # the pipeline asks on a thread of its own, outside the request context
+
+    def client_copy_is_current(prepared: PreparedImage) -> bool:
+        return not_modified(_etag_of(prepared), _last_modified_of(prepared), environ)
+
+    prepared, data = _pipeline().answer(parsed, token, client_copy_is_current)
     canonical = f"{service_id(parsed.version, parsed.identifier)}/{prepared.plan.canonical}"
     headers = {"Link": f'<{canonical}>;rel="canonical", {_profile_link(parsed.version)}'}
-    etag = strong_etag(prepared.cache_key)
-    modified = last_modified_of(prepared.master.fingerprint.mtime_ns)
-    if not_modified(etag, modified):
+    etag, modified = _etag_of(prepared), _last_modified_of(prepared)
+    if data is None:
         return not_modified_response(etag, modified, headers)
-    data = _pipeline().produce(prepared)
     response = Response(data, content_type=prepared.plan.format.media_type, headers=headers)
     if token is None:  # the access policy let anyone have it
         request.environ[REPLAYABLE_ENVIRON_KEY] = prepared.master
     return cacheable(response, etag, modified)
 
 
+def _etag_of(prepared: PreparedImage) -> str:
+    return strong_etag(prepared.cache_key)
+
+
+def _last_modified_of(prepared: PreparedImage) -> datetime:
+    return last_modified_of(prepared.master.fingerprint.mtime_ns)
+
+
 def _base_uri_redirect(parsed: BaseUriRequest) -> Response:
-    _pipeline().source.locate(parsed.identifier)  # 404 here rather than a redirect to a 404
+    _pipeline().locate(parsed.identifier)  # 404 here rather than a redirect to a 404
     return redirect(f"{service_id(parsed.version, parsed.identifier)}/info.json", code=303)
 
 

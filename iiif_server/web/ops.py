@@ -15,9 +15,9 @@ from iiif_server.web.responses import one_line
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-def register_operations(app: Flask) -> None:
+def register_operations(app: Flask, metrics: ServerMetrics) -> None:
     """Give ``app`` its metrics and the operational endpoints; every request is timed from here on."""
-    app.extensions[EXTENSION_KEY] = ServerMetrics()
+    app.extensions[EXTENSION_KEY] = metrics
     app.register_blueprint(operations_blueprint())
 
 

@@ -5,7 +5,7 @@ context, routing and response objects then cost several times what the answer do
 view marks as replayable (anyone may be given them, and they follow from the request line, the
 Host and Accept headers and the master alone) are kept whole; a repeat of the request is answered
 from the store after one check that the master's fingerprint still matches, without entering
-Flask. Requests with credentials or validators (Authorization, If-None-Match, If-Modified-Since),
+Flask. Requests with credentials or validators (Authorization, Cookie, If-None-Match, If-Modified-Since),
 or a query string, always go to the app.
 """
 
@@ -22,7 +22,7 @@ from iiif_server.sources.base import ImageSource, Master
 
 # Set by a view on request.environ: the Master its response was made from, when that response may be replayed.
 REPLAYABLE_ENVIRON_KEY = "iiif.replayable"
-BYPASS_HEADERS = ("HTTP_AUTHORIZATION", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE")
+BYPASS_HEADERS = ("HTTP_AUTHORIZATION", "HTTP_COOKIE", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE")
 
 StartResponse = Callable[..., object]
 WSGIApp = Callable[[dict, StartResponse], Iterable[bytes]]

@@ -10,7 +10,7 @@ from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import is_resource_modified
 
-from iiif_server.errors import IIIFError, MasterUnreadable
+from iiif_server.errors import IIIFError, MasterUnreadable, Unavailable
 
 log = logging.getLogger("iiif_server")
 
@@ -23,9 +23,10 @@ def last_modified_of(mtime_ns: int) -> datetime:
     return datetime.fromtimestamp(mtime_ns // 1_000_000_000, tz=timezone.utc)
 
 
-def not_modified(etag: str, last_modified: datetime) -> bool:
-    """If-None-Match / If-Modified-Since say the client's copy is current (RFC 9110 §13.2.2 order)."""
-    return not is_resource_modified(request.environ, etag=etag, last_modified=last_modified)
+def not_modified(etag: str, last_modified: datetime, environ: dict) -> bool:
+    """The request's If-None-Match / If-Modified-Since say the client's copy is current (RFC 9110
+    §13.2.2 order). Takes the WSGI environ, not Flask's request, so any thread can ask."""
+    return not is_resource_modified(environ, etag=etag, last_modified=last_modified)
 
 
 def cacheable(response: Response, etag: str, last_modified: datetime) -> Response:
@@ -42,7 +43,7 @@ def not_modified_response(etag: str, last_modified: datetime, extra_headers: dic
 
 def add_cors(response: Response) -> Response:
     response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Access-Control-Expose-Headers"] = "Link, ETag, Last-Modified, Content-Length"
+    response.headers["Access-Control-Expose-Headers"] = "Link, ETag, Last-Modified, Content-Length, Retry-After"
     if request.method == "OPTIONS":
         response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
         response.headers["Access-Control-Allow-Headers"] = "Authorization, If-None-Match, If-Modified-Since, Range"
@@ -60,8 +61,11 @@ def register_response_conventions(app: Flask) -> None:
     @app.errorhandler(IIIFError)
     def _iiif_error(error: IIIFError) -> Response:
         if isinstance(error, MasterUnreadable):
-            log.error("%s %s: %s", request.method, request.path, error.reason)
-        return one_line(error.status, error.reason)
+            log.error("%s %s: %s (%s)", request.method, request.path, error.reason, error.detail or "no detail")
+        response = one_line(error.status, error.reason)
+        if isinstance(error, Unavailable):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
+from collections.abc import Iterator
+from concurrent.futures import Executor
 from pathlib import Path
 
 import pyvips
@@ -65,3 +68,21 @@ def write_document(content: Path, document_id: str, image: str = "pages/one", te
     path.write_text(text if text is not None else MINIMAL_DOCUMENT.format(id=document_id, image=image),
                     encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def dask_scheduler() -> Iterator[str]:
+    """A Dask LocalCluster of 2 worker processes for the whole session: its scheduler's address."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
+                      silence_logs=logging.ERROR) as cluster:
+        yield cluster.scheduler_address
+
+
+@pytest.fixture(scope="session")
+def dask_executor(dask_scheduler: str) -> Iterator[Executor]:
+    from distributed import Client
+
+    with Client(dask_scheduler) as client:
+        yield client.get_executor(pure=False)

@@ -18,8 +18,7 @@ from manifests.build import (
     plan_outputs,
     thumbnail_size,
 )
-from manifests.images import ImageSize, read_image_sizes
-from manifests.load import load_content
+from manifests.images import ImageSize, check_content
 from manifests.model import (
     Behavior,
     Content,
@@ -215,8 +214,7 @@ def test_every_planned_output_matches_the_presentation_schema() -> None:
 
 
 def test_the_demo_content_builds_valid_manifests_and_collections(demo_content: Path, sample_images: Path) -> None:
-    content = load_content(demo_content)
-    sizes = read_image_sizes(content, sample_images)
+    content, sizes = check_content(demo_content, sample_images)
     for output in plan_outputs(content, sizes, Urls("http://127.0.0.1:8000")):
         document = as_json(output.make())
         assert schema_errors(document) == [], output.path

@@ -57,15 +57,8 @@ def test_a_curator_mistake_fails_the_build_and_keeps_the_previous_output(
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         f"{letter}:{line_of(letter, 'attribution:')}: attribution: missing the English (en) translation",
-        "build failed: 1 problem(s) to fix; nothing was written",
-    ]
-    letter.write_text(letter.read_text(encoding="utf-8").replace(
-        "  vi: Trung tâm Lưu trữ quốc gia III\n", "  vi: Trung tâm Lưu trữ quốc gia III\n  en: Archives\n"),
-        encoding="utf-8")
-    result = run_build(content, sample_images, out)
-    assert result.stderr.splitlines() == [
         f"{letter}:{line_of(letter, 'letter-1946/p3')}: pages > item 2 > image: no image under the image root with identifier 'letter-1946/p3'",
-        "build failed: 1 problem(s) to fix; nothing was written",
+        "build failed: 2 problem(s) to fix; nothing was written",
     ]
     assert snapshot(out) == before and siblings(out) == ["iiif"]
 
@@ -84,3 +77,26 @@ def test_base_url_must_be_an_address_without_trailing_slash(content: Path, sampl
     result = CliRunner().invoke(main, ["build", str(content), "--images", str(sample_images), "--base-url", base_url])
     assert result.exit_code == 2
     assert "--base-url must start with http:// or https:// and not end with '/'" in result.stderr
+
+
+def test_one_build_names_every_problem_of_a_document_at_once(content: Path, sample_images: Path, tmp_path: Path) -> None:
+    """Issue 11.7: a missing translation and an unknown field (the schema), an https rights URI (the
+    loader) and a page whose master is missing (the image root) are all reported by the first build."""
+    letter = content / "documents" / "letter-1946.yml"
+    rights = "http://rightsstatements.org/vocab/NoC-NC/1.0/"
+    text = letter.read_text(encoding="utf-8")
+    assert f"rights: {rights}\n" in text
+    letter.write_text(
+        text.replace(f"rights: {rights}\n", f"rights: {rights.replace('http:', 'https:')}\nnavdate: 1946-03-01\n")
+            .replace("  en: National Archives Centre III\n", "")
+            .replace("image: letter-1946/p2", "image: letter-1946/p3"),
+        encoding="utf-8")
+    result = run_build(content, sample_images, tmp_path / "out", "--check")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [  # in the order of the file's lines
+        f"{letter}:{line_of(letter, 'rights:')}: rights: write the rights URI exactly as {rights}",
+        f"{letter}:{line_of(letter, 'navdate:')}: navdate: unknown field; did you mean 'navDate'?",
+        f"{letter}:{line_of(letter, 'attribution:')}: attribution: missing the English (en) translation",
+        f"{letter}:{line_of(letter, 'letter-1946/p3')}: pages > item 2 > image: no image under the image root with identifier 'letter-1946/p3'",
+        "build failed: 4 problem(s) to fix; nothing was written",
+    ]

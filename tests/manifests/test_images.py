@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from manifests.images import ImageSize, read_image_sizes
-from manifests.load import ContentError, load_content
+from manifests.images import ImageSize, check_content
+from manifests.load import ContentError
 from tests.manifests.conftest import write_document, write_tiled_tiff
 
 EXHIBITION = """\
@@ -40,14 +40,14 @@ def write_exhibition(content: Path, region: str) -> Path:
 def test_sizes_are_read_from_the_masters(tmp_path: Path, image_root: Path) -> None:
     write_document(tmp_path / "content", "doc-a", image="pages/one")
     write_exhibition(tmp_path / "content", "0, 0, 300, 200")
-    sizes = read_image_sizes(load_content(tmp_path / "content"), image_root)
+    _, sizes = check_content(tmp_path / "content", image_root)
     assert sizes == {"pages/one": ImageSize(300, 200), "pages/cover": ImageSize(64, 48)}
 
 
 def test_unknown_image_identifier_names_the_page_line(tmp_path: Path, image_root: Path) -> None:
     document = write_document(tmp_path / "content", "doc-a", image="pages/two")
     with pytest.raises(ContentError) as raised:
-        read_image_sizes(load_content(tmp_path / "content"), image_root)
+        check_content(tmp_path / "content", image_root)
     assert str(raised.value) == (
         f"{document}:10: pages > item 1 > image: no image under the image root with identifier 'pages/two'"
     )
@@ -57,7 +57,7 @@ def test_unreadable_master_names_the_page_line(tmp_path: Path, image_root: Path)
     (image_root / "pages" / "broken.jpg").write_bytes(b"not a jpeg")
     document = write_document(tmp_path / "content", "doc-a", image="pages/broken")
     with pytest.raises(ContentError, match=rf"^{document}:10: pages > item 1 > image: image 'pages/broken' cannot be read"):
-        read_image_sizes(load_content(tmp_path / "content"), image_root)
+        check_content(tmp_path / "content", image_root)
 
 
 @pytest.mark.parametrize("region, fits", [
@@ -69,12 +69,11 @@ def test_unreadable_master_names_the_page_line(tmp_path: Path, image_root: Path)
 def test_region_must_lie_inside_its_page(tmp_path: Path, image_root: Path, region: str, fits: bool) -> None:
     write_document(tmp_path / "content", "doc-a", image="pages/one")
     exhibition = write_exhibition(tmp_path / "content", region)
-    content = load_content(tmp_path / "content")
     if fits:
-        read_image_sizes(content, image_root)
+        check_content(tmp_path / "content", image_root)
         return
     with pytest.raises(ContentError) as raised:
-        read_image_sizes(content, image_root)
+        check_content(tmp_path / "content", image_root)
     xywh = region.replace(" ", "")
     assert str(raised.value) == (f"{exhibition}:6: items > item 1 > region: {xywh} reaches outside page 1 of 'doc-a', "
                                  "which is 300 × 200 pixels")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 
 import pyvips
@@ -14,7 +16,9 @@ from iiif_archive.cli import main
 from iiif_server.info import MasterKind
 from iiif_server.probe import probe
 from iiif_server.sources.filesystem import FileSystemSource
-from manifests.ingest import IngestOptions, IngestStatus, ingest
+import manifests.ingest
+from manifests.ingest import IngestOptions, IngestResult, IngestStatus, ingest
+from tests.conftest import free_port
 
 WIDTH, HEIGHT, TILE = 600, 400, 256
 RED, GREEN, BLUE, YELLOW, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (255, 255, 255)
@@ -56,7 +60,7 @@ def close(found: list[tuple[int, ...]], expected: tuple[tuple[int, ...], ...], t
 
 
 @pytest.fixture(scope="module")
-def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def batch(tmp_path_factory: pytest.TempPathFactory, dask_scheduler: str) -> tuple[Path, Path]:
     scans = tmp_path_factory.mktemp("scans")
     image = quadrants()
     (image.cast("ushort") * 257).cast("ushort").copy(interpretation="rgb16").tiffsave(str(scans / "deep-16bit.tif"))
@@ -70,7 +74,8 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     image.bandjoin(alpha).pngsave(str(scans / "alpha.png"))  # right half fully transparent
     (scans / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(500))
     images = tmp_path_factory.mktemp("images")
-    result = CliRunner().invoke(main, ["ingest", str(scans), "--images", str(images), "--tile-size", str(TILE)])
+    result = CliRunner().invoke(main, ["ingest", str(scans), "--images", str(images), "--tile-size", str(TILE),
+                                       "--scheduler", dask_scheduler])
     return scans, images, result
 
 
@@ -131,31 +136,31 @@ def test_cmyk_inks_become_their_srgb_colours(batch, name: str) -> None:
     assert max(black) < 70, black  # an inverted (Adobe) CMYK misread would make this white
 
 
-def test_a_second_run_skips_unchanged_scans_and_redoes_changed_ones(tmp_path: Path) -> None:
+def test_a_second_run_skips_unchanged_scans_and_redoes_changed_ones(tmp_path: Path, dask_executor: Executor) -> None:
     scans, images = tmp_path / "scans", tmp_path / "images"
     scans.mkdir()
     quadrants().jpegsave(str(scans / "a.jpg"))
     quadrants(300, 200).jpegsave(str(scans / "b.jpg"))
     options = IngestOptions(tile_size=TILE)
-    assert [r.status for r in ingest(scans, images, options)] == [IngestStatus.CONVERTED] * 2
+    assert [r.status for r in ingest(scans, images, dask_executor, options)] == [IngestStatus.CONVERTED] * 2
     written = (images / "a.tif").stat().st_mtime_ns
-    assert [r.status for r in ingest(scans, images, options)] == [IngestStatus.UNCHANGED] * 2
+    assert [r.status for r in ingest(scans, images, dask_executor, options)] == [IngestStatus.UNCHANGED] * 2
     assert (images / "a.tif").stat().st_mtime_ns == written
     quadrants(320, 240).jpegsave(str(scans / "b.jpg"))
-    assert [r.status for r in ingest(scans, images, options)] == [IngestStatus.UNCHANGED, IngestStatus.CONVERTED]
+    assert [r.status for r in ingest(scans, images, dask_executor, options)] == [IngestStatus.UNCHANGED, IngestStatus.CONVERTED]
     assert converted(images, "b.tif").width == 320
     # New settings make a new master.
-    assert [r.status for r in ingest(scans, images, IngestOptions(quality=60, tile_size=TILE))] == [
+    assert [r.status for r in ingest(scans, images, dask_executor, IngestOptions(quality=60, tile_size=TILE))] == [
         IngestStatus.CONVERTED] * 2
     assert sorted(p.name for p in images.iterdir()) == ["a.tif", "b.tif"]  # no temporary files left
 
 
-def test_two_scans_for_one_identifier_are_refused(tmp_path: Path) -> None:
+def test_two_scans_for_one_identifier_are_refused(tmp_path: Path, dask_executor: Executor) -> None:
     scans = tmp_path / "scans"
     scans.mkdir()
     quadrants(64, 64).jpegsave(str(scans / "page.jpg"))
     quadrants(64, 64).pngsave(str(scans / "page.png"))
-    results = ingest(scans, tmp_path / "images", IngestOptions(tile_size=TILE))
+    results = ingest(scans, tmp_path / "images", dask_executor, IngestOptions(tile_size=TILE))
     assert [r.status for r in results] == [IngestStatus.CONVERTED, IngestStatus.FAILED]
     assert str(results[1]) == (f"{scans}/page.png: would also become {tmp_path}/images/page.tif "
                                f"(from {scans}/page.jpg); rename one of them")
@@ -166,7 +171,9 @@ def test_two_scans_for_one_identifier_are_refused(tmp_path: Path) -> None:
     ("images", ["--quality", "0"], "0 is not in the range 1<=x<=100"),
     (".", [], "the scans folder and the image root must be different folders"),
     ("scans/masters", [], "the image root must not be inside the scans folder"),
-], ids=["tile size", "quality", "same folder", "image root inside the scans"])
+    ("images", ["--scheduler", "tcp://127.0.0.1:1", "--workers", "2"],
+     "--workers sizes the local cluster; a --scheduler's cluster has its own workers"),
+], ids=["tile size", "quality", "same folder", "image root inside the scans", "workers with a scheduler"])
 def test_bad_options_are_one_line_errors(tmp_path: Path, images: str, arguments: list[str], message: str) -> None:
     scans = tmp_path / "scans"
     scans.mkdir()
@@ -175,3 +182,66 @@ def test_bad_options_are_one_line_errors(tmp_path: Path, images: str, arguments:
     result = CliRunner().invoke(main, ["ingest", str(scans), "--images", str(image_root), *arguments])
     assert result.exit_code == 2 and message in result.stderr
     assert not (image_root / "page.tif").exists()
+
+
+def test_the_cluster_s_results_are_identical_to_one_scan_after_another(batch, tmp_path: Path) -> None:
+    scans, images, _ = batch
+    sequential = tmp_path / "images"
+    with ThreadPoolExecutor(max_workers=1) as one_at_a_time:
+        results = ingest(scans, sequential, one_at_a_time, IngestOptions(tile_size=TILE))
+    assert [(r.source.name, r.status) for r in results].count(("corrupt.jpg", IngestStatus.FAILED)) == 1
+    masters = sorted(p.relative_to(images) for p in images.rglob("*.tif"))
+    assert masters == sorted(p.relative_to(sequential) for p in sequential.rglob("*.tif")) and len(masters) == 5
+    for name in masters:
+        assert (sequential / name).read_bytes() == (images / name).read_bytes(), name
+
+
+def test_a_task_that_cannot_run_fails_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    for name in ("a", "b", "c"):
+        quadrants(64, 64).jpegsave(str(scans / f"{name}.jpg"))
+    convert = manifests.ingest.ingest_scan
+
+    def lose_b(scan: Path, *arguments: object) -> IngestResult:
+        if scan.name == "b.jpg":
+            raise ConnectionResetError("worker tcp://10.0.0.12:40123 lost")
+        return convert(scan, *arguments)
+
+    monkeypatch.setattr(manifests.ingest, "ingest_scan", lose_b)
+    heard: list[str] = []
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        results = ingest(scans, tmp_path / "images", executor, IngestOptions(tile_size=TILE),
+                         on_progress=lambda result, size: heard.append(result.source.name))
+    assert [(r.source.name, r.status) for r in results] == [
+        ("a.jpg", IngestStatus.CONVERTED), ("b.jpg", IngestStatus.FAILED), ("c.jpg", IngestStatus.CONVERTED)]
+    assert results[1].message == "the task failed: worker tcp://10.0.0.12:40123 lost"
+    assert sorted(heard) == ["a.jpg", "b.jpg", "c.jpg"]
+
+
+def test_without_a_scheduler_the_scans_run_on_a_local_cluster(tmp_path: Path) -> None:
+    scans = tmp_path / "scans"
+    (scans / "box").mkdir(parents=True)
+    quadrants(64, 64).jpegsave(str(scans / "box" / "a.jpg"))
+    quadrants(32, 32).pngsave(str(scans / "b.png"))
+    result = CliRunner().invoke(main, ["ingest", str(scans), "--images", str(tmp_path / "images"), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().splitlines()[-1] == "2 converted, 0 unchanged, 0 failed"
+    assert converted(tmp_path / "images", "box/a.tif").width == 64
+
+
+def test_an_unreachable_scheduler_is_a_usage_error(tmp_path: Path) -> None:
+    import dask
+
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    quadrants(64, 64).jpegsave(str(scans / "page.jpg"))
+    address = f"tcp://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        result = CliRunner().invoke(main, ["ingest", str(scans), "--images", str(tmp_path / "images"),
+                                           "--scheduler", address])
+    assert result.exit_code == 2
+    assert f"cannot reach the Dask scheduler at {address}" in result.stderr
+    assert time.monotonic() - started < 30
+    assert not (tmp_path / "images" / "page.tif").exists()

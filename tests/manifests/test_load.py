@@ -200,6 +200,13 @@ DOCUMENT_MISTAKES = [
      ["11: behavior: 'paged' and 'individuals' cannot be combined; keep one"]),
     ("id that is not a slug", replace("id: doc-a", "id: Doc A"),
      ["1: id: 'Doc A' is not in the expected form: Lower-case letters, digits and hyphens, e.g. decree-1945."]),
+    # Schema problems do not hide the loader's checks of the fields the schema accepted (issue 11.7).
+    ("schema problems and the loader's own together",
+     lambda text: append("behavior: [paged, individuals]\nnavdate: 1945-13-40\n")(
+         replace("label: {vi: Tài liệu doc-a, en: Document doc-a}", "label: {vi: Tài liệu}")(text)),
+     ["2: label: missing the English (en) translation",
+      "12: navdate: unknown field; did you mean 'navDate'?",
+      "11: behavior: 'paged' and 'individuals' cannot be combined; keep one"]),
 ]
 
 
@@ -222,6 +229,10 @@ EXHIBITION_MISTAKES = [
      ["9: items > item 1 > region: needs at least 4 entries"]),
     ("caption missing", replace("    caption: {vi: Lần nữa, en: Again}\n", ""),
      ["12: items > item 2: missing the field 'caption'"]),
+    ("caption missing and an unknown document in another step",
+     lambda text: replace("    caption: {vi: Lần nữa, en: Again}\n", "")(replace("document: doc-a\n    page", "document: doc-b\n    page")(text)),
+     ["12: items > item 2: missing the field 'caption'",
+      "7: items > item 1 > document: no document with id 'doc-b'; did you mean 'doc-a'?"]),
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import Executor
 from pathlib import Path
 
 import obstore
@@ -25,7 +26,7 @@ def keys_below(seaweedfs: SeaweedFS, root: ObjectStoreRoot) -> list[str]:
 
 
 def test_ingest_into_a_bucket_uploads_verified_masters_and_skips_unchanged_ones(
-    seaweedfs: SeaweedFS, tmp_path: Path,
+    seaweedfs: SeaweedFS, dask_scheduler: str, tmp_path: Path,
 ) -> None:
     scans = tmp_path / "scans"
     (scans / "letters").mkdir(parents=True)
@@ -33,7 +34,8 @@ def test_ingest_into_a_bucket_uploads_verified_masters_and_skips_unchanged_ones(
     quadrants(300, 200).pngsave(str(scans / "b.png"))
     (scans / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(500))
     root = ObjectStoreRoot("masters", "ingested")
-    arguments = ["ingest", str(scans), "--images", str(root), "--tile-size", str(TILE)]
+    # The tasks run in the cluster's worker processes: the bucket's store goes to them with each task.
+    arguments = ["ingest", str(scans), "--images", str(root), "--tile-size", str(TILE), "--scheduler", dask_scheduler]
     first = CliRunner().invoke(main, arguments, env=seaweedfs.environ)
     assert first.exit_code == 1, first.output
     assert first.stdout.strip().splitlines()[-1] == "2 converted, 0 unchanged, 1 failed"
@@ -81,13 +83,13 @@ def test_a_large_master_goes_up_in_parts(seaweedfs: SeaweedFS) -> None:
     assert masters.provenance("missing.tif") is None
 
 
-def test_ingest_in_python_takes_the_bucket_root(seaweedfs: SeaweedFS, tmp_path: Path) -> None:
+def test_ingest_in_python_takes_the_bucket_root(seaweedfs: SeaweedFS, dask_executor: Executor, tmp_path: Path) -> None:
     scans = tmp_path / "scans"
     scans.mkdir()
     quadrants(64, 64).jpegsave(str(scans / "page.jpg"))
     root = ObjectStoreRoot("masters", "python")
     masters = BucketMasters(seaweedfs.store(root.bucket), root)
-    results = ingest(scans, root, IngestOptions(tile_size=TILE), masters=masters)
+    results = ingest(scans, root, dask_executor, IngestOptions(tile_size=TILE), masters=masters)
     assert [(r.status, r.output) for r in results] == [(IngestStatus.CONVERTED, "s3://masters/python/page.tif")]
 
 

@@ -2,7 +2,7 @@
 
 The grid (tests/grid.py) has 16 x 12 cells of 100 px, each its own colour. After region, size,
 rotation and mirroring, the colour at the centre of each output cell tells which cell landed there.
-PNG and lossless JPEG 2000 masters keep colours exact; the JPEG-compressed pyramidal TIFF and lossy
+PNG and lossless JPEG 2000 masters keep colours exact; the JPEG-compressed pyramidal TIFF, the flat JPEG and lossy
 outputs are allowed a JPEG tolerance.
 """
 
@@ -280,3 +280,81 @@ def test_a_reduced_request_on_the_pyramid_matches_the_png(client, size: str) -> 
     from_png = centre_colours(fetch(client, f"grid-png/full/{size}/0/default.png"), GRID_COLUMNS, GRID_ROWS)
     assert np.abs(from_pyramid - from_png).max() <= JPEG_TOLERANCE
     assert_colours(from_png, expected_cells(window(0, 0, GRID_COLUMNS, GRID_ROWS)), RESAMPLED_TOLERANCE)
+
+
+@pytest.mark.parametrize(
+    ("path", "shrink", "cells", "output_size"),
+    [
+        pytest.param("full/pct:50", 2, window(0, 0, GRID_COLUMNS, GRID_ROWS), (800, 600), id="3.0 sec 4.2 pct:50, shrink 2"),
+        pytest.param("full/400,", 4, window(0, 0, GRID_COLUMNS, GRID_ROWS), (400, 300), id="3.0 sec 4.2 w, shrink 4"),
+        pytest.param("full/!200,200", 8, window(0, 0, GRID_COLUMNS, GRID_ROWS), (200, 150),
+                     id="3.0 sec 4.2 !w,h shrink 8"),
+        pytest.param("300,200,800,600/200,", 4, window(3, 2, 8, 6), (200, 150),
+                     id="3.0 sec 4.1 x,y,w,h on the shrunk image"),
+        pytest.param("300,200,800,600/max", None, window(3, 2, 8, 6), (800, 600), id="3.0 sec 4.1 full resolution"),
+    ],
+)
+def test_a_flat_jpeg_is_shrunk_while_it_loads_and_keeps_every_cell_in_place(
+    client, path: str, shrink: int | None, cells: list[list[tuple[int, int]]], output_size: tuple[int, int]
+) -> None:
+    """libvips decodes a flat JPEG at 1/2, 1/4 or 1/8 of its size (shrink-on-load, DCT scaling): the
+    plan picks the largest shrink that is not smaller than the output, and the cells stay in place."""
+    prepared = client.application.extensions["iiif"].prepare(
+        parse_image_path(f"grid-jpeg/{path}/0/default.png", ApiVersion.V3)
+    )
+    assert prepared.plan.level.load_option == (None if shrink is None else ("shrink", shrink))
+    image = fetch(client, f"grid-jpeg/{path}/0/default.png")
+    assert (image.width, image.height) == output_size
+    columns, rows = len(cells[0]), len(cells)
+    assert_colours(centre_colours(image, columns, rows), expected_cells(cells), JPEG_TOLERANCE + RESAMPLED_TOLERANCE)
+
+
+def fetch_v2(client, path: str) -> pyvips.Image:
+    response = client.get(f"/iiif/2/{path}")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return pyvips.Image.new_from_buffer(response.data, "")
+
+
+@pytest.mark.parametrize(("identifier", "tolerance"), MASTERS)
+@pytest.mark.parametrize(
+    ("path", "cells", "output_size"),
+    [
+        pytest.param("full/full/0/default.png", window(0, 0, GRID_COLUMNS, GRID_ROWS), (1600, 1200),
+                     id="2.1 sec 4.1 full, 4.2 full"),
+        pytest.param("300,200,400,300/full/0/default.png", window(3, 2, 4, 3), (400, 300), id="2.1 sec 4.1 x,y,w,h"),
+        pytest.param("pct:25,25,50,50/400,/0/default.png", window(4, 3, 8, 6), (400, 300), id="2.1 sec 4.1 pct:, 4.2 w,"),
+        pytest.param("square/,150/0/default.png", window(2, 0, 12, 12), (150, 150), id="2.1 sec 4.1 square, 4.2 ,h"),
+        pytest.param("0,0,800,600/pct:25/0/color.png", window(0, 0, 8, 6), (200, 150), id="2.1 sec 4.2 pct:n, 4.4 color"),
+        pytest.param("0,0,800,600/!200,200/0/default.png", window(0, 0, 8, 6), (200, 150), id="2.1 sec 4.2 !w,h"),
+        pytest.param("0,0,800,600/1200,/0/default.png", window(0, 0, 8, 6), (1200, 900),
+                     id="2.1 sec 4.2 w, above the region without ^"),
+        pytest.param("100,200,500,300/full/90/default.png",
+                     [[(column + 1, row + 2) for column, row in line] for line in moved_cells(5, 3, 90, False)],
+                     (300, 500), id="2.1 sec 4.3 90"),
+        pytest.param("100,200,500,300/full/!180/default.png",
+                     [[(column + 1, row + 2) for column, row in line] for line in moved_cells(5, 3, 180, True)],
+                     (500, 300), id="2.1 sec 4.3 !180 mirrored"),
+    ],
+)
+def test_the_21_api_puts_every_cell_in_place(
+    client, identifier: str, tolerance: int, path: str, cells: list[list[tuple[int, int]]],
+    output_size: tuple[int, int],
+) -> None:
+    image = fetch_v2(client, f"{identifier}/{path}")
+    assert (image.width, image.height) == output_size
+    columns, rows = len(cells[0]), len(cells)
+    resampled = output_size not in ((1600, 1200), (columns * CELL, rows * CELL), (rows * CELL, columns * CELL))
+    assert_colours(centre_colours(image, columns, rows), expected_cells(cells),
+                   tolerance + (RESAMPLED_TOLERANCE if resampled else 0))
+
+
+@pytest.mark.parametrize("quality", [pytest.param("gray", id="2.1 sec 4.4 gray"),
+                                     pytest.param("bitonal", id="2.1 sec 4.4 bitonal")])
+def test_the_21_api_gray_and_bitonal_are_the_30_pixels(client, quality: str) -> None:
+    version_2 = pixels(fetch_v2(client, f"grid-png/full/400,/0/{quality}.png"))
+    version_3 = pixels(fetch(client, f"grid-png/full/400,/0/{quality}.png"))
+    assert version_2.shape == version_3.shape and (version_2 == version_3).all()
+    colour_spread = np.ptp(version_2[..., :3], axis=2).max() if version_2.shape[2] >= 3 else 0
+    assert colour_spread == 0
+    if quality == "bitonal":
+        assert set(np.unique(version_2[..., 0]).tolist()) == {0, 255}

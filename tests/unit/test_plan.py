@@ -298,7 +298,20 @@ LIMITS = ServiceLimits(max_width=2000, max_height=1500, max_area=2_000_000)
             id="3.0 sec 4.3 arbitrary rotation: the 1415x1415 bounding box exceeds maxArea",
         ),
         pytest.param(
-            1400, 1400, "!30", "maxArea 2000000", id="3.0 sec 4.3 mirrored arbitrary rotation's bounding box"
+            1400, 900, "!30", "maxArea 2000000",
+            id="3.0 sec 4.3 mirrored arbitrary rotation's 1662x1479 bounding box: within the sides, beyond maxArea",
+        ),
+        pytest.param(
+            2000, 1000, "90", "rotated output height 2000 exceeds maxHeight 1500",
+            id="3.0 sec 4.3 rotation by 90 swaps the sides: the 2000 px width becomes a height beyond maxHeight",
+        ),
+        pytest.param(
+            600, 1450, "10", "rotated output height 1533 exceeds maxHeight 1500",
+            id="3.0 sec 5.3 maxHeight bounds the rotated bounding box: 600x1450 at 10 is 1533 high",
+        ),
+        pytest.param(
+            1995, 200, "!3", "rotated output width 2003 exceeds maxWidth 2000",
+            id="3.0 sec 5.3 maxWidth bounds the mirrored rotated bounding box: 1995x200 at !3 is 2003 wide",
         ),
     ],
 )
@@ -317,10 +330,76 @@ def test_check_limits_refuses(width: int, height: int, rotation: str, named_limi
         pytest.param(1000, 1000, "90", id="3.0 sec 4.3 rotation by 90 keeps the area"),
         pytest.param(1000, 1000, "!180", id="3.0 sec 4.3 mirrored 180 keeps the area"),
         pytest.param(1000, 1000, "30", id="3.0 sec 4.3 arbitrary rotation within maxArea (1367x1367)"),
+        pytest.param(1500, 1000, "90", id="3.0 sec 4.3 rotation by 90: 1000x1500 fits maxWidth 2000, maxHeight 1500"),
+        pytest.param(1990, 200, "3", id="3.0 sec 5.3 rotated bounding box 1998 px wide, within maxWidth 2000"),
+        pytest.param(
+            1000, 1500, "360", id="3.0 sec 4.3 rotation by 360 is no rotation: exactly maxHeight"
+        ),
     ],
 )
 def test_check_limits_accepts(width: int, height: int, rotation: str) -> None:
     check_limits(width, height, LIMITS, image_request(rotation=rotation))
+
+
+WIDE_MASTER = image_info(20_000, 2_000)
+DEFAULT_LIMITS = ServiceLimits(max_width=10_000, max_height=10_000, max_area=40_000_000)
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        pytest.param(
+            "full/10000,1000/5.7/default.jpg", "rotated output width 10050 exceeds maxWidth 10000",
+            id="3.0 sec 5.3 maxWidth: 10000,1000 turned 5.7 degrees is 10050 wide, refused before decoding",
+        ),
+        pytest.param(
+            "0,0,2000,20000/1000,10000/354.3/default.png", "rotated output height 10050 exceeds maxHeight 10000",
+            id="3.0 sec 5.3 maxHeight: 1000,10000 turned 354.3 degrees is 10050 high",
+        ),
+    ],
+)
+def test_a_rotated_request_is_planned_within_every_limit(url: str, reason: str) -> None:
+    portrait = image_info(2_000, 20_000)
+    info = WIDE_MASTER if url.startswith("full") else portrait
+    with pytest.raises(LimitExceeded) as raised:
+        plan_url(url, info, DEFAULT_LIMITS)
+    assert raised.value.reason == reason
+    unrotated = "/".join(part if index != 2 else "0" for index, part in enumerate(url.split("/")))
+    assert plan_url(unrotated, info, DEFAULT_LIMITS).width <= DEFAULT_LIMITS.max_width
+
+
+@pytest.mark.parametrize(
+    ("url", "version", "error", "named_part"),
+    [
+        pytest.param("full/1000000000,/0/default.jpg", V3, BadRequest, "larger than the 1600x1200 region",
+                     id="3.0 sec 4.2 w, at the parse bound without ^"),
+        pytest.param("full/^1000000000,/0/default.jpg", V3, LimitExceeded, "maxWidth",
+                     id="3.0 sec 5.2 ^w, at the parse bound"),
+        pytest.param("full/,1000000000/0/default.jpg", V2, LimitExceeded, "maxWidth",
+                     id="2.1 sec 4.2 ,h at the parse bound"),
+        pytest.param("full/pct:1000000000/0/default.jpg", V2, LimitExceeded, "maxWidth",
+                     id="2.1 sec 4.2 pct:n at the parse bound"),
+        pytest.param("full/^!1000000000,1000000000/0/default.jpg", V3, None, "",
+                     id="3.0 sec 4.2 ^!w,h at the parse bound is confined to the limits"),
+        pytest.param("1000000000,0,10,10/max/0/default.jpg", V3, BadRequest, "outside",
+                     id="3.0 sec 4.1 x at the parse bound lies outside"),
+        pytest.param("pct:0,0,1000000000,1000000000/max/0/default.jpg", V3, None, "",
+                     id="3.0 sec 4.1 pct: w,h at the parse bound are cropped to the image"),
+        pytest.param("0,0,1000000000,1000000000/max/0/default.jpg", V2, None, "",
+                     id="2.1 sec 4.1 x,y,w,h at the parse bound are cropped to the image"),
+    ],
+)
+def test_numbers_at_the_parse_bound_plan_without_overflow(
+    url: str, version: ApiVersion, error: type[BadRequest] | None, named_part: str
+) -> None:
+    """Issue 10: the planner's float arithmetic stays finite for every number the parser lets through."""
+    if error is None:
+        plan = plan_url(url, limits=LIMITS, version=version)
+        assert plan.width <= LIMITS.max_width and plan.height <= LIMITS.max_height
+        return
+    with pytest.raises(error) as raised:
+        plan_url(url, limits=LIMITS, version=version)
+    assert named_part in raised.value.reason
 
 
 # --- choose_level -------------------------------------------------------------------------------
@@ -681,6 +760,13 @@ def spec_target(size: Size, region: Box, limits: ServiceLimits, version: ApiVers
     return rw * scale, rh * scale
 
 
+def rotated_width(width: float, height: float, degrees: float) -> float:
+    """The width of the bounding box of a width x height image turned by ``degrees`` (swap the
+    arguments for its height)."""
+    radians = math.radians(degrees)
+    return abs(width * math.cos(radians)) + abs(height * math.sin(radians))
+
+
 def rotated_area(width: float, height: float, degrees: float) -> float:
     radians = math.radians(degrees)
     return (abs(width * math.cos(radians)) + abs(height * math.sin(radians))) * (
@@ -705,8 +791,8 @@ def refusal_is_justified(request: ImageRequest, info: ImageInfo, limits: Service
         (enlarges and not request.size.upscale and request.size.kind is not SizeKind.CONFINED)
         or (confined_box_enlarges and not request.size.upscale)
         or min(target_width, target_height) < 1.5
-        or target_width > limits.max_width - 1
-        or target_height > limits.max_height - 1
+        or rotated_width(target_width + 1, target_height + 1, request.rotation.degrees) > limits.max_width - 1
+        or rotated_width(target_height + 1, target_width + 1, request.rotation.degrees) > limits.max_height - 1
         or rotated_area(target_width + 1, target_height + 1, request.rotation.degrees) > limits.max_area
     )
 
@@ -763,8 +849,10 @@ def test_any_valid_request_plans_inside_the_image_at_the_spec_size(
     if not request.size.upscale:
         assert plan.width <= region.width and plan.height <= region.height
     # sec 5.2: never beyond the limits, even once an arbitrary rotation enlarges the canvas.
-    assert plan.width <= limits.max_width and plan.height <= limits.max_height
-    assert plan.width * plan.height <= limits.max_area
+    degrees = plan.rotation.degrees
+    assert math.ceil(rotated_width(plan.width, plan.height, degrees) - 1e-9) <= limits.max_width
+    assert math.ceil(rotated_width(plan.height, plan.width, degrees) - 1e-9) <= limits.max_height
+    assert rotated_area(plan.width, plan.height, degrees) <= limits.max_area + 1e-6
     # The level read is large enough, and no smaller level would have been.
     assert plan.level_index == 0 or holds_the_output(info, plan.level, region, plan.width, plan.height)
     for smaller in info.levels[plan.level_index + 1 :]:

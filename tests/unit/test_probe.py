@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from iiif_server.probe import probe
 from iiif_server.sources.filesystem import FileSystemSource
 from iiif_server.sources.memory import MemorySource
 from tests.grid import grid_image
+from tests.jp2 import split_boxes, with_boxes_before_codestream, with_comment_after_siz, with_icc_colour
 
 
 def _probe(root: Path, identifier: str):
@@ -71,7 +73,7 @@ def test_alpha_is_reported(tmp_path: Path) -> None:
                                             ("junk.png", b"not a png")])
 def test_unreadable_masters_raise_master_unreadable(tmp_path: Path, name: str, data: bytes) -> None:
     (tmp_path / name).write_bytes(data)
-    with pytest.raises(MasterUnreadable, match="cannot be read|not a readable|codestream"):
+    with pytest.raises(MasterUnreadable, match="cannot be read|not a readable|codestream|not a supported master"):
         _probe(tmp_path, name.split(".")[0])
 
 
@@ -80,3 +82,63 @@ def test_memory_source_probes_like_files() -> None:
     source.put("page", grid_image(3, 2).tiffsave_buffer(tile=True, pyramid=True, compression="jpeg"), ".tif")
     info = probe(source, source.locate("page"), tile_size=512)
     assert (info.width, info.height, info.kind) == (300, 200, MasterKind.PYRAMIDAL_TIFF)
+
+
+# --- JPEG 2000 headers walked box by box and marker by marker (issue 10 point 7) -----------------
+
+# Text that a byte search would have taken for a palette, a colour box and a codestream start.
+MISLEADING_XML = b"<note>pclr colr jp2c \xff\x4f\xff\x51 \xff\x52\x00\x0c</note>"
+
+
+def _plain_jp2() -> bytes:
+    return grid_image(8, 6).jp2ksave_buffer(lossless=True, tile_width=256, tile_height=256)
+
+
+def _probe_bytes(data: bytes):
+    source = MemorySource()
+    source.put("scan", data, ".jp2")
+    return probe(source, source.locate("scan"), 256)
+
+
+def test_boxes_of_more_than_200_kib_before_the_codestream_are_skipped() -> None:
+    plain = _probe_bytes(_plain_jp2())
+    padded = with_boxes_before_codestream(_plain_jp2(), [
+        (b"xml ", MISLEADING_XML + b" " * 250_000),
+        (b"uuid", bytes(16) + MISLEADING_XML * 2000),
+    ])
+    assert len(padded) - len(_plain_jp2()) > 200 * 1024
+    assert [box_type for box_type, _ in split_boxes(padded)][-3:] == [b"xml ", b"uuid", b"jp2c"]
+    info = _probe_bytes(padded)
+    assert (info.width, info.height, info.levels, info.tile_width) == (plain.width, plain.height, plain.levels, 256)
+    # The real colour box (enumerated, sRGB or unstated) still decides: the OpenJPEG reader keeps the master.
+    assert info.jpeg2000_layout == plain.jpeg2000_layout is not None
+
+
+def test_a_large_icc_box_before_the_codestream_is_read_by_length() -> None:
+    profile = pyvips.Image.black(1, 1).icc_export(output_profile="srgb").get("icc-profile-data")
+    data = with_icc_colour(_plain_jp2(), profile + b"\x00" * 220_000)
+    info = _probe_bytes(data)
+    assert info.levels == _probe_bytes(_plain_jp2()).levels
+    # The profile is read (and is sRGB in effect: nothing to convert); the OpenJPEG reader keeps the master.
+    assert info.colour_profile is None
+    assert info.jpeg2000_layout is not None
+
+
+def test_the_cod_marker_is_found_by_walking_segments_not_by_searching_bytes() -> None:
+    plain = _probe_bytes(_plain_jp2())
+    # A COM segment after SIZ whose data holds FF52 and a bogus decomposition count of 30.
+    data = with_comment_after_siz(_plain_jp2(), b"\xff\x52\x00\x0c\x00\x00\x00\x01\x00\x1e" + MISLEADING_XML)
+    info = _probe_bytes(data)
+    assert info.levels == plain.levels
+    assert len(info.levels) < 30
+
+
+@pytest.mark.parametrize(("name", "data"), [
+    ("box running past the end", b"\x00\x00\x00\x0cjP  \r\n\x87\n" + struct.pack(">I4s", 10**6, b"xml ") + b"x" * 32),
+    ("box shorter than its header", b"\x00\x00\x00\x0cjP  \r\n\x87\n" + struct.pack(">I4s", 3, b"ftyp") + b"x" * 32),
+    ("codestream without SIZ", b"\xff\x4f\xff\x52\x00\x0c" + bytes(12)),
+])
+def test_broken_jpeg2000_headers_raise_master_unreadable(name: str, data: bytes) -> None:
+    with pytest.raises(MasterUnreadable) as raised:
+        _probe_bytes(data)
+    assert "'scan'" in raised.value.reason

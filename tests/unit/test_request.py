@@ -340,3 +340,70 @@ def test_parse_image_path_refuses(path: str, version: ApiVersion, bad_part: str)
         parse_image_path(path, version)
     assert type(raised.value) is BadRequest
     assert bad_part in raised.value.reason
+
+
+HUGE = "9" * 400  # issue 10: 400-digit numbers overflowed the planner's floats (500 before)
+ARABIC_INDIC_TEN = "\u0661\u0660"  # int() reads these as 10; the grammar allows ASCII digits only
+FULL_WIDTH_TEN = "\uff11\uff10"
+
+
+@pytest.mark.parametrize(
+    ("path", "version", "bad_part"),
+    [
+        pytest.param(f"a/{HUGE},0,10,10/max/0/default.jpg", V3, "region", id="3.0 sec 4.1 x of 400 digits"),
+        pytest.param(f"a/0,{HUGE},10,10/max/0/default.jpg", V3, "region", id="3.0 sec 4.1 y of 400 digits"),
+        pytest.param(f"a/0,0,{HUGE},10/max/0/default.jpg", V3, "region", id="3.0 sec 4.1 w of 400 digits"),
+        pytest.param(f"a/0,0,10,{HUGE}/max/0/default.jpg", V2, "region", id="2.1 sec 4.1 h of 400 digits"),
+        pytest.param(f"a/0,0,{'9' * 5000},10/max/0/default.jpg", V3, "region",
+                     id="3.0 sec 4.1 w of 5000 digits (beyond int()'s digit limit)"),
+        pytest.param(f"a/pct:{HUGE},0,10,10/max/0/default.jpg", V3, "region", id="3.0 sec 4.1 pct: x of 400 digits"),
+        pytest.param(f"a/pct:0,0,{HUGE},10/max/0/default.jpg", V3, "region", id="3.0 sec 4.1 pct: w of 400 digits"),
+        pytest.param(f"a/pct:0,0,10,{HUGE}.5/max/0/default.jpg", V2, "region", id="2.1 sec 4.1 pct: h of 400 digits"),
+        pytest.param(f"a/full/{HUGE},/0/default.jpg", V3, "size", id="3.0 sec 4.2 w, of 400 digits"),
+        pytest.param(f"a/full/^{HUGE},/0/default.jpg", V3, "size", id="3.0 sec 4.2 ^w, of 400 digits"),
+        pytest.param(f"a/full/,{HUGE}/0/default.jpg", V2, "size", id="2.1 sec 4.2 ,h of 400 digits"),
+        pytest.param(f"a/full/{HUGE},{HUGE}/0/default.jpg", V3, "size", id="3.0 sec 4.2 w,h of 400 digits"),
+        pytest.param(f"a/full/!10,{HUGE}/0/default.jpg", V2, "size", id="2.1 sec 4.2 !w,h of 400 digits"),
+        pytest.param(f"a/full/^pct:{HUGE}/0/default.jpg", V3, "size", id="3.0 sec 4.2 ^pct:n of 400 digits"),
+        pytest.param(f"a/full/pct:{HUGE}/0/default.jpg", V2, "size", id="2.1 sec 4.2 pct:n of 400 digits"),
+        pytest.param(f"a/full/max/{HUGE}/default.jpg", V3, "rotation", id="3.0 sec 4.3 rotation of 400 digits"),
+        pytest.param(f"a/full/max/!{HUGE}.0/default.jpg", V2, "rotation", id="2.1 sec 4.3 mirrored rotation of 400 digits"),
+        pytest.param("a/full/1000000001,/0/default.jpg", V3, "size", id="3.0 sec 4.2 w, one above the bound"),
+        pytest.param(f"a/{ARABIC_INDIC_TEN},0,10,10/max/0/default.jpg", V3, "region",
+                     id="3.0 sec 4.7 Arabic-Indic digits in x,y,w,h"),
+        pytest.param(f"a/full/{FULL_WIDTH_TEN},/0/default.jpg", V3, "size", id="3.0 sec 4.7 full-width digits in w,"),
+        pytest.param(f"a/full/pct:{ARABIC_INDIC_TEN}/0/default.jpg", V2, "size", id="2.1 sec 4.7 Arabic-Indic digits in pct:n"),
+        pytest.param(f"a/full/max/{FULL_WIDTH_TEN}/default.jpg", V3, "rotation", id="3.0 sec 4.7 full-width digits in rotation"),
+        pytest.param("a/full/max/\u0669\u0660/default.jpg", V2, "rotation", id="2.1 sec 4.7 Arabic-Indic 90 in rotation"),
+        pytest.param("a/full/max/NaN/default.jpg", V3, "rotation", id="3.0 sec 4.3 NaN rotation"),
+        pytest.param("a/full/max/Infinity/default.jpg", V2, "rotation", id="2.1 sec 4.3 Infinity rotation"),
+        pytest.param("a/full/max/1e3/default.jpg", V3, "rotation", id="3.0 sec 4.7 exponent in rotation"),
+        pytest.param("a/full/1e3,/0/default.jpg", V3, "size", id="3.0 sec 4.7 exponent in w,"),
+        pytest.param("a/0,0,-10,10/max/0/default.jpg", V2, "region", id="2.1 sec 4.1 negative w"),
+        pytest.param("a/full/,-5/0/default.jpg", V3, "size", id="3.0 sec 4.2 negative h"),
+        pytest.param("a/full/pct:-5/0/default.jpg", V2, "size", id="2.1 sec 4.2 negative pct:n"),
+    ],
+)
+def test_absurd_numbers_are_refused_naming_the_part(path: str, version: ApiVersion, bad_part: str) -> None:
+    with pytest.raises(BadRequest) as raised:
+        parse_image_path(path, version)
+    assert type(raised.value) is BadRequest
+    assert raised.value.reason.startswith(bad_part + " ")
+    assert len(raised.value.reason) < 200
+
+
+@pytest.mark.parametrize(
+    ("path", "version", "expected_size"),
+    [
+        pytest.param("a/full/1000000000,/0/default.jpg", V3, Size(SizeKind.WIDTH, width=1_000_000_000),
+                     id="3.0 sec 4.2 w, at the bound parses (limits are the planner's)"),
+        pytest.param("a/full/pct:" + "0" * 400 + "50/0/default.jpg", V2,
+                     Size(SizeKind.PERCENT, percent=50, upscale=True), id="2.1 sec 4.2 leading zeros are not magnitude"),
+        pytest.param("a/full/^pct:1." + "0" * 400 + "1/0/default.jpg", V3,
+                     Size(SizeKind.PERCENT, percent=1.0, upscale=True), id="3.0 sec 4.2 400 decimals are just precision"),
+    ],
+)
+def test_long_but_bounded_numbers_parse(path: str, version: ApiVersion, expected_size: Size) -> None:
+    parsed = parse_image_path(path, version)
+    assert isinstance(parsed, ImageRequest)
+    assert parsed.size == expected_size

@@ -17,6 +17,7 @@ from viewer.deeplink import (
     Region,
     decode_content_state,
     encode_content_state,
+    is_web_url,
     parse_xywh,
     region_image,
 )
@@ -99,6 +100,29 @@ REGION_IMAGE_CASES = [
     pytest.param(Region(900, 700, 400, 400), (1000, 800), (1000, 800), 800,
                  f"{SERVICE}/900,700,100,100/100,100/0/default.jpg", id="region clipped to the image"),
 ]
+
+# URLs from manifests, content states and query parameters: links and image sources only when http(s).
+WEB_URL_CASES = [
+    pytest.param("https://archives.example/m.json", True, id="https"),
+    pytest.param("HTTP://archives.example/m.json", True, id="http, any case"),
+    pytest.param("/iiif/presentation/manifests/m.json", True, id="relative: the page's own scheme"),
+    pytest.param("//elsewhere.example/m.json", True, id="scheme-relative"),
+    pytest.param("javascript:alert(1)", False, id="javascript"),
+    pytest.param("JaVaScRiPt:alert(1)", False, id="javascript, mixed case"),
+    pytest.param(" \x01javascript:alert(1)", False, id="javascript after a space and a control"),
+    pytest.param("java\tscr\nipt:alert(1)", False, id="javascript with a tab and a new line inside"),
+    pytest.param("data:text/html,<script>alert(1)</script>", False, id="data"),
+    pytest.param("vbscript:msgbox(1)", False, id="vbscript"),
+    pytest.param("file:///etc/passwd", False, id="file"),
+    pytest.param("blob:https://archives.example/0f0e", False, id="blob"),
+    pytest.param("", False, id="empty"),
+    pytest.param("   ", False, id="blank"),
+]
+
+
+@pytest.mark.parametrize(("value", "web"), WEB_URL_CASES)
+def test_is_web_url(value: str, web: bool) -> None:
+    assert is_web_url(value) is web
 
 
 @pytest.mark.parametrize(("text", "expected"), XYWH_CASES)

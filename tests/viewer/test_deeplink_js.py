@@ -13,6 +13,7 @@ from tests.viewer.test_deeplink import (
     REGION_IMAGE_CASES,
     ROUND_TRIP_CASES,
     SERVICE,
+    WEB_URL_CASES,
     XYWH_CASES,
 )
 from viewer.deeplink import ContentState, Region, encode_content_state
@@ -99,3 +100,14 @@ def test_viewport_to_region(deeplink, bounds: dict, canvas_width: int, expected:
 def test_region_to_viewport_inverts_it(deeplink, bounds: dict, canvas_width: int, expected: Region) -> None:
     back = call(deeplink, "regionToViewport", dataclasses.asdict(expected), canvas_width)
     assert back == pytest.approx(bounds)
+
+
+@pytest.mark.parametrize(("value", "web"), WEB_URL_CASES)
+def test_web_url(deeplink, value: str, web: bool) -> None:
+    assert (call(deeplink, "webUrl", value, SERVICE) is not None) is web
+
+
+def test_web_url_gives_the_absolute_address(deeplink) -> None:
+    assert call(deeplink, "webUrl", "/m.json", SERVICE) == "https://archives.example/m.json"
+    assert call(deeplink, "webUrl", " HTTPS://Archives.example/m.json", SERVICE) == "https://archives.example/m.json"
+    assert call(deeplink, "webUrl", {"id": "https://archives.example/m.json"}, SERVICE) is None

@@ -10,6 +10,8 @@ import pytest
 
 from iiif_archive.app import create_platform_app
 from iiif_archive.settings import PlatformSettings
+from manifests import load
+from iiif_server.settings import SettingsError
 from tests.viewer.conftest import EXHIBITION_ID, EXHIBITION_STEPS
 from viewer.deeplink import ContentState, encode_content_state
 
@@ -17,7 +19,7 @@ from viewer.deeplink import ContentState, encode_content_state
 @pytest.fixture(scope="module")
 def client(published_site):
     settings = PlatformSettings(image_root=published_site.presentation_root, presentation_root=published_site.presentation_root,
-                        content_root=published_site.content_root)
+                        content_root=published_site.content_root, trusted_hosts="archives.example")
     return create_platform_app(settings).test_client()
 
 
@@ -102,6 +104,8 @@ def test_guide_shows_both_snippets_with_this_servers_urls(client, published_site
     ("/viewer/vendor/mirador/mirador.min.js", 200),
     ("/viewer/vendor/axe-core/axe.min.js", 200),
     ("/viewer/vendor/react/index.js", 404),
+    ("/viewer/vendor/universalviewer/dist/umd/UV.js", 404),
+    ("/viewer/vendor/leaflet-iiif/leaflet-iiif.js", 404),
     ("/viewer/vendor/openseadragon/../../mirador/package.json", 404),
 ])
 def test_only_the_listed_npm_files_are_served(client, path, status) -> None:
@@ -126,4 +130,93 @@ def test_broken_curator_files_give_the_first_problem_on_one_line(published_site,
     response = create_platform_app(settings).test_client().get("/viewer/exhibitions/")
     body = response.get_data(as_text=True)
     assert response.status_code == 500
-    assert body.startswith(f"the content folder has problems: {exhibition_file}:") and body.count("\n") == 1
+    assert body.startswith(f"the content folder has problems: exhibitions/{EXHIBITION_ID}.yml:") and body.count("\n") == 1
+    assert str(tmp_path) not in body  # issue 10: no path of the server in answers
+
+
+def test_curator_files_are_read_once_and_then_only_when_changed(published_site, tmp_path, monkeypatch) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(published_site.content_root, content)
+    reads: list[str] = []
+    read_curator_file = load.read_curator_file
+    monkeypatch.setattr(load, "read_curator_file", lambda path: reads.append(path.name) or read_curator_file(path))
+    settings = PlatformSettings(image_root=tmp_path, presentation_root=published_site.presentation_root, content_root=content)
+    client = create_platform_app(settings).test_client()
+    page = f"/viewer/exhibitions/{EXHIBITION_ID}?lang=en"
+    assert client.get(page).status_code == 200
+    assert sorted(reads) == sorted(path.name for path in content.rglob("*.yml"))
+    reads.clear()
+    for _ in range(3):
+        assert client.get(page).status_code == 200 and client.get("/viewer/exhibitions/").status_code == 200
+    assert reads == []
+    exhibition_file = content / "exhibitions" / f"{EXHIBITION_ID}.yml"
+    exhibition_file.write_text(exhibition_file.read_text(encoding="utf-8").replace("Test exhibition", "Renamed show"),
+                               encoding="utf-8")
+    assert "Renamed show" in client.get(page).get_data(as_text=True)
+    assert reads == [exhibition_file.name]
+
+
+def test_a_broken_curator_file_is_reported_until_it_is_fixed(published_site, tmp_path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(published_site.content_root, content)
+    exhibition_file = content / "exhibitions" / f"{EXHIBITION_ID}.yml"
+    good = exhibition_file.read_text(encoding="utf-8")
+    exhibition_file.write_text(good.replace("title:", "title: [", 1), encoding="utf-8")
+    settings = PlatformSettings(image_root=tmp_path, presentation_root=published_site.presentation_root, content_root=content)
+    client = create_platform_app(settings).test_client()
+    assert client.get("/viewer/exhibitions/").status_code == 500
+    assert client.get("/viewer/exhibitions/").status_code == 500
+    exhibition_file.write_text(good, encoding="utf-8")
+    assert client.get("/viewer/exhibitions/").status_code == 200
+@pytest.mark.parametrize("view", ["manifest", "content state"])
+def test_a_foreign_manifest_with_a_local_path_borrows_no_preview(client, published_site, view) -> None:
+    """og:title and og:image only for a manifest this server publishes, not for one at the same path elsewhere."""
+    foreign = published_site.manifest_url("map-hanoi-1873").replace(published_site.base_url, "https://evil.example")
+    query = ({"manifest": foreign} if view == "manifest" else
+             {"iiif-content": encode_content_state(ContentState(foreign, foreign + "/canvas/p1"))})
+    html = client.get("/viewer/embed?" + urlencode({**query, "lang": "en"})).get_data(as_text=True)
+    assert meta(html, "og:image") is None and meta(html, "og:title") is None
+    assert "Hanoi" not in html and "<title>Document viewer</title>" in html
+
+
+def policy_of(response) -> dict[str, str]:
+    directives = (part.strip().split(" ", 1) for part in response.headers["Content-Security-Policy"].split(";"))
+    return {name: value for name, value in directives}
+
+
+@pytest.mark.parametrize("path", ["/viewer/", "/viewer/embed", "/viewer/mirador", "/viewer/exhibitions/",
+                                  f"/viewer/exhibitions/{EXHIBITION_ID}", "/"])
+def test_every_page_has_a_content_security_policy_without_inline_script(client, path) -> None:
+    response = client.get(path)
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    policy = policy_of(response)
+    assert policy["script-src"] == "'self'"
+    assert policy["object-src"] == "'none'" and policy["base-uri"] == "'none'"
+    assert policy["frame-ancestors"] == ("*" if path == "/viewer/embed" else "'self'")
+    assert policy["style-src"] == ("'self' 'unsafe-inline'" if path == "/viewer/mirador" else "'self'")
+    html = response.get_data(as_text=True)
+    assert re.findall(r"<script(?![^>]* src=)[^>]*>", html) == []  # every script is a file
+    assert not re.search(r"<[^>]+ (on[a-z]+|style)=", html)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_origins_that_may_frame_the_embed_page_are_a_setting(published_site) -> None:
+    settings = PlatformSettings(image_root=published_site.presentation_root,
+                                embed_frame_ancestors="'self' https://portal.archives.example")
+    client = create_platform_app(settings).test_client()
+    assert policy_of(client.get("/viewer/embed"))["frame-ancestors"] == "'self' https://portal.archives.example"
+    assert policy_of(client.get("/viewer/"))["frame-ancestors"] == "'self'"
+
+
+def test_frame_ancestors_that_would_break_the_policy_stop_the_app(tmp_path) -> None:
+    with pytest.raises(SettingsError, match="embed_frame_ancestors"):
+        create_platform_app(PlatformSettings(image_root=tmp_path, embed_frame_ancestors="*; script-src *"))
+
+
+@pytest.mark.parametrize("query", [{"manifest": "javascript:alert(1)"}, {"manifest": " data:text/html,x"},
+                                   {"iiif-content": encode_content_state(ContentState("javascript:alert(1)", "c"))}],
+                         ids=["javascript manifest", "data manifest", "content state naming a javascript manifest"])
+def test_a_manifest_that_is_not_http_is_refused(client, query) -> None:
+    response = client.get("/viewer/embed?" + urlencode(query))
+    assert response.status_code == 400
+    assert response.get_data(as_text=True) == "the manifest must be an http(s) URL\n"

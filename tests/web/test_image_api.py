@@ -37,9 +37,12 @@ def test_info_json_v3_describes_the_real_pyramid(client, image_root: Path) -> No
     assert info["sizes"] == [{"width": 200, "height": 150}, {"width": 400, "height": 300}, {"width": 800, "height": 600}]
     assert (info["maxWidth"], info["maxHeight"], info["maxArea"]) == (5000, 5000, 16_000_000)
     assert info["preferredFormats"] == ["jpg"]
-    assert set(info["extraFormats"]) == {"webp", "tif", "gif", "jp2"}
-    assert set(info["extraQualities"]) == {"color", "gray", "bitonal"}
-    assert {"rotationArbitrary", "mirroring", "sizeUpscaling", "regionSquare"} <= set(info["extraFeatures"])
+    # 3.0 §5.6: the extra* properties name only what goes beyond the "level2" profile (compliance §3, §4).
+    assert info["extraFormats"] == ["webp", "tif", "gif", "jp2"]
+    assert "extraQualities" not in info  # level 2 already requires default, color, gray and bitonal
+    assert info["extraFeatures"] == [
+        "canonicalLinkHeader", "mirroring", "profileLinkHeader", "rotationArbitrary", "sizeUpscaling",
+    ]
 
 
 def test_info_json_v2_has_the_21_shape(client) -> None:
@@ -157,7 +160,13 @@ def test_openseadragon_and_leaflet_edge_tile_forms_share_one_canonical_response(
         ("/iiif/3/grid-tiff/0,0,100,1200/^,5001/0/default.jpg", 400, "maxHeight 5000"),
         ("/iiif/3/grid-tiff/full/^4800,4800/0/default.jpg", 400, "maxArea 16000000"),
         ("/iiif/2/grid-tiff/full/6000,/0/default.jpg", 400, "maxWidth 5000"),
+        # Issue 10: 400-digit numbers answered 500 (OverflowError in the planner).
+        ("/iiif/3/grid-tiff/full/" + "9" * 400 + ",/0/default.jpg", 400, "size"),
+        ("/iiif/3/grid-tiff/pct:0,0," + "9" * 400 + ",10/max/0/default.jpg", 400, "region"),
+        ("/iiif/2/grid-tiff/full/pct:" + "9" * 400 + "/0/default.jpg", 400, "size"),
+        ("/iiif/2/grid-tiff/full/max/" + "9" * 400 + "/default.jpg", 400, "rotation"),
         ("/iiif/3/no-such-image/info.json", 404, "no image with identifier 'no-such-image'"),
+        ("/iiif/3/" + "x" * 300 + "/info.json", 404, "no image"),  # ENAMETOOLONG was a 500
         ("/iiif/3/no-such-image/full/max/0/default.jpg", 404, "no image"),
         ("/iiif/3/no-such-image", 404, "no image"),
     ],

@@ -11,7 +11,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from iiif_server import create_app
-from iiif_server.metrics import MULTIPROC_ENV, classify_endpoint, multiprocess_directory, record_cache_lookup, record_passthrough
+from iiif_server.metrics import MULTIPROC_ENV, ServerMetrics, classify_endpoint, multiprocess_directory
 from iiif_server.settings import Settings
 from tests.conftest import RunningServer
 
@@ -97,21 +97,30 @@ def test_metrics_count_requests_latency_and_bytes_by_endpoint(client):
     assert sample(text, "iiif_response_bytes_total", endpoint="info") == len(info.data) + len(missing.data)
 
 
-def test_cache_and_passthrough_counters_are_recorded_inside_the_app(app):
-    with app.app_context():
-        record_cache_lookup(hit=True)
-        record_cache_lookup(hit=False)
-        record_cache_lookup(hit=False)
-        record_passthrough()
-    text = app.test_client().get("/metrics").text
+def test_the_pipeline_counts_cache_lookups_and_passthrough_tiles_into_the_apps_metrics(settings):
+    """The app hands its metrics to the pipeline: a rendered tile (miss), the same again from the
+    derivative cache (hit), a stored tile (passthrough)."""
+    app = create_app(settings.replace(response_cache_bytes=0))
+    client = app.test_client()
+    for path in ("/iiif/3/grid-tiff/full/200,/0/default.jpg", "/iiif/3/grid-tiff/full/200,/0/default.jpg",
+                 "/iiif/3/grid-tiff/0,0,256,256/256,256/0/default.jpg"):
+        assert client.get(path).status_code == 200
+    text = client.get("/metrics").text
     assert sample(text, "iiif_derivative_cache_lookups_total", result="hit") == 1
-    assert sample(text, "iiif_derivative_cache_lookups_total", result="miss") == 2
+    assert sample(text, "iiif_derivative_cache_lookups_total", result="miss") == 1
     assert sample(text, "iiif_passthrough_tiles_total") == 1
 
 
-def test_recording_outside_an_app_is_harmless():
-    record_cache_lookup(hit=True)
-    record_passthrough()
+def test_server_metrics_count_what_the_data_path_reports():
+    metrics = ServerMetrics()
+    metrics.count_cache_lookup(hit=True)
+    metrics.count_cache_lookup(hit=False)
+    metrics.count_cache_lookup(hit=False)
+    metrics.count_passthrough()
+    text = metrics.exposition()[0].decode()
+    assert sample(text, "iiif_derivative_cache_lookups_total", result="hit") == 1
+    assert sample(text, "iiif_derivative_cache_lookups_total", result="miss") == 2
+    assert sample(text, "iiif_passthrough_tiles_total") == 1
 
 
 def test_each_app_counts_only_its_own_requests(settings):

@@ -94,7 +94,8 @@ def test_info_json_is_replayed_only_to_the_same_accept_header(client):
     assert replays(client) == 1
 
 
-def test_the_service_id_follows_the_host_of_each_request(client):
+def test_the_service_id_follows_the_host_of_each_request(settings: Settings):
+    client = create_app(settings.replace(trusted_hosts="archive.example,portal.example")).test_client()
     here = client.get(INFO, base_url="http://archive.example").get_json()["id"]
     there = client.get(INFO, base_url="https://portal.example").get_json()["id"]
     assert here == "http://archive.example/iiif/3/grid-tiff"

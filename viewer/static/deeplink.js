@@ -144,3 +144,18 @@ export function regionImageUrl(serviceId, region, canvasSize, imageSize, maxEdge
   const regionPart = region ? `${left},${top},${width},${height}` : "full";
   return `${serviceId}/${regionPart}/${size}/0/default.jpg`;
 }
+
+// URLs from manifests, content states and query parameters become links or image sources only when
+// they are http(s) (relative ones resolve against the page's http(s) address): a javascript: link
+// would run script on this origin. The absolute URL, or null. new URL() drops what browsers drop
+// (leading spaces and controls, tabs and new lines inside) before reading the scheme.
+export function webUrl(value, base) {
+  if (typeof value !== "string" || !value.trim()) return null;
+  let url;
+  try {
+    url = new URL(value, base);
+  } catch {
+    return null;
+  }
+  return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+}

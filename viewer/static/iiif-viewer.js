@@ -3,7 +3,7 @@
 
 import {
   decodeContentState, encodeContentState, formatXywh, parseXywh, regionImageUrl, regionToViewport,
-  viewportToRegion,
+  viewportToRegion, webUrl,
 } from "./deeplink.js";
 import { normaliseLanguage, pickText, STRINGS } from "./i18n.js";
 
@@ -79,6 +79,12 @@ function addStylesheet() {
   if (!present) document.head.append(element("link", { rel: "stylesheet", href: STYLESHEET_URL.href }));
 }
 
+function requireWebUrl(value, what) {
+  const url = webUrl(value, document.baseURI);
+  if (!url) throw new Error(`the ${what} must be an http(s) URL, not ${JSON.stringify(String(value))}`);
+  return url;
+}
+
 async function fetchJson(url) {
   const response = await fetch(url, { headers: { Accept: "application/ld+json, application/json" } });
   if (!response.ok) throw new Error(`${response.status} ${response.statusText}: ${url}`);
@@ -97,7 +103,9 @@ function describeCanvas(canvas) {
   const services = body ? asList(body.service) : [];
   const service = services.find((item) => (item.type || item["@type"]) === "ImageService3") || services[0];
   if (!service) throw new Error(`canvas ${canvas.id} has no image service`);
-  const serviceId = (service.id || service["@id"]).replace(/\/$/, "");
+  const serviceUrl = webUrl(service.id || service["@id"], document.baseURI);
+  if (!serviceUrl) throw new Error(`canvas ${canvas.id} has no http(s) image service`);
+  const serviceId = serviceUrl.replace(/\/$/, "");
   return {
     id: canvas.id,
     label: canvas.label,
@@ -301,11 +309,11 @@ export class IIIFViewer extends HTMLElement {
   }
 
   async loadManifest(url) {
-    let manifest = await fetchJson(url);
+    let manifest = await fetchJson(requireWebUrl(url, "manifest"));
     if (manifest.type === "Collection") {
       const first = asList(manifest.items).find((item) => item.type === "Manifest");
       if (!first) throw new Error(`collection ${url} holds no manifest`);
-      manifest = await fetchJson(first.id);
+      manifest = await fetchJson(requireWebUrl(first.id, "manifest"));
     }
     this.manifest = manifest;
     this.manifestUrl = url;
@@ -355,7 +363,8 @@ export class IIIFViewer extends HTMLElement {
       // constraints, and would move a region that was just fitted.
       autoResize: false,
       // The 2D canvas drawer needs no GPU: where WebGL is software-rendered (no GPU, locked-down
-      // machines, headless browsers) OpenSeadragon 5's WebGL drawer took 4.2 s to draw what this does in 0.9 s.
+      // machines, headless browsers) OpenSeadragon 6's WebGL drawer took 38-40 s to open a 1200 x 900 map
+      // that this draws in 4-6 s, and 4x longer to redraw zooms (headless Chromium, --disable-gpu, loaded machine).
       drawer: "canvas",
       gestureSettingsMouse: { clickToZoom: false },
     });
@@ -576,8 +585,10 @@ export class IIIFViewer extends HTMLElement {
         pickText(manifest.requiredStatement.value, language)));
     }
     if (manifest.rights) {
+      // Anything but an http(s) URL (javascript:, data:) is shown as text, never made a link.
+      const rights = webUrl(manifest.rights, document.baseURI);
       parts.push(element("p", { class: "iv-rights" }, element("strong", {}, `${text.rights}: `),
-        element("a", { href: manifest.rights, rel: "license" }, manifest.rights)));
+        rights ? element("a", { href: rights, rel: "license" }, String(manifest.rights)) : String(manifest.rights)));
     }
     this.about.replaceChildren(...parts);
   }
