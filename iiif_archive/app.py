@@ -22,5 +22,6 @@ def create_platform_app(settings: PlatformSettings | None = None, *, source: obj
         viewer_blueprint(settings.presentation_root, settings.content_root, settings.embed_frame_ancestors),
         url_prefix="/viewer",
     )
-    app.register_blueprint(landing_blueprint(settings.image_root, settings.presentation_root, app.extensions["iiif"]))
+    app.register_blueprint(landing_blueprint(settings.image_root, settings.presentation_root, app.extensions["iiif"],
+                                             settings.info_cache_ttl))
     return app

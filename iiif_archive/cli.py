@@ -19,7 +19,7 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--images", "image_root", type=click.Path(file_okay=False, path_type=Path), help="Image root folder.")
+@click.option("--images", "image_root", help="Image root: a folder, or s3://BUCKET/PREFIX (see README).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -41,7 +41,7 @@ def serve(host: str, port: int, config_file: Path | None, **overrides: object) -
         settings = load_settings(config_file, overrides=overrides, settings_class=PlatformSettings)
     except SettingsError as error:
         raise click.UsageError(str(error)) from None
-    if not settings.image_root.is_dir():
+    if isinstance(settings.image_root, Path) and not settings.image_root.is_dir():
         raise click.UsageError(f"image root {settings.image_root} is not a folder")
     with multiprocess_directory():
         run_gunicorn(settings, host, port, create_platform_app)

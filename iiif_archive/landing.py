@@ -4,7 +4,7 @@ API versions and a thumbnail, then the built manifests and collections with link
 What the page lists is computed once and kept until a folder below the image root or the built
 folder, or a listed master, changes (``manifests.watch``): a request then costs at most one ``stat``
 per folder and listed master, at most every RECHECK_SECONDS, never a walk, a manifest parse or a
-header read.
+header read. Masters in a bucket are listed again once the listing is ``info_cache_ttl`` seconds old.
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
+import cachetools.func
 from flask import Blueprint, current_app, render_template, request
 
 from iiif_server.identifiers import MASTER_SUFFIXES, identifier_for_path
 from iiif_server.pipeline import ImagePipeline
+from iiif_server.settings import ImageRoot, ObjectStoreRoot
 from manifests.build import PRESENTATION_PREFIX, thumbnail_size
 from manifests.images import ImageSize
 from manifests.watch import Watch, Watched, list_files
@@ -123,8 +125,13 @@ class Listing:
     documents: tuple[ListedDocument, ...]
 
 
-def list_archive(image_root: Path, presentation_root: Path | None, pipeline: ImagePipeline, watch: Watch) -> Listing:
-    masters = find_masters(image_root, watch)
+def list_archive(image_root: ImageRoot, presentation_root: Path | None, pipeline: ImagePipeline,
+                 watch: Watch) -> Listing:
+    if isinstance(image_root, ObjectStoreRoot):
+        # One LIST per 1000 keys; a bucket has no state to watch (see bucket_landing_page).
+        masters: dict[str, list[Path]] = {identifier: [] for identifier in pipeline.source.identifiers()}
+    else:
+        masters = find_masters(image_root, watch)
     listed = list(masters)[:LANDING_MAX_IMAGES]
     images = []
     # Each listed master costs a header read when its info is not cached: list a page's worth.
@@ -163,15 +170,23 @@ class LandingPage:
         )
 
 
-def landing_blueprint(image_root: Path, presentation_root: Path | None, pipeline: ImagePipeline) -> Blueprint:
+def landing_blueprint(image_root: ImageRoot, presentation_root: Path | None, pipeline: ImagePipeline,
+                      bucket_listing_ttl: float) -> Blueprint:
+    """The page at ``/``; a bucket's listing is kept for ``bucket_listing_ttl`` seconds."""
     # Its stylesheet is a file: the pages' Content-Security-Policy allows no inline style.
     blueprint = Blueprint("landing", __name__, template_folder="templates", static_folder="static",
                           static_url_path="/landing/static")
-    page = Watched(lambda watch: LandingPage(list_archive(image_root, presentation_root, pipeline, watch)),
-                   recheck_after=RECHECK_SECONDS)
+    if isinstance(image_root, ObjectStoreRoot):
+        # No stat tells that a bucket changed: the listing is redone once it is older than the time
+        # a master replaced in the bucket takes to show anyway (info_cache_ttl).
+        page = cachetools.func.ttl_cache(maxsize=1, ttl=bucket_listing_ttl)(
+            lambda: LandingPage(list_archive(image_root, presentation_root, pipeline, lambda path: None)))
+    else:
+        page = Watched(lambda watch: LandingPage(list_archive(image_root, presentation_root, pipeline, watch)),
+                       recheck_after=RECHECK_SECONDS).get
 
     @blueprint.get("/")
     def landing() -> str:
-        return page.get().html(current_app.config["IIIF_SETTINGS"].base_url or request.url_root.rstrip("/"))
+        return page().html(current_app.config["IIIF_SETTINGS"].base_url or request.url_root.rstrip("/"))
 
     return blueprint

@@ -8,7 +8,7 @@ from iiif_server.settings import Settings
 
 
 def create_app(settings: Settings | None = None, *, source: object | None = None) -> Flask:
-    """Build the Flask app. ``source`` replaces the file-system source (tests use MemorySource)."""
+    """Build the Flask app. ``source`` replaces the one the image root names (tests use MemorySource)."""
     import pyvips
 
     from iiif_server.auth.credentials import CredentialSigner
@@ -20,7 +20,7 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     from iiif_server.pipeline import build_pipeline
     from iiif_server.request import ApiVersion
     from iiif_server.settings import load_settings
-    from iiif_server.sources.filesystem import FileSystemSource
+    from iiif_server.sources import open_source
     from iiif_server.web.image_api import image_api_blueprint
     from iiif_server.web.ops import register_operations
     from iiif_server.web.replay import ResponseReplay
@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     # An empty path segment is part of a (bad) identifier, not something to redirect away.
     app.url_map.merge_slashes = False
     app.config["IIIF_SETTINGS"] = settings
-    source = source or FileSystemSource(settings.image_root)
+    source = source or open_source(settings)
     metrics = ServerMetrics()
     app.extensions["iiif"] = build_pipeline(settings, source, metrics)
     if settings.auth_secret:

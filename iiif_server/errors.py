@@ -41,6 +41,12 @@ class NotImplementedFeature(IIIFError):
     status = 501
 
 
+class StoreUnavailable(IIIFError):
+    """The object store holding the masters did not answer in time; the client may retry."""
+
+    status = 503
+
+
 class Unavailable(IIIFError):
     """The server is too busy for this request now; the client may retry after ``retry_after`` seconds."""
 

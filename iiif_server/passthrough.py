@@ -108,6 +108,24 @@ class StoredTileReader:
             return None
         return level.stream_head + tile[len(START_OF_IMAGE) :]
 
+    def tile_ranges(
+        self, stream_opener: StreamOpener, master: Master, level_option: LevelOption, box: tuple[int, int, int, int],
+    ) -> list[tuple[int, int]]:
+        """Byte ranges (start, end) of the stored JPEG tiles under ``box`` (x, y, width, height) of a
+        level, for a source that reads them ahead all at once; empty when the level holds no JPEG tiles."""
+        with stream_opener(master) as stream:
+            level = self._level(stream, master, level_option)
+        if level is None:
+            return []
+        x, y, width, height = box
+        ranges = []
+        for row in range(y // level.tile_height, (y + height - 1) // level.tile_height + 1):
+            for column in range(x // level.tile_width, (x + width - 1) // level.tile_width + 1):
+                index = row * level.tiles_across + column
+                if 0 <= index < len(level.offsets) and level.byte_counts[index]:
+                    ranges.append((level.offsets[index], level.offsets[index] + level.byte_counts[index]))
+        return ranges
+
     def _level(self, stream: BinaryIO, master: Master, level_option: LevelOption) -> StoredTileLevel | None:
         key = (master.location, master.fingerprint.token)
         levels = self._indexes.get(key)

@@ -23,7 +23,7 @@ from iiif_server.passthrough import StoredTileReader
 from iiif_server.jpeg2000 import Jpeg2000Regions
 from iiif_server.lane import HeavyLane
 from iiif_server.plan import Box, LevelReader, RenderPlan, plan_render
-from iiif_server.probe import probe
+from iiif_server.probe import TIFF_SUFFIXES, probe
 from iiif_server.render import render, render_version
 from iiif_server.request import ImageRequest
 from iiif_server.settings import Settings
@@ -230,6 +230,11 @@ class ImagePipeline:
             # The plan, seen from the decoded region: nothing left to crop.
             whole_region = replace(plan, crop=Box(0, 0, plan.crop.width, plan.crop.height))
             return render(region, whole_region, self.jpeg_quality, prepared.deadline)
+        remote = self.source.local_path(master) is None  # each read may be a round trip
+        if remote and plan.reader is not LevelReader.SEQUENTIAL and master.suffix in TIFF_SUFFIXES:
+            crop = plan.crop
+            self.source.read_ahead(master, self.stored_tiles.tile_ranges(
+                self.source.open_bytes, master, plan.level.load_option, (crop.x, crop.y, crop.width, crop.height)))
         try:
             if plan.reader is LevelReader.SEQUENTIAL:
                 level_image = self.source.load_image(master, access="sequential", **_load_options(plan.level))

@@ -12,13 +12,46 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ENV_PREFIX = "IIIF_"
+OBJECT_STORE_SCHEME = "s3://"
+
+
+@dataclass(frozen=True)
+class ObjectStoreRoot:
+    """An image root in S3-compatible object storage: ``s3://BUCKET/PREFIX``."""
+
+    bucket: str
+    prefix: str = ""
+
+    @classmethod
+    def parse(cls, url: str) -> ObjectStoreRoot:
+        bucket, _, prefix = url[len(OBJECT_STORE_SCHEME) :].partition("/")
+        if not bucket:
+            raise ValueError(f"{url!r} names no bucket (s3://BUCKET/PREFIX)")
+        return cls(bucket, prefix.strip("/"))
+
+    def key(self, name: str) -> str:
+        """The object key of ``name`` below the prefix."""
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    def __str__(self) -> str:
+        return f"{OBJECT_STORE_SCHEME}{self.bucket}/{self.prefix}".rstrip("/")
+
+
+ImageRoot = Path | ObjectStoreRoot
+
+
+def parse_image_root(raw: str | Path) -> ImageRoot:
+    """``s3://BUCKET/PREFIX`` is a bucket; anything else a local folder."""
+    text = str(raw)
+    return ObjectStoreRoot.parse(text) if text.startswith(OBJECT_STORE_SCHEME) else Path(text).expanduser()
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything the server can be told. Each field is documented in README "Settings"."""
 
-    image_root: Path = Path("images")
+    # A local folder, or s3://BUCKET/PREFIX for masters in S3-compatible object storage.
+    image_root: ImageRoot = Path("images")
     # Public URL prefix that ids and Link headers use (e.g. https://iiif.archives.gov.vn);
     # empty means "derive it from the request", which is right behind no proxy.
     base_url: str = ""
@@ -53,7 +86,7 @@ class Settings:
     access_rules_file: Path | None = None
     # Key that signs access cookies and tokens; the same on every worker and server. Empty: the Auth 2.0
     # services are off and restricted images are refused to everyone.
-    auth_secret: str = ""
+    auth_secret: str = field(default="", repr=False)
     # How long an access cookie and an access token last after login.
     auth_session_seconds: int = 3600
     # The embedded users file (readers, groups, Argon2 hashes) the login page checks; managed by
@@ -65,6 +98,16 @@ class Settings:
     # Comma-separated origins (https://portal.example) the token service gives tokens to, besides this
     # server's own; others get an invalidOrigin error.
     auth_token_origins: str = ""
+    # Seconds a located master (its key, ETag and Last-Modified) is trusted before the store is asked
+    # again: a master replaced in the bucket is served new by every server within this time.
+    info_cache_ttl: int = 30
+    # Object storage connection; each empty one falls back to the standard AWS_* environment variable.
+    aws_endpoint_url: str = ""
+    aws_region: str = ""
+    aws_access_key_id: str = ""
+    aws_secret_access_key: str = field(default="", repr=False)
+    # Seconds one object-store read may take, retries included, before the request fails with 503.
+    object_store_timeout: int = 5
     # How long a request may take before it answers 503 and frees its thread: info.json, tiles and
     # thumbnails (a crop of at most 2048 x 2048 px of a tiled level) get the first, every other image
     # request (large regions, masters read top to bottom) the second.
@@ -138,6 +181,11 @@ def _coerce(settings_class: type[Settings], key: str, raw: object, source: str) 
         wanted = next(t for t in typing.get_args(wanted) if t is not type(None))
         if raw in ("", None):
             return None
+    if wanted == ImageRoot:
+        try:
+            return parse_image_root(raw)  # type: ignore[arg-type]
+        except ValueError as error:
+            raise SettingsError(f"{source}: {key}: {error}") from None
     try:
         if wanted is Path:
             return Path(str(raw)).expanduser()
@@ -153,8 +201,8 @@ def _coerce(settings_class: type[Settings], key: str, raw: object, source: str) 
 
 
 def _check(settings: Settings) -> None:
-    for name in ("max_width", "max_height", "max_area", "tile_size", "workers", "threads", "tile_deadline_ms",
-                 "heavy_deadline_ms", "heavy_output_pixels", "heavy_slots", "auth_session_seconds",
+    for name in ("max_width", "max_height", "max_area", "tile_size", "workers", "threads", "object_store_timeout",
+                 "tile_deadline_ms", "heavy_deadline_ms", "heavy_output_pixels", "heavy_slots", "auth_session_seconds",
                  "auth_login_failures", "auth_login_window_seconds"):
         if getattr(settings, name) < 1:
             raise SettingsError(f"{name} must be at least 1")
@@ -163,5 +211,7 @@ def _check(settings: Settings) -> None:
             raise SettingsError(f"{name} must not be negative")
     if not 1 <= settings.jpeg_quality <= 100:
         raise SettingsError("jpeg_quality must be between 1 and 100")
+    if not 0 <= settings.info_cache_ttl <= 3600:
+        raise SettingsError("info_cache_ttl must be between 0 and 3600 seconds")
     if settings.base_url.endswith("/"):
         raise SettingsError("base_url must not end with '/'")

@@ -7,25 +7,46 @@ from pathlib import Path
 
 import click
 
+from iiif_server.settings import ImageRoot
+
 FOLDER = click.Path(file_okay=False, path_type=Path)
+
+
+class ImageRootParam(click.ParamType):
+    """A local folder or s3://BUCKET/PREFIX (the bucket's connection comes from the AWS_* variables)."""
+
+    name = "FOLDER|s3://BUCKET/PREFIX"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> object:
+        from iiif_server.settings import parse_image_root
+
+        try:
+            return parse_image_root(value) if isinstance(value, str) else value
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+IMAGE_ROOT = ImageRootParam()
 
 
 @click.command()
 @click.argument("content_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--images", "image_root", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="Image root: the masters the pages name.")
+@click.option("--images", "image_root", required=True, type=IMAGE_ROOT,
+              help="Image root (a folder or s3://BUCKET/PREFIX): the masters the pages name.")
 @click.option("--out", "out_dir", type=FOLDER, default=Path("public/iiif"), show_default=True,
               help="Folder the manifests and collections go to (served under /iiif/presentation/).")
 @click.option("--base-url", default="http://127.0.0.1:8000", show_default=True,
               help="Public URL of the server, used in every id (no trailing slash).")
 @click.option("--check", is_flag=True, help="Validate everything and write nothing.")
-def build(content_dir: Path, image_root: Path, out_dir: Path, base_url: str, check: bool) -> None:
+def build(content_dir: Path, image_root: ImageRoot, out_dir: Path, base_url: str, check: bool) -> None:
     """Build IIIF Presentation 3.0 manifests and collections from CONTENT_DIR (see README, Manifests)."""
     from manifests.build import Urls, plan_outputs
     from manifests.images import check_content
     from manifests.load import ContentError
     from manifests.write import BuildError, publish
 
+    if isinstance(image_root, Path) and not image_root.is_dir():
+        raise click.UsageError(f"--images: folder {image_root} does not exist")
     if base_url.endswith("/") or not base_url.startswith(("http://", "https://")):
         raise click.UsageError(f"--base-url must start with http:// or https:// and not end with '/': {base_url}")
     try:
@@ -51,14 +72,15 @@ def build(content_dir: Path, image_root: Path, out_dir: Path, base_url: str, che
 
 @click.command()
 @click.argument("scans_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--images", "image_root", required=True, type=FOLDER, help="Image root the masters are written to.")
+@click.option("--images", "image_root", required=True, type=IMAGE_ROOT,
+              help="Image root the masters are written to: a folder or s3://BUCKET/PREFIX.")
 @click.option("--quality", default=85, show_default=True, type=click.IntRange(1, 100), help="JPEG quality of the tiles.")
 @click.option("--tile-size", default=512, show_default=True, type=int, help="Tile edge in pixels (a multiple of 16).")
 @click.option("--scheduler", metavar="tcp://HOST:8786",
               help="Dask scheduler of a cluster to run the scans on [default: a local cluster on this machine].")
 @click.option("--workers", "local_workers", type=click.IntRange(min=1),
               help="Worker processes of the local cluster [default: one per core].")
-def ingest(scans_dir: Path, image_root: Path, quality: int, tile_size: int, scheduler: str | None,
+def ingest(scans_dir: Path, image_root: ImageRoot, quality: int, tile_size: int, scheduler: str | None,
            local_workers: int | None) -> None:
     """Convert the scans in SCANS_DIR into pyramidal TIFF masters below the image root.
 

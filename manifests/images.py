@@ -13,7 +13,8 @@ from pathlib import Path
 
 from iiif_server.errors import IIIFError
 from iiif_server.probe import probe
-from iiif_server.sources.filesystem import FileSystemSource
+from iiif_server.settings import ImageRoot, Settings
+from iiif_server.sources import open_source
 from manifests.load import ContentError, ImageReference, Problem, read_content
 from manifests.model import Content, Document, Exhibition
 
@@ -24,7 +25,7 @@ class ImageSize:
     height: int
 
 
-def check_content(content_dir: Path, image_root: Path, tile_size: int = 512) -> tuple[Content, Mapping[str, ImageSize]]:
+def check_content(content_dir: Path, image_root: ImageRoot, tile_size: int = 512) -> tuple[Content, Mapping[str, ImageSize]]:
     """The content and the size of every master it names, in one pass that reports every problem.
 
     Raises ContentError listing every problem of every file, by file and line: the curator files'
@@ -40,10 +41,12 @@ def check_content(content_dir: Path, image_root: Path, tile_size: int = 512) -> 
     return reading.content, sizes
 
 
-def read_image_sizes(references: Iterable[ImageReference], image_root: Path,
+def read_image_sizes(references: Iterable[ImageReference], image_root: ImageRoot,
                      tile_size: int = 512) -> tuple[dict[str, ImageSize], list[Problem]]:
-    """Sizes by identifier, and a problem for every reference to a missing or unreadable master."""
-    source = FileSystemSource(image_root)
+    """Sizes by identifier, and a problem for every reference to a missing or unreadable master,
+    from the headers of the masters in a folder or a bucket (ranged reads; a bucket's connection
+    from the AWS_* environment variables)."""
+    source = open_source(Settings().replace(image_root=image_root))
     places: dict[str, list[ImageReference]] = {}
     for reference in references:
         places.setdefault(reference.identifier, []).append(reference)

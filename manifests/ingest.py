@@ -1,10 +1,13 @@
 """Scans -> servable masters: pyramidal, tiled JPEG TIFFs in sRGB with the EXIF orientation applied.
 
-Each output is written to a temporary file beside its final place, verified (it opens and has the
-expected size and pyramid), then renamed into place. The TIFF's ImageDescription records what it was
-made from, so a second run skips masters whose scan and settings are unchanged. Each scan is one
-task on an executor (a Dask cluster in ``iiif-archive ingest``); one bad scan, or a task lost with its
-worker, fails alone: the batch goes on and the caller gets one result per scan.
+Each output is written to a temporary file, verified (it opens and has the expected size and
+pyramid), then published by the master store (manifests/masters.py): renamed into place in a folder,
+uploaded to a bucket. The provenance text records what it was made from (in the TIFF's
+ImageDescription, and as object metadata in a bucket), so a second run skips masters whose scan and
+settings are unchanged. Each scan is one task on an executor (a Dask cluster in ``iiif-archive
+ingest``), which gets the master store with it (picklable: a folder, or a bucket's S3 client and its
+connection); one bad scan, or a task lost with its worker, fails alone: the batch goes on and the
+caller gets one result per scan.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyvips
+
+from iiif_server.settings import ImageRoot, ObjectStoreRoot
+from manifests.masters import MasterStore, master_store
 
 # Past 4 GiB of raw pixels the compressed file may pass the classic TIFF offset limit.
 BIGTIFF_RAW_BYTES = 2**32
@@ -47,7 +53,7 @@ class IngestStatus(enum.Enum):
 @dataclass(frozen=True)
 class IngestResult:
     source: Path
-    output: Path
+    output: str  # where the master is: a path, or an s3:// URL
     status: IngestStatus
     message: str = ""
 
@@ -64,9 +70,9 @@ def find_scans(scans_dir: Path) -> list[Path]:
     return found
 
 
-def output_path(scans_dir: Path, image_root: Path, scan: Path) -> Path:
-    """``scans/maps/hanoi-1873.jpg`` -> ``images/maps/hanoi-1873.tif`` (identifier ``maps/hanoi-1873``)."""
-    return (image_root / scan.relative_to(scans_dir)).with_suffix(".tif")
+def master_name(scans_dir: Path, scan: Path) -> str:
+    """``scans/maps/hanoi-1873.jpg`` -> ``maps/hanoi-1873.tif`` below the image root (identifier ``maps/hanoi-1873``)."""
+    return scan.relative_to(scans_dir).with_suffix(".tif").as_posix()
 
 
 def provenance(scans_dir: Path, scan: Path, options: IngestOptions) -> str:
@@ -77,8 +83,10 @@ def provenance(scans_dir: Path, scan: Path, options: IngestOptions) -> str:
     return DESCRIPTION_PREFIX + json.dumps(facts, sort_keys=True)
 
 
-def check_folders(scans_dir: Path, image_root: Path) -> None:
+def check_folders(scans_dir: Path, image_root: ImageRoot) -> None:
     """ValueError unless the masters can go to ``image_root`` (before any cluster is started)."""
+    if isinstance(image_root, ObjectStoreRoot):
+        return
     scans, root = scans_dir.resolve(), image_root.resolve()
     if scans == root:
         raise ValueError("the scans folder and the image root must be different folders")
@@ -89,32 +97,38 @@ def check_folders(scans_dir: Path, image_root: Path) -> None:
 
 def ingest(
     scans_dir: Path,
-    image_root: Path,
+    image_root: ImageRoot,
     executor: Executor,
     options: IngestOptions = IngestOptions(),
     on_progress: Callable[[IngestResult, int], None] | None = None,
+    masters: MasterStore | None = None,
 ) -> list[IngestResult]:
-    """Convert every scan, one task per scan on ``executor`` (a Dask cluster's: ``manifests.cluster``).
+    """Convert every scan into the image root (a folder or a bucket; ``masters`` replaces the store
+    it names), one task per scan on ``executor`` (a Dask cluster's: ``manifests.cluster``).
 
     Returns one result per scan in the scans' order, whatever order the tasks finish in;
     ``on_progress`` hears each result as its task finishes, with the scan's size in bytes.
     """
     check_folders(scans_dir, image_root)
-    results: dict[int, IngestResult] = {}
-    running: dict[Future, tuple[int, Path, Path]] = {}
-    claimed: dict[Path, Path] = {}
     # Absolute paths: a worker's current folder is not ours.
-    scans_dir, image_root = scans_dir.absolute(), image_root.absolute()
+    scans_dir = scans_dir.absolute()
+    if not isinstance(image_root, ObjectStoreRoot):
+        image_root = image_root.absolute()
+    masters = masters or master_store(image_root)
+    results: dict[int, IngestResult] = {}
+    running: dict[Future, tuple[int, Path, str]] = {}
+    claimed: dict[str, Path] = {}
     for index, scan in enumerate(find_scans(scans_dir)):
-        output = output_path(scans_dir, image_root, scan)
-        if output in claimed:
+        name = master_name(scans_dir, scan)
+        output = masters.location(name)
+        if name in claimed:
             results[index] = IngestResult(scan, output, IngestStatus.FAILED,
-                                          f"would also become {output} (from {claimed[output]}); rename one of them")
+                                          f"would also become {output} (from {claimed[name]}); rename one of them")
             if on_progress is not None:
                 on_progress(results[index], scan.stat().st_size)
             continue
-        claimed[output] = scan
-        running[executor.submit(ingest_scan, scan, output, provenance(scans_dir, scan, options), options)] = (
+        claimed[name] = scan
+        running[executor.submit(ingest_scan, scan, masters, name, provenance(scans_dir, scan, options), options)] = (
             index, scan, output)
     for future in as_completed(running):
         index, scan, output = running[future]
@@ -127,29 +141,28 @@ def ingest(
     return [results[index] for index in sorted(results)]
 
 
-def ingest_scan(scan: Path, output: Path, description: str, options: IngestOptions) -> IngestResult:
+def ingest_scan(scan: Path, masters: MasterStore, name: str, description: str, options: IngestOptions) -> IngestResult:
     # libvips caches opened files by name (8.14 has no ``revalidate``); a scan or master rewritten
     # in place must be read afresh.
     pyvips.cache_set_max(0)
-    if _existing_description(output) == description:
-        return IngestResult(scan, output, IngestStatus.UNCHANGED)
-    temporary = output.with_name(f".{output.name}.ingest-{os.getpid()}")
+    output = masters.location(name)
     try:
-        master = prepare_master(_open_scan(scan))
-        output.parent.mkdir(parents=True, exist_ok=True)
-        master = master.copy()
+        if masters.provenance(name) == description:
+            return IngestResult(scan, output, IngestStatus.UNCHANGED)
+        master = prepare_master(_open_scan(scan)).copy()
         master.set_type(pyvips.GValue.gstr_type, "image-description", description)
-        master.tiffsave(
-            str(temporary), tile=True, tile_width=options.tile_size, tile_height=options.tile_size,
-            pyramid=True, compression="jpeg", Q=options.quality, strip=False,
-            bigtiff=master.width * master.height * master.bands >= BIGTIFF_RAW_BYTES,
-        )
-        _verify(temporary, master.width, master.height, options.tile_size)
-        os.replace(temporary, output)
+
+        def write_verified(temporary: Path) -> None:
+            master.tiffsave(
+                str(temporary), tile=True, tile_width=options.tile_size, tile_height=options.tile_size,
+                pyramid=True, compression="jpeg", Q=options.quality, strip=False,
+                bigtiff=master.width * master.height * master.bands >= BIGTIFF_RAW_BYTES,
+            )
+            _verify(temporary, master.width, master.height, options.tile_size)
+
+        masters.publish(name, description, write_verified)
     except (pyvips.Error, OSError, ValueError) as error:
         return IngestResult(scan, output, IngestStatus.FAILED, _one_line(error))
-    finally:
-        temporary.unlink(missing_ok=True)
     return IngestResult(scan, output, IngestStatus.CONVERTED)
 
 
@@ -192,16 +205,6 @@ def _verify(path: Path, width: int, height: int, tile_size: int) -> None:
         raise ValueError(f"the output has {levels} pyramid levels instead of {expected}")
     # Decoding the smallest level proves the compressed tiles can be read back.
     pyvips.Image.new_from_file(str(path), page=levels - 1).avg()
-
-
-def _existing_description(output: Path) -> str | None:
-    if not output.is_file():
-        return None
-    try:
-        existing = pyvips.Image.new_from_file(str(output))
-        return existing.get("image-description") if existing.get_typeof("image-description") else None
-    except pyvips.Error:
-        return None
 
 
 def _one_line(error: Exception) -> str:

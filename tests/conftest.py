@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from bench import seaweedfs as seaweedfs_launcher
 from iiif_server import create_app
 from iiif_server.loaders import allow_only_master_loaders
-from iiif_server.settings import Settings
+from iiif_server.settings import ObjectStoreRoot, Settings
 from tests.grid import write_grid_masters
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +49,65 @@ def image_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def settings(image_root: Path) -> Settings:
     return Settings(image_root=image_root, max_width=5000, max_height=5000, max_area=16_000_000)
+
+
+class SeaweedFS:
+    """A running SeaweedFS S3 server (bench/seaweedfs.py) and helpers to reach it."""
+
+    ACCESS_KEY, SECRET_KEY, REGION = seaweedfs_launcher.ACCESS_KEY, seaweedfs_launcher.SECRET_KEY, seaweedfs_launcher.REGION
+
+    def __init__(self, running: seaweedfs_launcher.SeaweedProcess) -> None:
+        self.running = running
+        self.endpoint = running.endpoint
+        self.environ = running.environ
+
+    def settings(self, root: ObjectStoreRoot, **changes: object) -> Settings:
+        return Settings(image_root=root, aws_endpoint_url=self.endpoint, aws_access_key_id=self.ACCESS_KEY,
+                        aws_secret_access_key=self.SECRET_KEY, aws_region=self.REGION, **changes)
+
+    def store(self, bucket: str):
+        from iiif_server.sources.s3 import open_object_store
+
+        return open_object_store(ObjectStoreRoot(bucket), self.settings(ObjectStoreRoot(bucket)))
+
+    def upload_folder(self, folder: Path, root: ObjectStoreRoot) -> None:
+        import obstore
+
+        store = self.store(root.bucket)
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                obstore.put(store, root.key(path.relative_to(folder).as_posix()), path.read_bytes())
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    """SeaweedFS with its S3 gateway on loopback ports, started once per session when a test needs it."""
+    running = seaweedfs_launcher.start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
+    try:
+        yield SeaweedFS(running)
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_image_root(seaweedfs: SeaweedFS, image_root: Path) -> ObjectStoreRoot:
+    """The session's image root, copied into a bucket below a prefix."""
+    root = ObjectStoreRoot("masters", "archive/images")
+    seaweedfs.upload_folder(image_root, root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def s3_settings(seaweedfs: SeaweedFS, s3_image_root: ObjectStoreRoot, settings: Settings) -> Settings:
+    return seaweedfs.settings(s3_image_root, max_width=settings.max_width, max_height=settings.max_height,
+                              max_area=settings.max_area)
+
+
+@pytest.fixture(params=["filesystem", "s3"])
+def client_on_each_source(request: pytest.FixtureRequest, settings: Settings):
+    """The app on the local image root and on the same masters in SeaweedFS: answers must agree."""
+    chosen = settings if request.param == "filesystem" else request.getfixturevalue("s3_settings")
+    return create_app(chosen).test_client()
 
 
 @pytest.fixture()
@@ -103,7 +163,7 @@ def _children(pid: int) -> list[int]:
     return children
 
 
-def start_server(image_root: Path, *extra_args: str, env: dict[str, str] | None = None,
+def start_server(image_root: Path | str, *extra_args: str, env: dict[str, str] | None = None,
                  port: int | None = None, log_file: Path | None = None) -> RunningServer:
     """``iiif-archive serve`` as a real gunicorn process on a loopback port (a free one unless given);
     waits until it answers. Its stderr (the log) goes to ``log_file`` when given: a pipe nobody reads

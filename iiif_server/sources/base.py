@@ -10,14 +10,17 @@ import pyvips
 
 @dataclass(frozen=True)
 class Fingerprint:
-    """Changes whenever the master changes on disk (or in the store): size and modification time."""
+    """Changes whenever the master changes on disk (or in the store): size and modification time,
+    and in object storage the object's ETag."""
 
     size: int
     mtime_ns: int
+    etag: str = ""
 
     @property
     def token(self) -> str:
-        return f"{self.size:x}-{self.mtime_ns:x}"
+        plain = f"{self.size:x}-{self.mtime_ns:x}"
+        return f"{plain}-{self.etag}" if self.etag else plain
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,10 @@ class ImageSource(Protocol):
 
     def load_image(self, master: Master, **load_options: object) -> pyvips.Image:
         """The master opened lazily by libvips with loader options such as page=, shrink=."""
+
+    def read_ahead(self, master: Master, ranges: list[tuple[int, int]]) -> None:
+        """The byte ranges (start, end) a render is about to read, all at once. A source whose reads
+        each cost a round trip fetches them together; a local one does nothing."""
 
     def local_path(self, master: Master) -> str | None:
         """A path on local disk that C libraries can open the master by, or None (they then get

@@ -47,5 +47,8 @@ class MemorySource:
     def load_image(self, master: Master, **load_options: object) -> pyvips.Image:
         return pyvips.Image.new_from_buffer(self._data(master), "", **load_options)
 
+    def read_ahead(self, master: Master, ranges: list[tuple[int, int]]) -> None:
+        """Local reads cost no round trip: nothing to read ahead."""
+
     def local_path(self, master: Master) -> str | None:
         return None

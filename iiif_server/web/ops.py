@@ -9,6 +9,7 @@ import time
 from flask import Blueprint, Flask, Response, current_app, g, request
 
 from iiif_server.metrics import EXTENSION_KEY, ServerMetrics, classify_endpoint
+from iiif_server.settings import ObjectStoreRoot
 from iiif_server.web.responses import one_line
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -44,7 +45,10 @@ def operations_blueprint() -> Blueprint:
     @blueprint.get("/health/ready")
     def ready() -> Response:
         root = current_app.config["IIIF_SETTINGS"].image_root
-        problem = _image_root_problem(root)
+        if isinstance(root, ObjectStoreRoot):
+            problem = current_app.extensions["iiif"].source.problem()
+        else:
+            problem = _image_root_problem(root)
         if problem:
             return one_line(503, f"not ready: image root {root} {problem}")
         return Response("ready\n", mimetype="text/plain", headers=NO_STORE)

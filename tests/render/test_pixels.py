@@ -28,6 +28,12 @@ MASTERS = [
 ]
 
 
+@pytest.fixture()
+def client(client_on_each_source):
+    """Every pixel test reads the masters from the local folder and from the bucket."""
+    return client_on_each_source
+
+
 def fetch(client, path: str) -> pyvips.Image:
     response = client.get(f"/iiif/3/{path}")
     assert response.status_code == 200, response.get_data(as_text=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from iiif_archive.settings import PlatformSettings
-from iiif_server.settings import Settings, SettingsError, load_settings
+from iiif_server.settings import ObjectStoreRoot, Settings, SettingsError, load_settings
 
 
 def test_layers_override_in_order(tmp_path: Path) -> None:
@@ -36,6 +36,31 @@ def test_the_platform_adds_its_settings_to_the_image_servers() -> None:
 
 
 @pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("s3://masters/archive/images", ObjectStoreRoot("masters", "archive/images")),
+        ("s3://masters/archive/images/", ObjectStoreRoot("masters", "archive/images")),
+        ("s3://masters", ObjectStoreRoot("masters", "")),
+        ("/srv/masters", Path("/srv/masters")),
+        ("images", Path("images")),
+    ],
+    ids=["bucket and prefix", "trailing slash", "whole bucket", "absolute folder", "relative folder"],
+)
+def test_the_image_root_is_a_folder_or_a_bucket(raw: str, expected: object) -> None:
+    settings = load_settings(environ={"IIIF_IMAGE_ROOT": raw})
+    assert settings.image_root == expected
+    assert str(settings.image_root) == raw.rstrip("/")
+
+
+def test_object_store_keys_and_the_secret_stays_out_of_the_repr() -> None:
+    assert ObjectStoreRoot("masters", "archive").key("maps/hanoi.tif") == "archive/maps/hanoi.tif"
+    assert ObjectStoreRoot("masters").key("maps/hanoi.tif") == "maps/hanoi.tif"
+    settings = load_settings(environ={"IIIF_AWS_SECRET_ACCESS_KEY": "very-secret", "IIIF_IMAGE_ROOT": "s3://b/p"})
+    assert settings.aws_secret_access_key == "very-secret"
+    assert "very-secret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
     ("environ", "message"),
     [
         ({"IIIF_MAX_WITDH": "1"}, "unknown setting 'max_witdh'"),
@@ -43,6 +68,8 @@ def test_the_platform_adds_its_settings_to_the_image_servers() -> None:
         ({"IIIF_MAX_WIDTH": "0"}, "max_width must be at least 1"),
         ({"IIIF_JPEG_QUALITY": "101"}, "jpeg_quality must be between 1 and 100"),
         ({"IIIF_BASE_URL": "https://iiif.example/"}, "base_url must not end with '/'"),
+        ({"IIIF_IMAGE_ROOT": "s3:///prefix"}, "names no bucket"),
+        ({"IIIF_INFO_CACHE_TTL": "-1"}, "info_cache_ttl must be between 0 and 3600"),
     ],
 )
 def test_bad_settings_are_named(environ: dict[str, str], message: str) -> None:

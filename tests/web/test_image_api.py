@@ -19,14 +19,20 @@ V3_INFO = "/iiif/3/grid-tiff/info.json"
 V3_TILE = "/iiif/3/grid-tiff/0,0,512,512/256,256/0/default.jpg"
 
 
-def test_info_json_v3_describes_the_real_pyramid(client) -> None:
+@pytest.fixture()
+def client(client_on_each_source):
+    """The protocol tests run on the local folder and on the same masters in the bucket."""
+    return client_on_each_source
+
+
+def test_info_json_v3_describes_the_real_pyramid(client, image_root: Path) -> None:
     info = client.get(V3_INFO).get_json()
     assert info["@context"] == "http://iiif.io/api/image/3/context.json"
     assert info["id"] == "http://localhost/iiif/3/grid-tiff"
     assert (info["type"], info["protocol"], info["profile"]) == ("ImageService3", "http://iiif.io/api/image", "level2")
     assert (info["width"], info["height"]) == (1600, 1200)
     assert info["tiles"] == [{"width": 256, "height": 256, "scaleFactors": [1, 2, 4, 8]}]
-    pyramid = pyvips.Image.new_from_file(str(client.application.config["IIIF_SETTINGS"].image_root / "grid-tiff.tif"))
+    pyramid = pyvips.Image.new_from_file(str(image_root / "grid-tiff.tif"))
     assert pyramid.get("n-pages") == 4
     assert info["sizes"] == [{"width": 200, "height": 150}, {"width": 400, "height": 300}, {"width": 800, "height": 600}]
     assert (info["maxWidth"], info["maxHeight"], info["maxArea"]) == (5000, 5000, 16_000_000)
