@@ -16,11 +16,12 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import cachetools.func
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template
 
 from iiif_server.identifiers import MASTER_SUFFIXES, identifier_for_path
 from iiif_server.pipeline import ImagePipeline
 from iiif_server.settings import ImageRoot, ObjectStoreRoot
+from iiif_server.web.responses import public_base_url
 from manifests.build import PRESENTATION_PREFIX, thumbnail_size
 from manifests.images import ImageSize
 from manifests.watch import Watch, Watched, list_files
@@ -187,6 +188,6 @@ def landing_blueprint(image_root: ImageRoot, presentation_root: Path | None, pip
 
     @blueprint.get("/")
     def landing() -> str:
-        return page().html(current_app.config["IIIF_SETTINGS"].base_url or request.url_root.rstrip("/"))
+        return page().html(public_base_url())
 
     return blueprint

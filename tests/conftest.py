@@ -24,6 +24,7 @@ from tests.grid import write_grid_masters
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared"
 VALIDATOR_IMAGE_ID = "67352ccc-d1b0-11e1-89ae-279075081939"
+VALIDATOR = REPO_ROOT / ".venv-validator" / "bin" / "iiif-validate.py"
 GRID_COLUMNS, GRID_ROWS = 16, 12  # 1600 x 1200 px
 
 
@@ -198,6 +199,18 @@ def stop_server(server: RunningServer) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(server.process.pid, signal.SIGKILL)
         server.process.wait()
+
+
+def assert_validator_passes(port: int, prefix: str, version: str) -> None:
+    """The community's Image API validator at level 2 against a server on ``port``: zero failures."""
+    result = subprocess.run(
+        [str(VALIDATOR), "-s", f"127.0.0.1:{port}", "-p", prefix, "-i", VALIDATOR_IMAGE_ID,
+         f"--version={version}", "--level=2"],
+        capture_output=True, text=True, timeout=300,
+    )
+    report = result.stdout + result.stderr
+    assert result.returncode == 0, report
+    assert ", 0 failures)" in report and "FAIL" not in report, report
 
 
 @pytest.fixture(scope="session")

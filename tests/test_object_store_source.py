@@ -6,7 +6,6 @@ bucket too, with the same expected answers; here: what is fetched, freshness, fa
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
@@ -19,9 +18,8 @@ import tifffile
 from iiif_server import create_app
 from iiif_server.settings import ObjectStoreRoot, Settings
 from iiif_server.sources.s3 import BLOCK_BYTES, open_object_store
-from tests.conftest import VALIDATOR_IMAGE_ID, SeaweedFS, free_port, start_server, stop_server
+from tests.conftest import SeaweedFS, assert_validator_passes, free_port, start_server, stop_server
 from tests.grid import grid_image
-from tests.web.test_gunicorn import VALIDATOR
 
 TILE = 256
 
@@ -153,14 +151,7 @@ def test_gunicorn_on_the_bucket_passes_the_validator_at_level_2(seaweedfs: Seawe
         landing = requests.get(f"{server.base_url}/", timeout=30)
         assert landing.status_code == 200 and "nested/deeper/grid-tiff" in landing.text
         for prefix, version in (("iiif/3", "3.0"), ("iiif/2", "2.0")):
-            result = subprocess.run(
-                [str(VALIDATOR), "-s", f"127.0.0.1:{server.port}", "-p", prefix, "-i", VALIDATOR_IMAGE_ID,
-                 f"--version={version}", "--level=2"],
-                capture_output=True, text=True, timeout=300,
-            )
-            report = result.stdout + result.stderr
-            assert result.returncode == 0, report
-            assert ", 0 failures)" in report and "FAIL" not in report, report
+            assert_validator_passes(server.port, prefix, version)
     finally:
         stop_server(server)
 

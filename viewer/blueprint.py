@@ -16,6 +16,7 @@ from flask import Blueprint, Response, abort, current_app, request, send_from_di
 
 from iiif_server.errors import BadRequest, IIIFError, NotFound
 from iiif_server.settings import SettingsError
+from iiif_server.web.responses import public_base_url
 from iiif_server.web.security import content_security_policy
 from manifests.load import ContentError, Problem
 from viewer import pages
@@ -70,7 +71,7 @@ def viewer_blueprint(presentation_root: Path | None, content_root: Path | None,
 
     @blueprint.get("/")
     def embedding_guide() -> Response:
-        public_url = current_app.config["IIIF_SETTINGS"].base_url or request.url_root.rstrip("/")
+        public_url = public_base_url()
         return html(pages.render_guide(site, SERVER_LINKS, language(), public_url), viewer_policy)
 
     @blueprint.get("/embed")

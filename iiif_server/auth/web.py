@@ -20,6 +20,7 @@ from iiif_server.auth.services import (
 from iiif_server.auth.throttle import LoginThrottle
 from iiif_server.auth.users import UsersFile
 from iiif_server.errors import BadRequest, NotFound
+from iiif_server.web.responses import public_base_url
 from iiif_server.web.security import LOCAL_HOSTS, content_security_policy, host_name
 
 ACCESS_COOKIE = "iiif_access"
@@ -64,7 +65,7 @@ def auth_blueprint() -> Blueprint:
         pipeline.locate(identifier)  # 404 for an unknown identifier
         reader = token_reader()
         allowed = pipeline.access.decide(AccessRequest(identifier, reader)) is AccessDecision.ALLOW
-        result = probe_result(probe_url(_base(), identifier), 200 if allowed else 403, reader is not None)
+        result = probe_result(probe_url(public_base_url(), identifier), 200 if allowed else 403, reader is not None)
         response = jsonify(result)
         response.headers["Cache-Control"] = "no-store"
         return response
@@ -142,10 +143,6 @@ def auth_blueprint() -> Blueprint:
     return blueprint
 
 
-def _base() -> str:
-    return current_app.config["IIIF_SETTINGS"].base_url or request.url_root.rstrip("/")
-
-
 def _users() -> UsersFile:
     path = current_app.config["IIIF_SETTINGS"].auth_users_file
     if path is None:
@@ -156,7 +153,7 @@ def _users() -> UsersFile:
 def _token_origins() -> frozenset[str]:
     """Origins the token service posts tokens to: this server's own and those of ``auth_token_origins``."""
     configured = current_app.config["IIIF_SETTINGS"].auth_token_origins
-    own = urlsplit(_base())
+    own = urlsplit(public_base_url())
     return frozenset(o.strip().rstrip("/") for o in configured.split(",") if o.strip()) | {f"{own.scheme}://{own.netloc}"}
 
 

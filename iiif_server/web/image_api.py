@@ -16,7 +16,7 @@ from iiif_server.pipeline import ImagePipeline, PreparedImage
 from iiif_server.request import ApiVersion, BaseUriRequest, ImageRequest, InfoRequest, parse_image_path
 from iiif_server.web.replay import REPLAYABLE_ENVIRON_KEY
 from iiif_server.web.responses import (
-    cacheable, last_modified_of, not_modified, not_modified_response, restricted, strong_etag,
+    cacheable, last_modified_of, not_modified, not_modified_response, public_base_url, restricted, strong_etag,
 )
 
 _PROFILE_URI = {ApiVersion.V3: V3_PROFILE_URI, ApiVersion.V2: V2_PROFILE_URI}
@@ -45,13 +45,8 @@ def _pipeline() -> ImagePipeline:
     return current_app.extensions["iiif"]
 
 
-def _public_base() -> str:
-    """The configured public base, else the URL this request came to."""
-    return current_app.config["IIIF_SETTINGS"].base_url or request.url_root.rstrip("/")
-
-
 def service_id(version: ApiVersion, identifier: str) -> str:
-    return f"{_public_base()}/iiif/{version.value}/{quote(identifier, safe='')}"
+    return f"{public_base_url()}/iiif/{version.value}/{quote(identifier, safe='')}"
 
 
 def _profile_link(version: ApiVersion) -> str:
@@ -66,7 +61,7 @@ def _info_response(parsed: InfoRequest) -> Response:
         # Auth 2.0 "Probe Service": the image service lists it; an extension's context comes before
         # the Image API's, which stays last (Image API 3.0 "Linked Data Context and Extensions").
         document["@context"] = [AUTH_CONTEXT, document["@context"]]
-        document["service"] = image_auth_services(_public_base(), parsed.identifier)
+        document["service"] = image_auth_services(public_base_url(), parsed.identifier)
     wants_jsonld = request.accept_mimetypes.quality("application/ld+json") > request.accept_mimetypes.quality(
         "application/json"
     )

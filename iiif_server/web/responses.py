@@ -15,6 +15,11 @@ from iiif_server.errors import IIIFError, MasterUnreadable, Unavailable
 log = logging.getLogger("iiif_server")
 
 
+def public_base_url() -> str:
+    """The configured public base (``base_url``), else the URL this request came to."""
+    return current_app.config["IIIF_SETTINGS"].base_url or request.url_root.rstrip("/")
+
+
 def strong_etag(*parts: str) -> str:
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=12).hexdigest()
 
