@@ -91,8 +91,10 @@ def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
             colour_profile=profile_to_convert(jp2_profile, colour_bands, header.interpretation),
         )
     elif master.suffix in JPEG_SUFFIXES:
+        # libvips' jpegload rounds a shrunk side down (300 px at shrink 8 opens 37 px high, not 38): a
+        # level promising the rounded-up side made the crop of a 1 px request fall outside it.
         levels = (Level(width, height, None),) + tuple(
-            Level(-(-width // s), -(-height // s), ("shrink", s)) for s in JPEG_SHRINKS
+            Level(width // s, height // s, ("shrink", s)) for s in JPEG_SHRINKS
         )
         kind = MasterKind.JPEG
     else:

@@ -58,6 +58,17 @@ def test_flat_jpeg_offers_shrink_on_load(image_root: Path) -> None:
     assert [level.load_option for level in info.levels] == [None, ("shrink", 2), ("shrink", 4), ("shrink", 8)]
 
 
+@pytest.mark.parametrize(("width", "height"), [(400, 300), (401, 299), (97, 131)])
+def test_flat_jpeg_levels_are_the_sizes_libvips_opens(tmp_path: Path, width: int, height: int) -> None:
+    """Issue 10 (fuzzing): full/1, of a 400 x 300 JPEG answered 500; the level at shrink 8 is 37 px high."""
+    path = tmp_path / "page.jpg"
+    grid_image(width, height, cell=1).jpegsave(str(path))
+    info = _probe(tmp_path, "page")
+    for level in info.levels[1:]:
+        opened = pyvips.Image.new_from_file(str(path), **dict([level.load_option]))
+        assert (level.width, level.height) == (opened.width, opened.height)
+
+
 def test_strip_tiff_is_flat(tmp_path: Path) -> None:
     grid_image(3, 2).tiffsave(str(tmp_path / "strips.tif"))
     info = _probe(tmp_path, "strips")
