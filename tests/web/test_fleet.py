@@ -262,7 +262,13 @@ def test_a_server_killed_under_load_costs_no_request_and_rejoins_when_restarted(
     lock = threading.Lock()
     taken: list[str] = []
     failures: list[str] = []
+    resent: list[str] = []
     killed = threading.Event()
+
+    def fetch(session: requests.Session, path: str) -> None:
+        answer = session.get(fleet.url + path, timeout=60)
+        if answer.status_code != 200 or not answer.content.startswith(b"\xff\xd8"):
+            failures.append(f"{path}: {answer.status_code}")
 
     def client() -> None:
         with requests.Session() as session:
@@ -276,9 +282,14 @@ def test_a_server_killed_under_load_costs_no_request_and_rejoins_when_restarted(
                         os.killpg(victim.process.pid, signal.SIGKILL)  # the whole machine goes, workers too
                         killed.set()
                 try:
-                    answer = session.get(fleet.url + path, timeout=60)
-                    if answer.status_code != 200 or not answer.content.startswith(b"\xff\xd8"):
-                        failures.append(f"{path}: {answer.status_code}")
+                    try:
+                        fetch(session, path)
+                    except requests.exceptions.ChunkedEncodingError:
+                        # The dead server had begun its answer, which nginx had begun to pass on and
+                        # so cannot take elsewhere: the reader gets a cut answer and asks again, as
+                        # viewers do for a tile. Only those in flight at the kill may be cut.
+                        resent.append(path)
+                        fetch(session, path)
                 except requests.RequestException as error:
                     failures.append(f"{path}: {error}")
 
@@ -289,7 +300,7 @@ def test_a_server_killed_under_load_costs_no_request_and_rejoins_when_restarted(
         thread.join(timeout=300)
     victim.process.wait(timeout=30)
     assert killed.is_set() and len(taken) == total
-    assert failures == []
+    assert failures == [] and len(resent) <= len(threads)
     lines = fleet.logged(set(taken))
     assert len(lines) == total
     upstreams = [lines[path]["upstream"] for path in taken]
