@@ -1,0 +1,98 @@
+"""The words on a page, as frozen values: lines and words with their boxes in canvas coordinates.
+
+One model whatever the text came from (a curator's ALTO or hOCR, or OCR), so the annotation pages,
+the search index and the viewer's text layer all read the same thing. Text is NFC-normalised on
+construction: Vietnamese has two encodings of most accented letters, and a search must not care
+which one a vendor's software wrote. ``to_json``/``page_text_from_json`` are the form stored beside
+the build, so an unchanged page is not read or recognised again.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle in canvas pixels (the master's full-resolution pixel grid), as in ``#xywh=``."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        if min(self.x, self.y) < 0 or min(self.width, self.height) < 1:
+            raise ValueError(f"box {self.xywh} is not a rectangle inside a canvas")
+
+    @property
+    def xywh(self) -> str:
+        return f"{self.x},{self.y},{self.width},{self.height}"
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    box: Box
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", unicodedata.normalize("NFC", self.text))
+
+
+@dataclass(frozen=True)
+class Line:
+    """Words in reading order; the line's text is its words joined by single spaces."""
+
+    words: tuple[Word, ...]
+    box: Box
+
+    @property
+    def text(self) -> str:
+        return " ".join(word.text for word in self.words)
+
+
+@dataclass(frozen=True)
+class PageText:
+    """Lines in reading order. ``source`` says where the text came from: alto, hocr or ocr."""
+
+    lines: tuple[Line, ...]
+    source: str
+    language: str = "vi"
+    # What the text was made from (a hash of the supplied file, or of the master and OCR settings),
+    # so a later build can tell an unchanged page without reading it again.
+    made_from: str = field(default="", compare=False)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+    def to_json(self) -> dict:
+        return {
+            "source": self.source,
+            "language": self.language,
+            "madeFrom": self.made_from,
+            "lines": [
+                {"box": _box_json(line.box), "words": [[word.text, *_box_json(word.box)] for word in line.words]}
+                for line in self.lines
+            ],
+        }
+
+
+def page_text_from_json(data: dict) -> PageText:
+    return PageText(
+        lines=tuple(
+            Line(
+                words=tuple(Word(text, Box(x, y, width, height)) for text, x, y, width, height in line["words"]),
+                box=Box(*line["box"]),
+            )
+            for line in data["lines"]
+        ),
+        source=data["source"],
+        language=data["language"],
+        made_from=data["madeFrom"],
+    )
+
+
+def _box_json(box: Box) -> list[int]:
+    return [box.x, box.y, box.width, box.height]
