@@ -8,7 +8,7 @@ from flask import Flask
 from iiif_archive.landing import landing_blueprint
 from iiif_archive.settings import PlatformSettings
 from iiif_server import create_app
-from manifests.serve import presentation_blueprint
+from manifests.serve import discovery_blueprint, presentation_blueprint
 from viewer.blueprint import viewer_blueprint
 
 
@@ -18,6 +18,7 @@ def create_platform_app(settings: PlatformSettings | None = None, *, source: obj
     app = create_app(settings, source=source)
     if settings.presentation_root is not None:
         app.register_blueprint(presentation_blueprint(settings.presentation_root), url_prefix="/iiif/presentation")
+        app.register_blueprint(discovery_blueprint(settings.presentation_root), url_prefix="/iiif/discovery")
     app.register_blueprint(
         viewer_blueprint(settings.presentation_root, settings.content_root, settings.embed_frame_ancestors),
         url_prefix="/viewer",

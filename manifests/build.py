@@ -30,10 +30,12 @@ from iiif_prezi3 import (
     ServiceV3,
 )
 
+from manifests.describe import describe_document, see_also
 from manifests.images import ImageSize
 from manifests.model import Content, Document, Exhibition, Section, Text, ThematicSection
 
 PRESENTATION_PREFIX = "/iiif/presentation"
+DISCOVERY_PREFIX = "/iiif/discovery"
 IMAGE_SERVICE_2_PROFILE = "http://iiif.io/api/image/2/level2.json"
 THUMBNAIL_BOX = 400
 ATTRIBUTION_LABEL = Text(vi="Ghi công", en="Attribution")
@@ -53,6 +55,13 @@ class Urls:
     def collection(self, collection_id: str) -> str:
         return f"{self.base_url}{PRESENTATION_PREFIX}/{collection_path(collection_id)}"
 
+    def description(self, document_id: str) -> str:
+        return f"{self.base_url}{PRESENTATION_PREFIX}/{description_path(document_id)}"
+
+    def activity_stream(self) -> str:
+        """The Change Discovery stream's folder: collection.json and its pages are below it."""
+        return f"{self.base_url}{DISCOVERY_PREFIX}"
+
     def top_collection(self) -> str:
         return f"{self.base_url}{PRESENTATION_PREFIX}/{TOP_COLLECTION_PATH}"
 
@@ -69,6 +78,11 @@ TOP_COLLECTION_PATH = "collection.json"
 def manifest_path(document_id: str) -> str:
     """The file (below the output folder and /iiif/presentation/) of a document's manifest."""
     return f"manifests/{document_id}.json"
+
+
+def description_path(document_id: str) -> str:
+    """The file of a document's schema.org description (the manifest's ``seeAlso``)."""
+    return f"descriptions/{document_id}.json"
 
 
 def collection_path(collection_id: str) -> str:
@@ -126,6 +140,7 @@ def build_manifest(
         provider=[_provider(document)],
         thumbnail=[thumbnail(first_image, sizes[first_image], urls)],
         viewingDirection=document.viewing_direction.value,
+        seeAlso=[see_also(urls.description(document.id))],
         items=canvases,
     )
     if document.behavior:
@@ -274,7 +289,8 @@ class PlannedOutput:
 
     path: str
     inputs: str
-    make: Callable[[], Manifest | Collection]
+    # A plain dict is a JSON-LD document that is not a IIIF resource (a description): not schema-checked.
+    make: Callable[[], Manifest | Collection | dict]
 
 
 def plan_outputs(content: Content, sizes: Mapping[str, ImageSize], urls: Urls) -> tuple[PlannedOutput, ...]:
@@ -287,6 +303,12 @@ def plan_outputs(content: Content, sizes: Mapping[str, ImageSize], urls: Urls) -
             manifest_path(document.id),
             repr((document, used, parents[document.id], urls)),
             lambda document=document: build_manifest(document, sizes, urls, parents[document.id]),
+        ))
+        planned.append(PlannedOutput(
+            description_path(document.id),
+            repr((document, urls)),
+            lambda document=document: describe_document(document, urls.manifest(document.id),
+                                                        urls.description(document.id)),
         ))
     for exhibition in content.exhibitions:
         shown = [content.document(d) for d in exhibition.document_ids]

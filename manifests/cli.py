@@ -51,7 +51,9 @@ def build(content_dir: Path, image_root: ImageRoot, out_dir: Path, base_url: str
         raise click.UsageError(f"--base-url must start with http:// or https:// and not end with '/': {base_url}")
     try:
         content, sizes = check_content(content_dir, image_root)
-        report = publish(plan_outputs(content, sizes, Urls(base_url)), out_dir, check_only=check)
+        urls = Urls(base_url)
+        report = publish(plan_outputs(content, sizes, urls), out_dir, stream_url=urls.activity_stream(),
+                         check_only=check)
     except ContentError as error:
         click.echo(str(error), err=True)
         click.echo(f"build failed: {len(error.problems)} problem(s) to fix; nothing was written", err=True)

@@ -14,9 +14,11 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
@@ -24,7 +26,10 @@ import jsonschema
 from tqdm import tqdm
 
 import manifests.build
+import manifests.describe
 from manifests.build import PlannedOutput
+from manifests.discovery import FOLDER as STREAM_FOLDER
+from manifests.discovery import Change, StreamEnd, activity_time, append_activities, find_changes
 
 SCHEMA_ENV = "PRESENTATION_SCHEMA"
 # A copy of the IIIF presentation validator's schema ships with the package, so a build on an
@@ -86,6 +91,7 @@ def schema_errors(document: dict) -> list[str]:
 def builder_version() -> str:
     """Changes whenever the code that turns content into JSON changes, so outputs are rebuilt then."""
     digest = hashlib.sha256(Path(manifests.build.__file__).read_bytes())
+    digest.update(Path(manifests.describe.__file__).read_bytes())
     digest.update(Path(__file__).read_bytes())  # key order and layout of the written JSON
     digest.update(metadata.version("iiif-prezi3").encode())
     return digest.hexdigest()[:16]
@@ -96,18 +102,24 @@ def input_digest(output: PlannedOutput, version: str) -> str:
 
 
 def render_json(resource: object) -> tuple[dict, bytes]:
-    document = json.loads(resource.json())  # type: ignore[attr-defined]
+    document = resource if isinstance(resource, dict) else json.loads(resource.json())  # type: ignore[attr-defined]
     ordered = {key: document[key] for key in LEADING_KEYS if key in document}
     ordered.update(document)
-    return ordered, (json.dumps(ordered, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    return ordered, json_bytes(ordered)
+
+
+def json_bytes(document: dict) -> bytes:
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
 def publish(
-    outputs: Sequence[PlannedOutput], out_dir: Path, *, check_only: bool = False, progress: bool | None = None
+    outputs: Sequence[PlannedOutput], out_dir: Path, *, stream_url: str, check_only: bool = False,
+    progress: bool | None = None,
 ) -> PublishReport:
     """Build what changed, validate everything built, then swap it into ``out_dir`` in one step.
 
-    ``check_only`` validates and writes nothing. ``progress`` None shows a bar only on a terminal.
+    What changed is appended to the Change Discovery stream at ``stream_url`` (published in the same
+    swap). ``check_only`` validates and writes nothing. ``progress`` None shows a bar only on a terminal.
     """
     _check_unique_paths(outputs)
     version = builder_version()
@@ -121,8 +133,10 @@ def publish(
             contents[output.path] = old_file.read_bytes()
             reused.append(output.path)
             continue
-        document, data = render_json(output.make())
-        problems += [f"{output.path}: {line}" for line in schema_errors(document)]
+        resource = output.make()
+        document, data = render_json(resource)
+        if not isinstance(resource, dict):
+            problems += [f"{output.path}: {line}" for line in schema_errors(document)]
         contents[output.path] = data
         built.append(output.path)
     if problems:
@@ -131,7 +145,11 @@ def publish(
     if check_only or (not built and not removed and out_dir.is_dir()):
         return PublishReport(tuple(built), tuple(reused), removed, written=False)
     state = {output.path: input_digest(output, version) for output in outputs}
-    _replace_folder(out_dir, contents, state)
+    changed = set(built) | set(removed)
+    before = {path: (out_dir / path).read_bytes() for path in changed if (out_dir / path).is_file()}
+    changes = find_changes(before, {path: contents[path] for path in built})
+    _replace_folder(out_dir, contents, state,
+                    lambda: _stream_files(out_dir, changes, stream_url))
     return PublishReport(tuple(built), tuple(reused), removed, written=True)
 
 
@@ -151,7 +169,30 @@ def _read_state(out_dir: Path) -> dict[str, str]:
     return state if isinstance(state, dict) else {}
 
 
-def _replace_folder(out_dir: Path, contents: dict[str, bytes], state: dict[str, str]) -> None:
+def _stream_files(out_dir: Path, changes: list[Change], stream_url: str) -> dict[str, bytes]:
+    """The Change Discovery stream after this build: its earlier files as they are, plus what changes."""
+    folder = out_dir / STREAM_FOLDER
+    published = {f"{STREAM_FOLDER}/{path.name}": path.read_bytes() for path in folder.glob("*.json")}
+    end = _stream_end(folder)
+    end_time = activity_time(datetime.now(timezone.utc), end.latest_end_time if end else None)
+    appended = append_activities(end, changes, end_time, stream_url)
+    return published | {path: json_bytes(document) for path, document in appended.items()}
+
+
+def _stream_end(folder: Path) -> StreamEnd | None:
+    numbers = [int(match.group(1)) for path in folder.glob("page-*.json")
+               if (match := re.fullmatch(r"page-(\d+)\.json", path.name))]
+    if not numbers:
+        return None
+    collection = json.loads((folder / "collection.json").read_text(encoding="utf-8"))
+    last_page = json.loads((folder / f"page-{max(numbers)}.json").read_text(encoding="utf-8"))
+    return StreamEnd(last_page, max(numbers), collection["totalItems"])
+
+
+def _replace_folder(out_dir: Path, contents: dict[str, bytes], state: dict[str, str],
+                    last_files: Callable[[], dict[str, bytes]]) -> None:
+    """Write ``contents`` and the state to a staging folder, then ``last_files()`` (made as late as
+    possible: the discovery stream's times must not be before the swap), then swap it in."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = out_dir.with_name(f".{out_dir.name}.building-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
@@ -162,6 +203,12 @@ def _replace_folder(out_dir: Path, contents: dict[str, bytes], state: dict[str, 
             target.write_bytes(data)
         (staging / STATE_FILE).write_text(json.dumps(state, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         _sync_tree(staging)
+        for relative, data in last_files().items():
+            target = staging / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            with open(target, "rb") as handle:
+                os.fsync(handle.fileno())
         if out_dir.is_dir():
             _swap(staging, out_dir)
         else:

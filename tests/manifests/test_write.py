@@ -13,6 +13,8 @@ from manifests.model import Text
 from manifests.write import BuildError, publish
 from tests.manifests.test_build import CONTENT, PHOTO, SIZES, URLS
 
+STREAM = URLS.activity_stream()
+
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {path.relative_to(folder).as_posix(): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
@@ -25,23 +27,24 @@ def siblings(folder: Path) -> list[str]:
 @pytest.fixture()
 def published(tmp_path: Path) -> Path:
     out = tmp_path / "public" / "iiif"
-    publish(plan_outputs(CONTENT, SIZES, URLS), out, progress=False)
+    publish(plan_outputs(CONTENT, SIZES, URLS), out, stream_url=STREAM, progress=False)
     return out
 
 
 def test_publish_writes_every_output_and_its_state(published: Path) -> None:
     files = snapshot(published)
     assert sorted(files) == [".build-state.json", "collection.json", "collections/photos.json", "collections/show.json",
-                             "manifests/decree.json", "manifests/photo.json"]
+                             "descriptions/decree.json", "descriptions/photo.json", "discovery/collection.json",
+                             "discovery/page-0.json", "manifests/decree.json", "manifests/photo.json"]
     assert files["manifests/photo.json"].startswith(b'{\n  "@context": "http://iiif.io/api/presentation/3/context.json",\n  "id"')
     assert siblings(published) == ["iiif"]  # no staging folder left behind
 
 
 def test_unchanged_inputs_are_not_rebuilt(published: Path) -> None:
     before = snapshot(published)
-    report = publish(plan_outputs(CONTENT, SIZES, URLS), published, progress=False)
+    report = publish(plan_outputs(CONTENT, SIZES, URLS), published, stream_url=STREAM, progress=False)
     assert (report.built, report.written) == ((), False)
-    assert len(report.reused) == 5
+    assert len(report.reused) == 7
     assert snapshot(published) == before
 
 
@@ -49,8 +52,9 @@ def test_a_changed_document_rebuilds_it_and_the_collections_that_show_its_label(
     before = snapshot(published)
     renamed = replace(PHOTO, label=Text("Ảnh Ba Đình", "Ba Dinh photograph"))
     content = replace(CONTENT, documents=(CONTENT.documents[0], renamed))
-    report = publish(plan_outputs(content, SIZES, URLS), published, progress=False)
-    assert sorted(report.built) == ["collections/photos.json", "collections/show.json", "manifests/photo.json"]
+    report = publish(plan_outputs(content, SIZES, URLS), published, stream_url=STREAM, progress=False)
+    assert sorted(report.built) == ["collections/photos.json", "collections/show.json", "descriptions/photo.json",
+                                    "manifests/photo.json"]
     after = snapshot(published)
     assert after["manifests/decree.json"] == before["manifests/decree.json"]
     assert "Ba Dinh photograph" in after["manifests/photo.json"].decode()
@@ -58,7 +62,7 @@ def test_a_changed_document_rebuilds_it_and_the_collections_that_show_its_label(
 
 def test_a_removed_document_disappears(published: Path) -> None:
     outputs = [o for o in plan_outputs(CONTENT, SIZES, URLS) if o.path != "manifests/decree.json"]
-    report = publish(outputs, published, progress=False)
+    report = publish(outputs, published, stream_url=STREAM, progress=False)
     assert report.removed == ("manifests/decree.json",)
     assert not (published / "manifests" / "decree.json").exists()
 
@@ -66,10 +70,10 @@ def test_a_removed_document_disappears(published: Path) -> None:
 def test_check_only_validates_and_writes_nothing(tmp_path: Path, published: Path) -> None:
     before = snapshot(published)
     renamed = replace(CONTENT, documents=(CONTENT.documents[0], replace(PHOTO, label=Text("Mới", "New"))))
-    report = publish(plan_outputs(renamed, SIZES, URLS), published, check_only=True, progress=False)
-    assert len(report.built) == 5 and not report.written  # --check validates everything, reusing nothing
+    report = publish(plan_outputs(renamed, SIZES, URLS), published, check_only=True, stream_url=STREAM, progress=False)
+    assert len(report.built) == 7 and not report.written  # --check validates everything, reusing nothing
     assert snapshot(published) == before
-    publish(plan_outputs(CONTENT, SIZES, URLS), tmp_path / "fresh", check_only=True, progress=False)
+    publish(plan_outputs(CONTENT, SIZES, URLS), tmp_path / "fresh", check_only=True, stream_url=STREAM, progress=False)
     assert not (tmp_path / "fresh").exists()
 
 
@@ -95,7 +99,7 @@ def crash():
 def test_a_build_failing_half_way_leaves_the_previous_output_byte_for_byte(published: Path, make, failure) -> None:
     before = snapshot(published)
     with pytest.raises(failure):
-        publish(broken_half_way(plan_outputs(CONTENT, SIZES, URLS), make), published, progress=False)
+        publish(broken_half_way(plan_outputs(CONTENT, SIZES, URLS), make), published, stream_url=STREAM, progress=False)
     assert snapshot(published) == before
     assert siblings(published) == ["iiif"]
 
@@ -103,7 +107,7 @@ def test_a_build_failing_half_way_leaves_the_previous_output_byte_for_byte(publi
 def test_the_schema_failure_names_the_file_and_field(published: Path) -> None:
     outputs = broken_half_way(plan_outputs(CONTENT, SIZES, URLS), invalid_manifest)
     with pytest.raises(BuildError) as raised:
-        publish(outputs, published, progress=False)
+        publish(outputs, published, stream_url=STREAM, progress=False)
     lines = str(raised.value).splitlines()
     assert lines[0] == "output does not match the IIIF Presentation 3.0 schema:"
     assert lines[1].startswith(f"{outputs[len(outputs) // 2].path}: items/0/width: 0 is less than or equal to the minimum of 0")
@@ -118,7 +122,7 @@ def test_a_failure_while_writing_leaves_the_previous_output_byte_for_byte(publis
 
     monkeypatch.setattr(write, "_sync_tree", disk_full)
     with pytest.raises(OSError, match="No space left"):
-        publish(plan_outputs(renamed, SIZES, URLS), published, progress=False)
+        publish(plan_outputs(renamed, SIZES, URLS), published, stream_url=STREAM, progress=False)
     assert snapshot(published) == before
     assert siblings(published) == ["iiif"]
 
@@ -126,14 +130,14 @@ def test_a_failure_while_writing_leaves_the_previous_output_byte_for_byte(publis
 def test_two_resources_for_one_file_are_refused(tmp_path: Path) -> None:
     outputs = plan_outputs(CONTENT, SIZES, URLS)
     with pytest.raises(BuildError, match="two resources would be written to manifests/decree.json"):
-        publish([outputs[0], outputs[0]], tmp_path / "out", progress=False)
+        publish([outputs[0], outputs[0]], tmp_path / "out", stream_url=STREAM, progress=False)
 
 
 def test_missing_schema_file_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv(write.SCHEMA_ENV, str(tmp_path / "nope.json"))
     with pytest.raises(BuildError, match=f"the IIIF Presentation 3.0 schema is not at {tmp_path}/nope.json; "
                                          f"set {write.SCHEMA_ENV} to its path"):
-        publish(plan_outputs(CONTENT, SIZES, URLS), tmp_path / "out", progress=False)
+        publish(plan_outputs(CONTENT, SIZES, URLS), tmp_path / "out", stream_url=STREAM, progress=False)
 
 
 def test_the_packaged_presentation_schema_is_the_validators_own() -> None:
