@@ -45,6 +45,9 @@ class Box:
     def text(self) -> str:
         return f"{self.x},{self.y},{self.width},{self.height}"
 
+    def contains(self, other: Box) -> bool:
+        return self.x <= other.x and self.y <= other.y and other.right <= self.right and other.bottom <= self.bottom
+
 
 class LevelReader(enum.Enum):
     """How the renderer gets the pixels of the crop."""
