@@ -15,7 +15,7 @@ import ctypes
 import ctypes.util
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -287,16 +287,18 @@ class Jpeg2000Regions:
              deadline: Deadline) -> pyvips.Image:
         """The pixels of ``crop`` at ``reduction`` as an 8-bit sRGB (3 bands) or grey (1 band) image,
         from the master's file at ``path``. A crop over many code-tiles is decoded by two decoders
-        at once, each filling its own rows of tiles. Stops between code-tiles once ``deadline`` has passed."""
+        at once, each taking the next code-tile not yet taken. Stops between code-tiles once ``deadline`` has passed."""
         pixels = np.empty((crop.height, crop.width, layout.bands), dtype=np.uint8)
         tiles = code_tiles_under(layout, crop, reduction)
         key = (path, master.fingerprint.token)
         if len(tiles) >= SPLIT_FROM_CODE_TILES:
-            half = len(tiles) // 2
-            second = self._helper.submit(self._decode, master, key, layout, reduction, pixels, crop, tiles[half:],
-                                         deadline)
+            # Both take the next code-tile from one iterator (atomic under the GIL): when the machine
+            # is loaded and one thread gets less of a core, the other takes more code-tiles, where
+            # fixed halves left the request waiting for the slower one.
+            shared = iter(tiles)
+            second = self._helper.submit(self._decode, master, key, layout, reduction, pixels, crop, shared, deadline)
             try:
-                self._decode(master, key, layout, reduction, pixels, crop, tiles[:half], deadline)
+                self._decode(master, key, layout, reduction, pixels, crop, shared, deadline)
             finally:
                 second.result()
         else:
@@ -305,7 +307,7 @@ class Jpeg2000Regions:
         return image.copy(interpretation="srgb" if layout.bands == 3 else "b-w")
 
     def _decode(self, master: Master, key: DecoderKey, layout: Jpeg2000Layout, reduction: int, pixels: np.ndarray,
-                crop: Box, tiles: list[int], deadline: Deadline) -> None:
+                crop: Box, tiles: Iterable[int], deadline: Deadline) -> None:
         decoder = None
 
         def decode(tile_index: int) -> CodeTile:
