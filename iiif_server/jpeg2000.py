@@ -6,7 +6,8 @@ read: a 256 px IIIF tile at reduction 4 decodes four times the area it needs, in
 reader keeps opened OpenJPEG decoders per master (switching resolution between code-tiles) within a
 byte budget, and decodes only the code-tiles under the crop. Measured per 256 px tile of the benchmark's 16k master (one core): libvips
 33 / 43 / 94 / 172 ms at scale factors 1 / 2 / 8 / 16, this reader 36 / 12 / 22 / 34 ms.
-libvips keeps the large regions: it streams them and uses both cores for one request.
+Code-tiles a crop only partly covers are kept decoded for the neighbouring tiles that need the rest
+(DecodedCodeTiles). libvips keeps crops above 2048 x 2048 px, which it streams.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ import ctypes
 import ctypes.util
 import math
 import threading
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import cachetools
 import numpy as np
 import pyvips
 from glymur.lib import openjp2
 
+from iiif_server.caches.lru import SizedLRU
 from iiif_server.deadlines import Deadline
 from iiif_server.errors import MasterUnreadable
 from iiif_server.info import Jpeg2000Layout
@@ -83,6 +87,90 @@ def _return_freed_memory() -> None:
     _libc.malloc_trim(0)
 
 
+@dataclass(frozen=True)
+class CodeTile:
+    """One decoded code-tile: where it lies in its reduced level, and its pixels (rows, columns, bands)."""
+
+    x: int
+    y: int
+    pixels: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return self.pixels.nbytes
+
+    def copy_into(self, pixels: np.ndarray, crop: Box) -> None:
+        """Copy the part of this code-tile inside ``crop`` into ``pixels`` (the crop's own array)."""
+        height, width = self.pixels.shape[:2]
+        left, top = max(crop.x, self.x), max(crop.y, self.y)
+        right, bottom = min(crop.right, self.x + width), min(crop.bottom, self.y + height)
+        if right > left and bottom > top:
+            pixels[top - crop.y : bottom - crop.y, left - crop.x : right - crop.x] = self.pixels[
+                top - self.y : bottom - self.y, left - self.x : right - self.x
+            ]
+
+
+CodeTileKey = tuple[str, str, int, int]  # (path, fingerprint token, code-tile index, reduction)
+
+
+class DecodedCodeTiles:
+    """Per worker: code-tiles decoded for one request that a neighbouring request needs too, within
+    ``max_bytes`` of pixels. A 256 px viewer tile at full resolution is a quarter of a 512 px
+    code-tile, and decoding that code-tile is the whole cost of the tile: its three neighbours take
+    it from here. Thread-safe; a code-tile being decoded is waited for, not decoded again, by
+    another request that needs it (a viewer asks for neighbouring tiles at the same moment)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._tiles: SizedLRU[CodeTile] = SizedLRU(max_bytes, size_of=lambda tile: tile.nbytes)
+        self._decoding: dict[CodeTileKey, threading.Event] = {}
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.decoded = 0
+
+    @property
+    def bytes_used(self) -> int:
+        return self._tiles.bytes_used
+
+    def get(self, key: CodeTileKey, decode: Callable[[], CodeTile], deadline: Deadline) -> CodeTile:
+        """The code-tile at ``key``: kept, being decoded by another request (waited for until the
+        deadline), or decoded now by ``decode`` and kept."""
+        while True:
+            with self._lock:
+                tile = self._tiles.get(key)
+                if tile is not None:
+                    self.hits += 1
+                    return tile
+                decoding = self._decoding.get(key)
+                if decoding is None:
+                    decoding = self._decoding[key] = threading.Event()
+                    break
+            # Then it is kept, or the other request failed or could not keep it: decoded here.
+            decoding.wait(max(0.0, deadline.remaining()))
+            deadline.check()
+        try:
+            tile = decode()
+            with self._lock:
+                self.decoded += 1
+            self._tiles.put(key, tile)
+            return tile
+        finally:
+            with self._lock:
+                del self._decoding[key]
+            decoding.set()
+
+
+def code_tile_box(layout: Jpeg2000Layout, tile_index: int, reduction: int) -> Box:
+    """Where code-tile ``tile_index`` lies in the level at ``reduction``: its full-resolution
+    bounds divided by 2^reduction, rounded up (ISO 15444-1 B.5)."""
+    tiles_across = math.ceil(layout.width / layout.tile_width)
+    column, row = tile_index % tiles_across, tile_index // tiles_across
+    left, top = column * layout.tile_width, row * layout.tile_height
+    right, bottom = min(left + layout.tile_width, layout.width), min(top + layout.tile_height, layout.height)
+    scale = 1 << reduction
+    x, y = -(-left // scale), -(-top // scale)
+    return Box(x, y, -(-right // scale) - x, -(-bottom // scale) - y)
+
+
 def code_tile_count(layout: Jpeg2000Layout) -> int:
     return math.ceil(layout.width / layout.tile_width) * math.ceil(layout.height / layout.tile_height)
 
@@ -116,8 +204,8 @@ class _Decoder:
         """What it keeps in memory while idle (estimated; see HEADER_BYTES_PER_CODE_TILE)."""
         return self.header_bytes + self.largest_decoded_samples * KEPT_BYTES_PER_DECODED_SAMPLE
 
-    def decode_into(self, pixels: np.ndarray, crop: Box, tile_index: int, reduction: int) -> None:
-        """Decode one code-tile at ``reduction`` and copy the part of it inside ``crop`` into ``pixels``."""
+    def decode(self, tile_index: int, reduction: int) -> CodeTile:
+        """Decode one code-tile at ``reduction`` into an array of its own (rows, columns, bands)."""
         if reduction != self.reduction:
             if not _library.opj_set_decoded_resolution_factor(self.codec, reduction):
                 raise OSError(f"OpenJPEG cannot decode at reduction {reduction}")
@@ -127,18 +215,12 @@ class _Decoder:
         first = image.comps[0]
         # The component's origin stays in full-resolution pixels; its size is the reduced one.
         scale = 1 << self.reduction
-        tile_x, tile_y = -(-first.x0 // scale), -(-first.y0 // scale)
         width, height = first.w, first.h
         self.largest_decoded_samples = max(self.largest_decoded_samples, width * height * image.numcomps)
-        left, top = max(crop.x, tile_x), max(crop.y, tile_y)
-        right, bottom = min(crop.right, tile_x + width), min(crop.bottom, tile_y + height)
-        if right <= left or bottom <= top:
-            return
+        pixels = np.empty((height, width, image.numcomps), dtype=np.uint8)
         for band in range(image.numcomps):
-            samples = np.ctypeslib.as_array(image.comps[band].data, shape=(height, width))
-            pixels[top - crop.y : bottom - crop.y, left - crop.x : right - crop.x, band] = samples[
-                top - tile_y : bottom - tile_y, left - tile_x : right - tile_x
-            ]
+            pixels[:, :, band] = np.ctypeslib.as_array(image.comps[band].data, shape=(height, width))
+        return CodeTile(-(-first.x0 // scale), -(-first.y0 // scale), pixels)
 
     def release_pixels(self) -> None:
         """Free the last decoded code-tile's samples (OpenJPEG allocates them anew for the next)."""
@@ -181,8 +263,9 @@ class Jpeg2000Regions:
     beyond it (at most one per request thread and the helper), until they are given back.
     """
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, code_tile_bytes: int = 0) -> None:
         self.max_bytes = max_bytes
+        self.code_tiles = DecodedCodeTiles(code_tile_bytes)
         self._idle = _IdleDecoders(max_bytes)
         self._busy_bytes = 0
         self._lock = threading.Lock()
@@ -205,16 +288,18 @@ class Jpeg2000Regions:
              deadline: Deadline) -> pyvips.Image:
         """The pixels of ``crop`` at ``reduction`` as an 8-bit sRGB (3 bands) or grey (1 band) image,
         from the master's file at ``path``. A crop over many code-tiles is decoded by two decoders
-        at once, each filling its own rows of tiles. Stops between code-tiles once ``deadline`` has passed."""
+        at once, each taking the next code-tile not yet taken. Stops between code-tiles once ``deadline`` has passed."""
         pixels = np.empty((crop.height, crop.width, layout.bands), dtype=np.uint8)
         tiles = code_tiles_under(layout, crop, reduction)
         key = (path, master.fingerprint.token)
         if len(tiles) >= SPLIT_FROM_CODE_TILES:
-            half = len(tiles) // 2
-            second = self._helper.submit(self._decode, master, key, layout, reduction, pixels, crop, tiles[half:],
-                                         deadline)
+            # Both take the next code-tile from one iterator (atomic under the GIL): when the machine
+            # is loaded and one thread gets less of a core, the other takes more code-tiles, where
+            # fixed halves left the request waiting for the slower one.
+            shared = iter(tiles)
+            second = self._helper.submit(self._decode, master, key, layout, reduction, pixels, crop, shared, deadline)
             try:
-                self._decode(master, key, layout, reduction, pixels, crop, tiles[:half], deadline)
+                self._decode(master, key, layout, reduction, pixels, crop, shared, deadline)
             finally:
                 second.result()
         else:
@@ -223,19 +308,34 @@ class Jpeg2000Regions:
         return image.copy(interpretation="srgb" if layout.bands == 3 else "b-w")
 
     def _decode(self, master: Master, key: DecoderKey, layout: Jpeg2000Layout, reduction: int, pixels: np.ndarray,
-                crop: Box, tiles: list[int], deadline: Deadline) -> None:
+                crop: Box, tiles: Iterable[int], deadline: Deadline) -> None:
         decoder = None
+
+        def decode(tile_index: int) -> CodeTile:
+            nonlocal decoder
+            if decoder is None:  # taken at the first code-tile not kept decoded
+                decoder = self._take(key) or self._open(key, layout)
+            return decoder.decode(tile_index, reduction)
+
         try:
-            decoder = self._take(key) or self._open(key, layout)
             for tile_index in tiles:
                 if deadline.expired:
                     break
-                decoder.decode_into(pixels, crop, tile_index, reduction)
+                if crop.contains(code_tile_box(layout, tile_index, reduction)):
+                    tile = decode(tile_index)  # no other request's crop needs it
+                else:
+                    tile = self.code_tiles.get((*key, tile_index, reduction), lambda: decode(tile_index), deadline)
+                tile.copy_into(pixels, crop)
         except (openjp2.OpenJPEGLibraryError, OSError) as error:
             if decoder is not None:
                 self._discard(decoder)
             raise MasterUnreadable(f"image {master.identifier!r} could not be decoded", str(error)) from None
-        self._give_back(key, decoder)  # whole between code-tiles, so it serves again
+        except BaseException:
+            if decoder is not None:
+                self._give_back(key, decoder)
+            raise
+        if decoder is not None:
+            self._give_back(key, decoder)  # whole between code-tiles, so it serves again
         deadline.check()
 
     def close(self) -> None:

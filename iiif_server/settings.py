@@ -72,6 +72,9 @@ class Settings:
     # Per worker: idle JPEG 2000 decoders are kept within this many bytes of what they hold (about
     # 12 KB per code-tile of their master: 55 MB for a 40,000 x 30,000 px JP2 of 512 px code-tiles).
     jpeg2000_decoder_bytes: int = 128 * 1024 * 1024
+    # Per worker: decoded JPEG 2000 code-tiles that neighbouring tiles share (a 512 px code-tile holds
+    # four 256 px full-resolution tiles; 768 KiB decoded), kept for them within this many bytes.
+    jpeg2000_code_tile_bytes: int = 32 * 1024 * 1024
     # Per worker: tile indexes of pyramidal TIFFs for stored-tile passthrough (16 bytes per tile).
     stored_tile_index_bytes: int = 16 * 1024 * 1024
     derivative_cache_bytes: int = 128 * 1024 * 1024

@@ -17,9 +17,16 @@ import pyvips
 
 from iiif_server import create_app
 from iiif_server.deadlines import Deadline
-from iiif_server.errors import MasterUnreadable
+from iiif_server.errors import DeadlineExceeded, MasterUnreadable
 from iiif_server.info import Jpeg2000Layout, MasterKind
-from iiif_server.jpeg2000 import Jpeg2000Regions, code_tiles_under
+from iiif_server.jpeg2000 import (
+    CodeTile,
+    DecodedCodeTiles,
+    Jpeg2000Regions,
+    code_tile_box,
+    code_tile_count,
+    code_tiles_under,
+)
 from iiif_server.plan import Box
 from iiif_server.probe import probe
 from iiif_server.settings import Settings
@@ -257,3 +264,149 @@ def test_a_master_with_large_boxes_before_its_codestream_serves_the_same_pixels(
         padded = client.get(f"/iiif/3/padded/{url}")
         assert padded.status_code == 200
         assert padded.data == client.get(f"/iiif/3/plain/{url}").data
+
+
+# -- code-tiles shared by neighbouring tiles -------------------------------------------------------
+
+ODD_LAYOUT = Jpeg2000Layout(1600, 1200, 200, 136, 3, raw_codestream=False)
+QUARTER_TILE = 128  # of the grid's 256 px code-tiles
+
+
+@pytest.mark.parametrize(("layout", "tile_index", "reduction", "expected"), [
+    pytest.param(GRID_LAYOUT, 0, 0, Box(0, 0, 256, 256), id="B.5 the first code-tile at full resolution"),
+    pytest.param(GRID_LAYOUT, 34, 0, Box(1536, 1024, 64, 176), id="B.5 the last code-tile, cut by the image edge"),
+    pytest.param(GRID_LAYOUT, 8, 1, Box(128, 128, 128, 128), id="B.5 reduced by 2"),
+    pytest.param(GRID_LAYOUT, 34, 3, Box(192, 128, 8, 22), id="B.5 edges divided by 8 and rounded up"),
+    pytest.param(ODD_LAYOUT, 1, 4, Box(13, 0, 12, 9), id="B.5 a code-tile edge between reduced pixels"),
+])
+def test_a_code_tile_lies_where_its_full_resolution_bounds_divided_and_rounded_up_put_it(
+        layout: Jpeg2000Layout, tile_index: int, reduction: int, expected: Box) -> None:
+    assert code_tile_box(layout, tile_index, reduction) == expected
+
+
+def test_openjpeg_decodes_every_code_tile_where_code_tile_box_places_it(masters: Path) -> None:
+    master = FileSystemSource(masters).locate("odd-tiles")
+    regions = Jpeg2000Regions(max_bytes=64 * 1024 * 1024)
+    decoder = regions._open((master.location, master.fingerprint.token), ODD_LAYOUT)
+    for reduction in range(5):
+        for tile_index in range(code_tile_count(ODD_LAYOUT)):
+            tile = decoder.decode(tile_index, reduction)
+            placed = code_tile_box(ODD_LAYOUT, tile_index, reduction)
+            assert (tile.x, tile.y, tile.pixels.shape) == (placed.x, placed.y, (placed.height, placed.width, 3))
+    regions._discard(decoder)
+
+
+def quarters_of_code_tile_8() -> list[Box]:
+    return [Box(256 + x, 256 + y, QUARTER_TILE, QUARTER_TILE) for y in (0, QUARTER_TILE) for x in (0, QUARTER_TILE)]
+
+
+def test_neighbouring_tiles_decode_the_code_tile_they_share_once(masters: Path) -> None:
+    master = FileSystemSource(masters).locate("grid")
+    regions = Jpeg2000Regions(max_bytes=64 * 1024 * 1024, code_tile_bytes=8 * 1024 * 1024)
+    level = whole_level(master.location, 0)
+    for crop in quarters_of_code_tile_8():
+        region = regions.read(master, master.location, GRID_LAYOUT, 0, crop, LONG_DEADLINE)
+        assert np.array_equal(as_array(region), level[crop.y : crop.bottom, crop.x : crop.right])
+    assert (regions.code_tiles.decoded, regions.code_tiles.hits) == (1, 3)
+    assert regions.code_tiles.bytes_used == 256 * 256 * 3
+
+
+def test_code_tiles_a_crop_covers_whole_are_not_kept(masters: Path) -> None:
+    master = FileSystemSource(masters).locate("grid")
+    regions = Jpeg2000Regions(max_bytes=64 * 1024 * 1024, code_tile_bytes=8 * 1024 * 1024)
+    regions.read(master, master.location, GRID_LAYOUT, 0, Box(256, 256, 512, 512), LONG_DEADLINE)
+    regions.read(master, master.location, GRID_LAYOUT, 1, Box(0, 0, 128, 128), LONG_DEADLINE)
+    assert (regions.code_tiles.decoded, regions.code_tiles.bytes_used) == (0, 0)
+
+
+def test_kept_code_tiles_stay_within_their_byte_budget(masters: Path) -> None:
+    master = FileSystemSource(masters).locate("grid")
+    code_tile_bytes = 256 * 256 * 3
+    regions = Jpeg2000Regions(max_bytes=64 * 1024 * 1024, code_tile_bytes=2 * code_tile_bytes)
+    for x in (0, 256, 512):  # a quarter of code-tiles 0, 1 and 2
+        regions.read(master, master.location, GRID_LAYOUT, 0, Box(x, 0, QUARTER_TILE, QUARTER_TILE), LONG_DEADLINE)
+    assert regions.code_tiles.bytes_used == 2 * code_tile_bytes
+    regions.read(master, master.location, GRID_LAYOUT, 0, Box(QUARTER_TILE, 0, QUARTER_TILE, QUARTER_TILE), LONG_DEADLINE)
+    assert (regions.code_tiles.decoded, regions.code_tiles.hits) == (4, 0)  # code-tile 0 was let go
+
+
+def test_no_code_tiles_are_kept_without_a_budget(masters: Path) -> None:
+    master = FileSystemSource(masters).locate("grid")
+    regions = Jpeg2000Regions(max_bytes=64 * 1024 * 1024)
+    for crop in quarters_of_code_tile_8():
+        regions.read(master, master.location, GRID_LAYOUT, 0, crop, LONG_DEADLINE)
+    assert (regions.code_tiles.decoded, regions.code_tiles.hits, regions.code_tiles.bytes_used) == (4, 0, 0)
+
+
+KEY = ("master.jp2", "fingerprint", 0, 0)
+
+
+class SlowDecode:
+    """A decode that takes as long as the test wants: started, then done (or failed) on release."""
+
+    def __init__(self, fails: bool = False) -> None:
+        self.started, self.release, self.fails, self.calls = threading.Event(), threading.Event(), fails, 0
+
+    def __call__(self) -> CodeTile:
+        self.calls += 1
+        self.started.set()
+        self.release.wait(30)
+        if self.fails:
+            raise OSError("damaged code-tile")
+        return CodeTile(0, 0, np.full((4, 4, 3), self.calls, dtype=np.uint8))
+
+
+def in_thread(function) -> tuple[threading.Thread, list]:  # noqa: ANN001 - any callable
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            outcome.append(function())
+        except Exception as error:  # noqa: BLE001 - the test inspects it
+            outcome.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def test_a_code_tile_being_decoded_is_waited_for_not_decoded_again() -> None:
+    tiles = DecodedCodeTiles(1 << 20)
+    decode = SlowDecode()
+    first, first_outcome = in_thread(lambda: tiles.get(KEY, decode, LONG_DEADLINE))
+    assert decode.started.wait(30)
+    second, second_outcome = in_thread(lambda: tiles.get(KEY, decode, LONG_DEADLINE))
+    second.join(timeout=0.3)
+    assert second.is_alive()  # waiting for the first request's decoding
+    decode.release.set()
+    first.join(30)
+    second.join(30)
+    assert decode.calls == 1
+    assert first_outcome[0] is second_outcome[0]
+    assert (tiles.decoded, tiles.hits) == (1, 1)
+
+
+def test_a_request_waiting_for_a_code_tile_that_fails_decodes_it_itself() -> None:
+    tiles = DecodedCodeTiles(1 << 20)
+    failing = SlowDecode(fails=True)
+    first, first_outcome = in_thread(lambda: tiles.get(KEY, failing, LONG_DEADLINE))
+    assert failing.started.wait(30)
+    second, second_outcome = in_thread(lambda: tiles.get(KEY, lambda: CodeTile(0, 0, np.zeros((4, 4, 3), np.uint8)),
+                                                         LONG_DEADLINE))
+    failing.release.set()
+    first.join(30)
+    second.join(30)
+    assert isinstance(first_outcome[0], OSError)
+    assert isinstance(second_outcome[0], CodeTile)
+    assert tiles.bytes_used == 4 * 4 * 3
+
+
+def test_a_request_waits_for_a_code_tile_only_until_its_deadline() -> None:
+    tiles = DecodedCodeTiles(1 << 20)
+    decode = SlowDecode()
+    first, _ = in_thread(lambda: tiles.get(KEY, decode, LONG_DEADLINE))
+    assert decode.started.wait(30)
+    with pytest.raises(DeadlineExceeded):
+        tiles.get(KEY, decode, Deadline.after(0.2))
+    decode.release.set()
+    first.join(30)

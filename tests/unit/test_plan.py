@@ -538,16 +538,22 @@ SIMPLE_JP2 = replace(
     image_info(levels=pyramid(1600, 1200, 4, rounding=math.ceil), kind=MasterKind.JPEG2000),
     jpeg2000_layout=Jpeg2000Layout(1600, 1200, 256, 256, 3, raw_codestream=False),
 )
+LARGE_JP2 = replace(
+    image_info(width=16000, height=12000, levels=pyramid(16000, 12000, 6, rounding=math.ceil), kind=MasterKind.JPEG2000),
+    jpeg2000_layout=Jpeg2000Layout(16000, 12000, 512, 512, 3, raw_codestream=False),
+)
 
 
 @pytest.mark.parametrize(("url", "info", "reader"), [
     ("0,0,256,256/max/0/default.jpg", SIMPLE_JP2, LevelReader.JPEG2000_REGION),
     ("0,0,1024,1024/256,/0/default.jpg", SIMPLE_JP2, LevelReader.JPEG2000_REGION),  # 256 x 256 of level 2
     ("full/800,/0/default.jpg", SIMPLE_JP2, LevelReader.JPEG2000_REGION),  # all of level 1: 0.48 Mpx
-    ("full/1000,/0/default.jpg", SIMPLE_JP2, LevelReader.OPENED_LEVEL),  # all of level 0: 1.92 Mpx
-    ("0,0,1024,1024/max/0/default.jpg", SIMPLE_JP2, LevelReader.JPEG2000_REGION),  # exactly the largest crop
-    ("0,0,1025,1024/max/0/default.jpg", SIMPLE_JP2, LevelReader.OPENED_LEVEL),
-    ("full/max/0/default.jpg", SIMPLE_JP2, LevelReader.OPENED_LEVEL),
+    ("full/1000,/0/default.jpg", SIMPLE_JP2, LevelReader.JPEG2000_REGION),  # all of level 0: 1.92 Mpx
+    ("full/max/0/default.jpg", SIMPLE_JP2, LevelReader.JPEG2000_REGION),
+    ("6976,4976,2048,2048/2048,/0/default.jpg", LARGE_JP2, LevelReader.JPEG2000_REGION),  # exactly the largest crop
+    ("6976,4976,2049,2048/2049,/0/default.jpg", LARGE_JP2, LevelReader.OPENED_LEVEL),
+    ("full/1000,/0/default.jpg", LARGE_JP2, LevelReader.JPEG2000_REGION),  # level 4: 0.75 Mpx
+    ("full/5000,/0/default.jpg", LARGE_JP2, LevelReader.OPENED_LEVEL),  # level 1: 48 Mpx
     ("0,0,256,256/max/0/default.jpg", replace(SIMPLE_JP2, jpeg2000_layout=None), LevelReader.OPENED_LEVEL),
     ("0,0,256,256/max/0/default.jpg", GRID, LevelReader.OPENED_LEVEL),
     ("0,0,256,256/max/0/default.jpg", image_info(levels=jpeg_levels(1600, 1200), kind=MasterKind.JPEG),
