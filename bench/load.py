@@ -37,12 +37,17 @@ class LoadResult:
     def per_cpu_second(self) -> float:
         return self.requests / self.server_cpu_seconds if self.server_cpu_seconds else 0.0
 
+    @property
+    def cpu_seconds_per_thousand(self) -> float:
+        """CPU seconds (user + system) of all the server's processes per 1,000 answers."""
+        return 1000 * self.server_cpu_seconds / max(1, self.requests)
+
 
 def run_wrk(origin: str, paths: list[str], work: Path, label: str, connections: int, seconds: float,
             cpu_clock, once: bool = False) -> LoadResult:  # noqa: ANN001 - a callable returning CPU seconds
     """``connections`` keep-alive connections over 2 wrk threads (1 with a single connection) for
-    ``seconds``, walking ``paths`` in order; with ``once``, until the walk is done (``seconds`` is
-    then only a limit). Non-2xx answers and socket errors count as errors."""
+    ``seconds``, walking ``paths`` in order; with ``once``, no path twice: the pass ends when the walk
+    is done or ``seconds`` are up. Non-2xx answers and socket errors count as errors."""
     threads = 1 if connections == 1 else 2
     path_file = work / f"{label}.paths"
     path_file.write_text("\n".join(paths) + "\n")
@@ -62,7 +67,8 @@ def run_wrk(origin: str, paths: list[str], work: Path, label: str, connections: 
     errors = sum(summary[key] for key in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts"))
     # wrk's main thread sleeps for the whole duration even when the walk ends early; with every
     # connection busy until then, the walk took requests x mean latency / connections (Little's law).
-    seconds = summary["requests"] * summary["mean_us"] / connections / 1e6 if once else summary["duration_us"] / 1e6
+    walk_done = once and summary["requests"] >= len(paths)
+    seconds = summary["requests"] * summary["mean_us"] / connections / 1e6 if walk_done else summary["duration_us"] / 1e6
     return LoadResult(
         requests=summary["requests"],
         seconds=seconds,

@@ -64,19 +64,21 @@ def archive_page(width: int, height: int, seed: int) -> pyvips.Image:
     return page.cast("uchar")
 
 
-def ensure_masters(folder: Path) -> list[Path]:
-    """Generate the masters missing from ``folder`` (atomically: a half-written file never counts)."""
+def ensure_masters(folder: Path, divisor: int = 1) -> list[Path]:
+    """Generate the masters missing from ``folder`` (atomically: a half-written file never counts),
+    their sides divided by ``divisor`` (a smoke run's small masters live in a folder of their own)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for seed, spec in enumerate(BENCH_MASTERS):
+        width, height = spec.width // divisor, spec.height // divisor
         tiff = folder / f"{spec.name}.tif"
-        _write_once(tiff, lambda target, s=spec, n=seed: archive_page(s.width, s.height, n * 10).tiffsave(
+        _write_once(tiff, lambda target, w=width, h=height, n=seed: archive_page(w, h, n * 10).tiffsave(
             str(target), **TIFF_SAVE_OPTIONS))
         paths.append(tiff)
         if spec.also_jpeg2000:
             # Its own name: an identifier is the path without extension, so it must not clash.
             jp2 = folder / f"{spec.name}-jp2.jp2"
-            _write_once(jp2, lambda target, s=spec, n=seed: archive_page(s.width, s.height, n * 10).jp2ksave(
+            _write_once(jp2, lambda target, w=width, h=height, n=seed: archive_page(w, h, n * 10).jp2ksave(
                 str(target), **JP2_SAVE_OPTIONS))
             paths.append(jp2)
     return paths

@@ -3,6 +3,11 @@
 Both servers get the same requests in the same run, one after the other (the order alternates per
 repetition), each with the same number of worker processes. Only the ratios of one run are
 comparable: on a shared machine the absolute figures move by a factor of two from hour to hour.
+
+The headline is the distinct workload: every pass requests only URLs that neither server was ever
+asked, under identifiers of its own that name hard links of the masters, so no response replay,
+derivative, tile or info cache of either server can answer. Passes that cycle one list of URLs are
+reported apart, as "repeated (cache hits)".
 """
 
 from __future__ import annotations
@@ -19,41 +24,70 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.load import LoadResult, origin_of, run_wrk, timed_get
 from bench.masters import ensure_masters
-from bench.servers import ServerProcess, start_iipsrv, start_ours
-from bench.workload import TiledImage, centre_region, interleave, tile_path, viewer_session_tiles
+from bench.servers import ServerProcess, start_granian, start_iipsrv, start_ours
+from bench.workload import (
+    MasterCopy,
+    TiledImage,
+    TileRequest,
+    centre_region,
+    distinct_copies,
+    distinct_tile_walk,
+    tile_path,
+    viewer_session_tiles,
+)
 from iiif_server.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DISTINCT_TILES = 2000
 TIFF_MASTERS = ("archive-16k", "archive-40k")
 # The 40k JP2 has 4,661 code-tiles: each OpenJPEG decoder of it holds about 55 MB of tile headers,
 # which is what the decoder byte budget (jpeg2000_decoder_bytes) must keep within the memory target.
 JP2_MASTERS = ("archive-16k-jp2", "archive-40k-jp2")
+SUFFIXES = {**dict.fromkeys(TIFF_MASTERS, ".tif"), **dict.fromkeys(JP2_MASTERS, ".jp2")}
 COLD_MASTERS = ("archive-16k", "archive-40k", *JP2_MASTERS)
+REPEATED_MASTER = "archive-16k"  # the repeated passes cycle this master's session
 REGION_EDGE = 2048
 SERVERS = ("iipsrv", "ours")
 # iipsrv's tile cache gets the memory our worker keeps responses in (response and derivative caches).
 CACHE_BYTES_PER_PROCESS = Settings().response_cache_bytes + Settings().derivative_cache_bytes
-TileList = tuple[str, TiledImage, object]  # (identifier, its tiling, a workload.TileRequest)
+# The measures, in the order of the table; targets from issue 13 (ours / iipsrv throughput).
+DISTINCT_TILES_C4, DISTINCT_TILES_C16 = "distinct tiles c4", "distinct tiles c16"
+DISTINCT_JP2 = "distinct JPEG 2000 tiles c4"
+DISTINCT_INFO = "distinct info.json c16"
+REPEATED_TILES_C4, REPEATED_TILES_C16 = "repeated tiles c4 (cache hits)", "repeated tiles c16 (cache hits)"
+REPEATED_INFO = "repeated info.json c16 (cache hits)"
+REPEATED_V3 = "repeated tiles c16 via /iiif/3/ (cache hits)"
+THROUGHPUT_TARGETS = {
+    DISTINCT_TILES_C4: 2.0, DISTINCT_TILES_C16: 2.0, DISTINCT_JP2: 3.0, DISTINCT_INFO: 1.0,
+    REPEATED_TILES_C4: None, REPEATED_TILES_C16: None, REPEATED_INFO: 1.0,
+}
+P99_TARGETS = (DISTINCT_TILES_C4, DISTINCT_TILES_C16)  # ours' p99 at most iipsrv's
 
 
 @dataclass(frozen=True)
 class Plan:
     repetitions: int
-    tile_seconds: float
-    short_seconds: float
+    distinct_seconds: int  # per distinct tile or info.json pass
+    jp2_seconds: int
+    repeated_seconds: int
     cold_starts: int
     workers: int
     threads: int
     jpeg_quality: int
+    tiles_per_master: int  # one viewer session's distinct tiles of each master
+    tile_copies: int  # hard links of the TIFF masters per distinct tile pass
+    jp2_copies: int
+    info_identifiers: int  # hard links per distinct info.json pass
+    master_divisor: int  # 1; a smoke run's masters are smaller
 
 
 class Recorder:
@@ -66,6 +100,7 @@ class Recorder:
         self.peak_rss: dict[str, int] = defaultdict(int)
         self.peak_process_rss: dict[str, int] = defaultdict(int)
         self.processes: dict[str, int] = defaultdict(int)
+        self.failed_cold: dict[str, int] = defaultdict(int)  # cold requests answered with an error status
 
     def note_memory(self, server: ServerProcess, kind: str) -> None:
         self.peak_rss[kind] = max(self.peak_rss[kind], server.peak_rss_bytes)
@@ -89,26 +124,45 @@ def tiled_image(info: dict) -> TiledImage:
     return TiledImage(info["width"], info["height"], tiles["width"], tuple(tiles["scaleFactors"]))
 
 
+@contextmanager
+def run_folders(cache: Path, master_divisor: int) -> Iterator[tuple[Path, Path]]:
+    """The run's image folder and scratch folder, removed after the run. The image folder holds hard
+    links of the masters (generated under ``cache`` if missing) and, during a distinct pass, its
+    copies: on the masters' file system, so that links work. The scratch folder is a short path
+    under the system's temporary folder: iipsrv's FastCGI socket lives there (at most 107 bytes)."""
+    masters = ensure_masters(cache / "images", master_divisor)
+    with (tempfile.TemporaryDirectory(prefix="run-", dir=cache) as run_images,
+          tempfile.TemporaryDirectory(prefix="iiif-bench-") as work):
+        images = Path(run_images).resolve()
+        for master in masters:
+            os.link(master, images / master.name)
+        yield images, Path(work)
+
+
 class Bench:
     def __init__(self, plan: Plan, images: Path, work: Path) -> None:
         self.plan = plan
-        self.images = images
+        self.images = images  # the masters and, during a distinct pass, its hard links
         self.work = work
         self.recorder = Recorder()
         self.python = Path(sys.executable)
-        self.images_by_id: dict[str, TiledImage] = {}
-        self.tile_lists: dict[str, list[tuple[str, TileList]]] = {}
+        self.sessions: dict[str, tuple[TiledImage, list[TileRequest]]] = {}
 
     # -- servers ----------------------------------------------------------------------------------
+
+    @property
+    def half_repeated_seconds(self) -> int:
+        return max(1, round(self.plan.repeated_seconds / 2))  # wrk takes whole seconds
 
     def start(self, kind: str, label: str) -> ServerProcess:
         folder = self.work / label
         if kind == "iipsrv":
             server = start_iipsrv(self.images, folder, free_port(), self.plan.workers, self.plan.jpeg_quality,
                                   CACHE_BYTES_PER_PROCESS // 1_000_000)
-        else:
-            server = start_ours(self.python, self.images, folder, free_port(), self.plan.workers, self.plan.threads,
-                                {"IIIF_JPEG_QUALITY": str(self.plan.jpeg_quality), "IIIF_LOG_LEVEL": "warning"})
+        else:  # ours, under gunicorn ("ours") or granian
+            start = start_granian if kind == "granian" else start_ours
+            server = start(self.python, self.images, folder, free_port(), self.plan.workers, self.plan.threads,
+                           {"IIIF_JPEG_QUALITY": str(self.plan.jpeg_quality), "IIIF_LOG_LEVEL": "warning"})
         server.start_sampling()
         return server
 
@@ -122,94 +176,113 @@ class Bench:
 
     # -- requests ---------------------------------------------------------------------------------
 
-    def image_url(self, server: ServerProcess, kind: str, identifier: str, version: int = 2) -> str:
+    def image_path(self, server: ServerProcess, kind: str, identifier: str, version: int = 2,
+                   master: str | None = None) -> str:
+        """The URL path of an image (iipsrv: its file name, with the suffix of the master it links to)."""
+        prefix = server.base_url[len(origin_of(server.base_url)):]
         if kind == "iipsrv":
-            suffix = ".jp2" if identifier in JP2_MASTERS else ".tif"
-            return f"{server.base_url}/{identifier}{suffix}"
-        return f"{server.base_url}/{version}/{identifier}"
+            return f"{prefix}/{identifier}{SUFFIXES[master or identifier]}"
+        return f"{prefix}/{version}/{identifier}"
 
-    def paths(self, server: ServerProcess, kind: str, workload: str, version: int = 2) -> list[str]:
+    def prepare_sessions(self, server: ServerProcess) -> None:
+        """One viewer session per master, from the reference server's info.json: what a viewer of it
+        would request. Every copy of a master in a distinct pass is read through the same session."""
         origin = origin_of(server.base_url)
-        return [
-            self.image_url(server, kind, identifier, version)[len(origin):] + "/" + tile_path(image, tile, version)
-            for identifier, image, tile in self.tile_lists[workload]
-        ]
+        for seed, identifier in enumerate((*TIFF_MASTERS, *JP2_MASTERS)):
+            image = tiled_image(fetch_json(origin + self.image_path(server, "iipsrv", identifier) + "/info.json"))
+            self.sessions[identifier] = (image, viewer_session_tiles(image, self.plan.tiles_per_master, seed))
 
-    def prepare_workloads(self, server: ServerProcess) -> None:
-        """The tile lists, from the reference server's info.json: what a viewer of it would request."""
-        for identifier in (*TIFF_MASTERS, *JP2_MASTERS):
-            self.images_by_id[identifier] = tiled_image(fetch_json(self.image_url(server, "iipsrv", identifier) + "/info.json"))
-        per_master = DISTINCT_TILES // len(TIFF_MASTERS)
-        self.tile_lists["tiff"] = interleave(*[
-            [(identifier, self.images_by_id[identifier], tile)
-             for tile in viewer_session_tiles(self.images_by_id[identifier], per_master, seed)]
-            for seed, identifier in enumerate(TIFF_MASTERS)
-        ])
-        per_jp2 = DISTINCT_TILES // len(JP2_MASTERS)
-        self.tile_lists["jp2"] = interleave(*[
-            [(identifier, self.images_by_id[identifier], tile)
-             for tile in viewer_session_tiles(self.images_by_id[identifier], per_jp2, seed + 7)]
-            for seed, identifier in enumerate(JP2_MASTERS)
-        ])
+    @contextmanager
+    def linked(self, copies: tuple[MasterCopy, ...]) -> Iterator[None]:
+        """Hard links of the masters under the copies' identifiers, for one pass only."""
+        links = [self.images / f"{copy.identifier}{SUFFIXES[copy.master]}" for copy in copies]
+        try:
+            for copy, link in zip(copies, links):
+                os.link(self.images / f"{copy.master}{SUFFIXES[copy.master]}", link)
+            yield
+        finally:
+            for link in links:
+                link.unlink(missing_ok=True)
 
     def load(self, server: ServerProcess, kind: str, measure: str, paths: list[str], connections: int,
              seconds: float, repetition: int, once: bool = False) -> None:
-        label = f"r{repetition}-{kind}-{measure}".replace(" ", "-")
+        label = f"r{repetition}-{kind}-" + "".join(c if c.isalnum() or c in ".-" else "-" for c in measure)
         result = run_wrk(origin_of(server.base_url), paths, self.work, label, connections, seconds,
                          server.cpu_seconds, once)
         self.recorder.loads[(measure, kind)].append(result)
-        print(f"  {kind:6} {measure:26} {result.per_second:9.1f} req/s  p99 {result.p99_ms:7.1f} ms"
+        print(f"  {kind:6} {measure:44} {result.per_second:9.1f} req/s  p50 {result.p50_ms:6.1f} ms"
+              f"  p99 {result.p99_ms:7.1f} ms  {result.cpu_seconds_per_thousand:5.2f} CPU s/1,000"
               f"  errors {result.errors}", flush=True)
 
     # -- phases -----------------------------------------------------------------------------------
 
     def cold_requests(self, kind: str, repetition: int, start: int) -> None:
         def measure(server: ServerProcess) -> None:
+            origin = origin_of(server.base_url)
             for identifier in COLD_MASTERS:
-                image = self.images_by_id[identifier]
-                base = self.image_url(server, kind, identifier)
+                image = self.sessions[identifier][0]
+                base = origin + self.image_path(server, kind, identifier)
+                edge = REGION_EDGE // self.plan.master_divisor
                 for name, path in (("full/1000,", "full/1000,/0/default.jpg"),
-                                   (f"region {REGION_EDGE}", f"{centre_region(image, REGION_EDGE)}/{REGION_EDGE},/0/default.jpg")):
-                    seconds, _ = timed_get(f"{base}/{path}")
+                                   (f"region {edge}", f"{centre_region(image, edge)}/{edge},/0/default.jpg")):
+                    try:
+                        seconds, _ = timed_get(f"{base}/{path}")
+                    except urllib.error.HTTPError as error:
+                        self.recorder.failed_cold[kind] += 1
+                        print(f"  {kind:6} cold {name} {identifier}: failed, {error}", flush=True)
+                        continue
                     self.recorder.latencies[(f"{name} {identifier}", kind)].append(seconds)
                     print(f"  {kind:6} cold {name} {identifier}: {seconds * 1000:.0f} ms", flush=True)
 
         self.with_server(kind, f"r{repetition}-{kind}-cold{start}", measure)
 
-    def tile_session(self, kind: str, repetition: int, connections: int) -> None:
+    def distinct_pass(self, server: ServerProcess, kind: str, repetition: int, measure: str, masters: tuple[str, ...],
+                      copies: int, connections: int, seconds: float) -> None:
+        """Each URL once, of identifiers made for this pass: what the first readers of documents get."""
+        fresh = distinct_copies(f"r{repetition}-{kind}-{measure.split()[1]}-c{connections}", masters, copies)
+        master_of = {copy.identifier: copy.master for copy in fresh}
+        paths = []
+        for identifier_and_tile in distinct_tile_walk(fresh, self.sessions, version=2):
+            identifier, tile = identifier_and_tile.split("/", 1)
+            paths.append(f"{self.image_path(server, kind, identifier, master=master_of[identifier])}/{tile}")
+        with self.linked(fresh):
+            self.load(server, kind, measure, paths, connections, seconds, repetition, once=True)
+
+    def distinct_info(self, server: ServerProcess, kind: str, repetition: int) -> None:
+        fresh = distinct_copies(f"r{repetition}-{kind}-info", TIFF_MASTERS, self.plan.info_identifiers)
+        with self.linked(fresh):
+            self.load(server, kind, DISTINCT_INFO,
+                      [self.image_path(server, kind, copy.identifier, master=copy.master) + "/info.json"
+                       for copy in fresh], 16, self.plan.distinct_seconds, repetition, once=True)
+
+    def session(self, kind: str, repetition: int) -> None:
+        """One fresh server: the distinct passes first, then the repeated ones."""
         plan = self.plan
 
-        def session(server: ServerProcess) -> None:
-            tiff_paths = self.paths(server, kind, "tiff")
-            self.load(server, kind, f"tiles c{connections} cold", tiff_paths, connections, plan.tile_seconds, repetition)
-            self.load(server, kind, f"tiles c{connections} warm", tiff_paths, connections, plan.tile_seconds, repetition)
+        def measure(server: ServerProcess) -> None:
+            for connections, name in ((4, DISTINCT_TILES_C4), (16, DISTINCT_TILES_C16)):
+                self.distinct_pass(server, kind, repetition, name, TIFF_MASTERS, plan.tile_copies, connections,
+                                   plan.distinct_seconds)
+            self.distinct_pass(server, kind, repetition, DISTINCT_JP2, JP2_MASTERS, plan.jp2_copies, 4, plan.jp2_seconds)
+            self.distinct_info(server, kind, repetition)
+            info = self.image_path(server, kind, REPEATED_MASTER) + "/info.json"
+            self.load(server, kind, REPEATED_INFO, [info], 16, self.half_repeated_seconds, repetition)
+            image, tiles = self.sessions[REPEATED_MASTER]
+            repeated = [f"{self.image_path(server, kind, REPEATED_MASTER)}/{tile_path(image, tile, 2)}" for tile in tiles]
+            for connections, name in ((4, REPEATED_TILES_C4), (16, REPEATED_TILES_C16)):
+                self.load(server, kind, name, repeated, connections, plan.repeated_seconds, repetition)
             if kind == "ours":
-                self.load(server, kind, f"tiles c{connections} v3", self.paths(server, kind, "tiff", 3), connections,
-                          plan.short_seconds * 2, repetition)
-            if connections == 4:
-                self.load(server, kind, "jp2 tiles c4", self.paths(server, kind, "jp2"), connections,
-                          plan.short_seconds * 2, repetition)
-            else:
-                info = self.image_url(server, kind, TIFF_MASTERS[0]) + "/info.json"
-                self.load(server, kind, "info.json c16", [info[len(origin_of(info)):]], connections,
-                          plan.short_seconds, repetition)
-                self.sample_body_bytes(kind, tiff_paths, origin_of(server.base_url))
+                v3 = [f"{self.image_path(server, kind, REPEATED_MASTER, 3)}/{tile_path(image, tile, 3)}" for tile in tiles]
+                self.load(server, kind, REPEATED_V3, v3, 16, self.half_repeated_seconds, repetition)
+            origin = origin_of(server.base_url)
+            self.recorder.body_bytes[kind].append(statistics.mean(timed_get(origin + path)[1] for path in repeated[:300]))
 
-        self.with_server(kind, f"r{repetition}-{kind}-c{connections}", session)
-
-    def first_pass(self, kind: str, repetition: int) -> None:
-        """Each tile URL requested once by a fresh server: no cache of either server can help."""
-        self.with_server(kind, f"r{repetition}-{kind}-first", lambda server: self.load(
-            server, kind, "tiles c16 first pass", self.paths(server, kind, "tiff"), 16, self.plan.tile_seconds / 2, repetition, once=True))
-
-    def sample_body_bytes(self, kind: str, paths: list[str], origin: str) -> None:
-        sizes = [timed_get(origin + path)[1] for path in paths[:300]]
-        self.recorder.body_bytes[kind].append(statistics.mean(sizes))
+        self.with_server(kind, f"r{repetition}-{kind}-session", measure)
 
     def run(self) -> Recorder:
         reference = self.start("iipsrv", "reference")
         try:
-            self.prepare_workloads(reference)
+            self.prepare_sessions(reference)
         finally:
             reference.stop()
         for repetition in range(self.plan.repetitions):
@@ -218,9 +291,7 @@ class Bench:
             for kind in order:
                 for start in range(self.plan.cold_starts):
                     self.cold_requests(kind, repetition, start)
-                self.first_pass(kind, repetition)
-                for connections in (4, 16):
-                    self.tile_session(kind, repetition, connections)
+                self.session(kind, repetition)
         return self.recorder
 
 
@@ -260,9 +331,21 @@ def format_throughput(results: list[LoadResult]) -> str:
     return f"{middle:,.0f} ({low:,.0f}–{high:,.0f})"
 
 
-def format_p99(results: list[LoadResult]) -> str:
-    middle, low, high = median_spread([r.p99_ms for r in results])
-    return f"{middle:.1f} ({low:.1f}–{high:.1f})"
+def format_latency(results: list[LoadResult]) -> str:
+    return f"{statistics.median(r.p50_ms for r in results):.1f} / {statistics.median(r.p99_ms for r in results):.1f}"
+
+
+def cpu_per_thousand(results: list[LoadResult]) -> float:
+    return statistics.median(r.cpu_seconds_per_thousand for r in results)
+
+
+def throughput_ratio(recorder: Recorder, measure: str) -> float:
+    ours, theirs = recorder.loads[(measure, "ours")], recorder.loads[(measure, "iipsrv")]
+    return statistics.median(r.per_second for r in ours) / statistics.median(r.per_second for r in theirs)
+
+
+def median_p99(recorder: Recorder, measure: str, kind: str) -> float:
+    return statistics.median(r.p99_ms for r in recorder.loads[(measure, kind)])
 
 
 def verdict(ratio: float, target: float, higher_is_better: bool) -> str:
@@ -270,69 +353,90 @@ def verdict(ratio: float, target: float, higher_is_better: bool) -> str:
     return f"{'✅' if met else '❌'} {'≥' if higher_is_better else '≤'} {target:g}"
 
 
+def headline(recorder: Recorder) -> str:
+    figures = [
+        f"{throughput_ratio(recorder, measure):.2f} at {connections} connections (p99 "
+        f"{median_p99(recorder, measure, 'ours'):.1f} ms against {median_p99(recorder, measure, 'iipsrv'):.1f})"
+        for connections, measure in ((4, DISTINCT_TILES_C4), (16, DISTINCT_TILES_C16))
+    ]
+    return (f"**Distinct tiles, every URL new to both servers: ours / iipsrv = {figures[0]}, {figures[1]}; "
+            f"JPEG 2000 {throughput_ratio(recorder, DISTINCT_JP2):.2f}; "
+            f"info.json {throughput_ratio(recorder, DISTINCT_INFO):.2f}.**")
+
+
 def report(recorder: Recorder, plan: Plan, machine: dict[str, str]) -> str:
     lines = [
+        headline(recorder),
+        "",
         f"Measured {machine['date']} on {machine['cpu']}, {machine['memory']} RAM; libvips {machine['libvips']}; "
         f"{machine['iipsrv']}; wrk {machine['wrk']} on the same cores; commit {machine['commit']}.",
         f"{plan.workers} worker processes each (ours: gunicorn gthread with balanced accepts, {plan.threads} threads; iipsrv: "
         f"{plan.workers} FastCGI processes); JPEG quality {plan.jpeg_quality} for both. "
-        f"Median of {plan.repetitions} repetitions (spread min–max in brackets); ratio = ours / iipsrv.",
+        f"Median of {plan.repetitions} repetitions (throughput spread min–max in brackets); ratio = ours / iipsrv; "
+        "CPU: seconds of user + system time of all the server's processes per 1,000 answers.",
         "",
-        "| workload | iipsrv | ours (/iiif/2/) | ratio | target | ours p99 ms | iipsrv p99 ms | ours /iiif/3/ |",
+        "| workload | iipsrv req/s | p50 / p99 ms | ours req/s (/iiif/2/) | p50 / p99 ms | ratio | target | "
+        "CPU s per 1,000: iipsrv / ours |",
         "|---|---|---|---|---|---|---|---|",
     ]
     loads = recorder.loads
-    for measure, target in (("tiles c16 first pass", 1.0), ("tiles c4 cold", 1.0), ("tiles c4 warm", 1.0), ("tiles c16 cold", 1.0),
-                            ("tiles c16 warm", 1.0), ("jp2 tiles c4", 2.0), ("info.json c16", 0.5)):
+    for measure, target in THROUGHPUT_TARGETS.items():
         ours, theirs = loads[(measure, "ours")], loads[(measure, "iipsrv")]
-        ratio = statistics.median(r.per_second for r in ours) / statistics.median(r.per_second for r in theirs)
-        v3 = format_throughput(loads[(measure.replace("warm", "v3"), "ours")]) if measure.endswith("warm") else ""
-        p99_met = statistics.median(r.p99_ms for r in ours) <= statistics.median(r.p99_ms for r in theirs)
-        p99_verdict = f"; p99 {'✅' if p99_met else '❌'} ≤ iipsrv" if measure.startswith("tiles") else ""
+        ratio = throughput_ratio(recorder, measure)
+        target_cell = verdict(ratio, target, True) if target else ""
+        if measure in P99_TARGETS:
+            p99_met = median_p99(recorder, measure, "ours") <= median_p99(recorder, measure, "iipsrv")
+            target_cell += f"; p99 {'✅' if p99_met else '❌'} ≤ iipsrv"
         lines.append(
-            f"| {measure} (req/s) | {format_throughput(theirs)} | {format_throughput(ours)} | {ratio:.2f} | "
-            f"{verdict(ratio, target, True)}{p99_verdict} | {format_p99(ours)} | {format_p99(theirs)} | {v3} |"
+            f"| {measure} | {format_throughput(theirs)} | {format_latency(theirs)} | {format_throughput(ours)} | "
+            f"{format_latency(ours)} | {ratio:.2f} | {target_cell} | "
+            f"{cpu_per_thousand(theirs):.2f} / {cpu_per_thousand(ours):.2f} |"
         )
-    for measure, _ in sorted(recorder.latencies.items()):
-        if measure[1] != "ours":
+    v3 = loads[(REPEATED_V3, "ours")]
+    lines.append(f"| {REPEATED_V3} | | | {format_throughput(v3)} | {format_latency(v3)} | | | {cpu_per_thousand(v3):.2f} |")
+    for name, kind in sorted(recorder.latencies):
+        if kind != "ours":
             continue
-        name = measure[0]
         ours = recorder.latencies[(name, "ours")]
-        theirs = recorder.latencies[(name, "iipsrv")]
+        theirs = recorder.latencies.get((name, "iipsrv"))
+        if not theirs:
+            continue
         ratio = statistics.median(ours) / statistics.median(theirs)
         middle_ours, low_ours, high_ours = median_spread([s * 1000 for s in ours])
         middle_theirs, low_theirs, high_theirs = median_spread([s * 1000 for s in theirs])
         lines.append(
-            f"| cold {name} (ms, median of {len(ours)}) | {middle_theirs:,.0f} ({low_theirs:,.0f}–{high_theirs:,.0f}) | "
-            f"{middle_ours:,.0f} ({low_ours:,.0f}–{high_ours:,.0f}) | {ratio:.2f} | {verdict(ratio, 1.0, False)} | | | |"
+            f"| cold {name} (ms, median of {len(ours)}) | {middle_theirs:,.0f} ({low_theirs:,.0f}–{high_theirs:,.0f}) | | "
+            f"{middle_ours:,.0f} ({low_ours:,.0f}–{high_ours:,.0f}) | | {ratio:.2f} | {verdict(ratio, 1.0, False)} | |"
         )
     mib = 1024 * 1024
     lines.append(
         f"| peak memory, all processes (MiB) | {recorder.peak_rss['iipsrv'] / mib:,.0f} "
-        f"({recorder.processes['iipsrv']} processes, largest {recorder.peak_process_rss['iipsrv'] / mib:.0f}) | "
+        f"({recorder.processes['iipsrv']} processes, largest {recorder.peak_process_rss['iipsrv'] / mib:.0f}) | | "
         f"{recorder.peak_rss['ours'] / mib:,.0f} ({recorder.processes['ours']} processes, largest "
-        f"{recorder.peak_process_rss['ours'] / mib:.0f}) | {recorder.peak_rss['ours'] / recorder.peak_rss['iipsrv']:.2f} | "
-        f"ours ≤ 1024 MiB {'✅' if recorder.peak_rss['ours'] <= 1024 * mib else '❌'} | | | |"
+        f"{recorder.peak_process_rss['ours'] / mib:.0f}) | | {recorder.peak_rss['ours'] / recorder.peak_rss['iipsrv']:.2f} | "
+        f"ours ≤ 1024 MiB {'✅' if recorder.peak_rss['ours'] <= 1024 * mib else '❌'} | |"
     )
     ours_bytes = statistics.median(recorder.body_bytes["ours"])
     theirs_bytes = statistics.median(recorder.body_bytes["iipsrv"])
-    lines.append(f"| bytes per tile (mean body) | {theirs_bytes:,.0f} | {ours_bytes:,.0f} | "
-                 f"{ours_bytes / theirs_bytes:.2f} | | | | |")
-    ours_cpu = statistics.median(r.per_cpu_second for r in loads[("tiles c16 warm", "ours")])
-    theirs_cpu = statistics.median(r.per_cpu_second for r in loads[("tiles c16 warm", "iipsrv")])
-    lines.append(f"| tiles per server CPU-second (c16 warm) | {theirs_cpu:,.0f} | {ours_cpu:,.0f} | "
-                 f"{ours_cpu / theirs_cpu:.2f} | | | | |")
-    errors = {kind: sum(r.errors for (_, k), results in loads.items() if k == kind for r in results) for kind in SERVERS}
-    lines += ["", f"Failed requests: iipsrv {errors['iipsrv']}, ours {errors['ours']}. Tiles: {DISTINCT_TILES:,} "
-              f"distinct OpenSeadragon tile URLs over the 16k and 40k pyramidal TIFFs, all scale factors, shuffled; "
-              f"{plan.tile_seconds:g} s per pass, each pass after a fresh server start (cold) and again (warm); "
-              "a pass walks the list again and again, so after the first walk both servers answer from their "
-              "caches what fits (iipsrv's tile cache gets the memory our worker keeps responses in: "
-              f"{CACHE_BYTES_PER_PROCESS // 1_000_000} MB per process). First pass: each URL once, on a fresh "
-              "server, so no cache helps. "
-              f"JPEG 2000: {DISTINCT_TILES:,} tile URLs of the 16k and 40k JP2s, {plan.short_seconds * 2:g} s. "
-              "Cold requests: the first request of each kind to a freshly started server (the files are in the "
-              "OS page cache for both)."]
+    lines.append(f"| bytes per tile (mean body) | {theirs_bytes:,.0f} | | {ours_bytes:,.0f} | | "
+                 f"{ours_bytes / theirs_bytes:.2f} | | |")
+    errors = {kind: recorder.failed_cold[kind] + sum(r.errors for (_, k), results in loads.items() if k == kind
+                                                      for r in results) for kind in SERVERS}
+    tile_urls = plan.tile_copies * plan.tiles_per_master
+    lines += ["", f"Failed requests: iipsrv {errors['iipsrv']}, ours {errors['ours']}. "
+              f"Distinct: each pass requests only URLs never requested from either server, each once: its own "
+              f"identifiers, hard links of the masters made for the pass. Tiles: {plan.tile_copies} copies of the "
+              f"16k and 40k pyramidal TIFFs (taken in turn) × {plan.tiles_per_master:,} OpenSeadragon tile URLs of "
+              f"a viewer session on each (all scale factors, shuffled), the copies interleaved: {tile_urls:,} URLs "
+              f"for at most {plan.distinct_seconds:g} s; JPEG 2000: {plan.jp2_copies} copies of the 16k and 40k JP2s, "
+              f"{plan.jp2_seconds:g} s; info.json: {plan.info_identifiers:,} identifiers (TIFF copies), at most "
+              f"{plan.distinct_seconds:g} s. A pass that runs out of URLs before its time is timed by Little's law "
+              "(requests × mean latency / connections). Repeated (cache hits): the "
+              f"{plan.tiles_per_master:,} tile URLs of the 16k master cycled for {plan.repeated_seconds:g} s on the same server after the distinct passes, so "
+              "after the first walk both servers answer from their caches (iipsrv's tile cache gets the memory "
+              f"our worker keeps responses in: {CACHE_BYTES_PER_PROCESS // 1_000_000} MB per process); "
+              f"one info.json repeated for {max(1, round(plan.repeated_seconds / 2))} s. Cold requests: the first request of each "
+              "kind to a freshly started server (the files are in the OS page cache for both)."]
     return "\n".join(lines) + "\n"
 
 
@@ -364,37 +468,54 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=REPO_ROOT / "bench" / "cache",
                         help="folder for the generated masters (kept between runs)")
-    parser.add_argument("--output", type=Path, default=REPO_ROOT / "bench" / "results" / "latest.md",
-                        help="the markdown table; raw figures go to results/raw/ beside it")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="the markdown table (default bench/results/latest.md); raw figures go to raw/ beside it")
     parser.add_argument("--repetitions", type=int, default=3)
-    parser.add_argument("--tile-seconds", type=float, default=20.0)
-    parser.add_argument("--short-seconds", type=float, default=5.0, help="info.json pass; half the JP2 and v3 passes")
+    parser.add_argument("--distinct-seconds", type=int, default=6, help="limit of a distinct tile or info.json pass")
+    parser.add_argument("--jp2-seconds", type=int, default=10, help="limit of a distinct JPEG 2000 pass")
+    parser.add_argument("--repeated-seconds", type=int, default=8, help="a repeated tile pass; half for info.json")
+    parser.add_argument("--tile-copies", type=int, default=12, help="copies of the TIFF masters per distinct tile pass")
+    parser.add_argument("--jp2-copies", type=int, default=4, help="copies of the JP2 masters per distinct pass")
+    parser.add_argument("--info-identifiers", type=int, default=12_000, help="identifiers per distinct info.json pass")
     parser.add_argument("--cold-starts", type=int, default=2, help="fresh server starts per repetition for cold requests")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--threads", type=int, default=Settings().threads, help="threads per worker of our server")
     parser.add_argument("--jpeg-quality", type=int, default=85)
     parser.add_argument("--no-readme", dest="update_readme", action="store_false",
                         help="leave the README's Performance table as it is")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run (about a minute): small masters under CACHE/quick, 1 repetition of 1 s "
+                             "passes, no fleet rows; writes CACHE/quick/latest.md, never the README")
     arguments = parser.parse_args(argv)
     # A SIGTERM or a closed terminal must still run the finally blocks that stop the servers.
     for signal_number in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signal_number, lambda number, _: sys.exit(128 + number))
-    plan = Plan(arguments.repetitions, arguments.tile_seconds, arguments.short_seconds, arguments.cold_starts,
-                arguments.workers, arguments.threads, arguments.jpeg_quality)
-    images = arguments.cache / "images"
-    ensure_masters(images)
+    if arguments.quick:
+        cache = arguments.cache / "quick"
+        plan = Plan(repetitions=1, distinct_seconds=1, jp2_seconds=1, repeated_seconds=1, cold_starts=1,
+                    workers=arguments.workers, threads=arguments.threads, jpeg_quality=arguments.jpeg_quality,
+                    tiles_per_master=40, tile_copies=2, jp2_copies=2, info_identifiers=200, master_divisor=8)
+    else:
+        cache = arguments.cache
+        plan = Plan(arguments.repetitions, arguments.distinct_seconds, arguments.jp2_seconds,
+                    arguments.repeated_seconds, arguments.cold_starts, arguments.workers, arguments.threads,
+                    arguments.jpeg_quality, tiles_per_master=2000, tile_copies=arguments.tile_copies,
+                    jp2_copies=arguments.jp2_copies, info_identifiers=arguments.info_identifiers, master_divisor=1)
+    output = arguments.output or (cache / "latest.md" if arguments.quick else REPO_ROOT / "bench" / "results" / "latest.md")
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="iiif-bench-") as scratch:
-        recorder = Bench(plan, images.resolve(), Path(scratch)).run()
+    with run_folders(cache, plan.master_divisor) as (images, work):
+        recorder = Bench(plan, images, work).run()
     machine = machine_description()
     table = report(recorder, plan, machine)
-    arguments.output.parent.mkdir(parents=True, exist_ok=True)
-    arguments.output.write_text(f"# Benchmark: iiif-archive vs IIPImage\n\n{table}")
-    raw = arguments.output.parent / "raw" / f"{machine['date'].replace(' ', '_').replace(':', '')}.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(f"# Benchmark: iiif-archive vs IIPImage\n\n{table}")
+    raw = output.parent / "raw" / f"{machine['date'].replace(' ', '_').replace(':', '')}.json"
     raw.parent.mkdir(parents=True, exist_ok=True)
     raw.write_text(json.dumps({"machine": machine, "plan": asdict(plan), **raw_results(recorder)}, indent=1))
     print(table)
-    print(f"wrote {arguments.output} and {raw} in {(time.monotonic() - started) / 60:.1f} min")
+    print(f"wrote {output} and {raw} in {(time.monotonic() - started) / 60:.1f} min")
+    if arguments.quick:
+        return 0
     if arguments.update_readme:
         readme = REPO_ROOT / "README.md"
         print(f"updated {readme}" if update_readme(readme, table) else f"{readme} has no benchmark markers to update")

@@ -123,3 +123,30 @@ def centre_region(image: TiledImage, edge: int) -> str:
     """A full-resolution ``edge`` x ``edge`` region at the document's centre (IIIF region syntax)."""
     x, y = (image.width - edge) // 2, (image.height - edge) // 2
     return f"{x},{y},{edge},{edge}"
+
+
+@dataclass(frozen=True)
+class MasterCopy:
+    """An identifier no server was asked about before, naming a hard link of a benchmark master."""
+
+    identifier: str
+    master: str
+
+
+def distinct_copies(label: str, masters: tuple[str, ...], count: int) -> tuple[MasterCopy, ...]:
+    """``count`` fresh identifiers for the pass ``label``, taking the masters in turn.
+
+    Every pass gets a label of its own (repetition, server, workload), so no identifier, and hence
+    no URL, is shared between passes or servers: each answer has to be made, none can be replayed.
+    """
+    return tuple(MasterCopy(f"{label}-{index:05d}", masters[index % len(masters)]) for index in range(count))
+
+
+def distinct_tile_walk(copies: tuple[MasterCopy, ...], sessions: dict[str, tuple[TiledImage, list[TileRequest]]],
+                       version: int) -> list[str]:
+    """``identifier/region/size/rotation/quality.format`` of every copy's viewer session, the copies
+    interleaved as many readers opening different documents at once would be. No path repeats."""
+    return interleave(*[
+        [f"{copy.identifier}/{tile_path(sessions[copy.master][0], tile, version)}" for tile in sessions[copy.master][1]]
+        for copy in copies
+    ])

@@ -14,7 +14,9 @@ from typing import Any, ClassVar
 
 import pyvips
 from flask import Flask
+from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
+from gunicorn.http import wsgi as gunicorn_wsgi
 from gunicorn.workers.gthread import ThreadWorker
 
 from iiif_server.metrics import UncountedMetrics
@@ -23,6 +25,38 @@ from iiif_server.request import ApiVersion, parse_image_path
 from iiif_server.settings import Settings
 from iiif_server.sources.filesystem import FileSystemSource
 from iiif_server.web.security import with_bound_host
+
+
+class SingleSendResponse(gunicorn_wsgi.Response):
+    """gunicorn's response, sending the status line and headers together with a body that comes whole.
+
+    gunicorn sends headers and body in two writes, so a worker killed between them leaves the client
+    a cut answer: headers without their body (seen through nginx in tests/web/test_fleet.py's kill
+    test). A tile, an info.json or an error is one bytes object of the declared Content-Length: it
+    now goes out in one send with its headers, and is either delivered or not begun. Streamed and
+    chunked answers keep gunicorn's writes.
+    """
+
+    _held_headers: bytes | None = None
+    _whole_body_follows = False
+
+    def write(self, arg: bytes) -> None:
+        self._whole_body_follows = (not self.headers_sent and not self.chunked and not self._omits_body
+                                    and 0 < len(arg) == self.response_length)
+        super().write(arg)
+
+    def send_headers(self) -> None:
+        if self.headers_sent or not self._whole_body_follows:
+            super().send_headers()
+            return
+        lines = [*self.default_headers(), *(f"{name}: {value}\r\n" for name, value in self.headers)]
+        self._held_headers = gunicorn_util.to_bytestring(f"{''.join(lines)}\r\n", "latin-1")
+        self.headers_sent = True
+
+    def _emit_body(self, data: bytes) -> None:
+        if self._held_headers is not None:
+            data, self._held_headers = self._held_headers + data, None
+        super()._emit_body(data)
 
 
 class BalancedThreadWorker(ThreadWorker):
@@ -58,6 +92,9 @@ class BalancedThreadWorker(ThreadWorker):
             self._slot = free[0] if free else None  # a worker added by TTIN stays out of the balance
             if self._slot is not None:
                 self.table[2 * self._slot], self.table[2 * self._slot + 1] = os.getpid(), 0
+        # gthread's handle_request makes its responses through this module attribute; set in the
+        # forked worker only, before it serves.
+        gunicorn_wsgi.Response = SingleSendResponse
         super().init_process()
 
     @property

@@ -8,7 +8,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/install.sh
-DEBIAN_PACKAGES+=(iipimage-server lighttpd wrk)
 install_debian_packages
 install_python_env
 # exec: signals reach the runner itself, whose handlers stop every server it started, by PID.

@@ -13,6 +13,7 @@ DEBIAN_PACKAGES=(
   libmagic1
   chromium
   nginx  # in front of several servers: `iiif-archive deploy nginx`, tests/web/test_fleet.py
+  iipimage-server lighttpd wrk  # the benchmark against IIPImage (bash scripts/bench.sh; tests/test_bench_run.py)
 )
 
 install_debian_packages() {

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from bench.workload import TiledImage, TileRequest, centre_region, interleave, tile_grid, tile_path, viewer_session_tiles
+from bench.workload import (
+    MasterCopy,
+    TiledImage,
+    TileRequest,
+    centre_region,
+    distinct_copies,
+    distinct_tile_walk,
+    interleave,
+    tile_grid,
+    tile_path,
+    viewer_session_tiles,
+)
 
 DECREE = TiledImage(16_000, 12_000, 256, (1, 2, 4, 8, 16, 32, 64))
 SMALL = TiledImage(200, 150, 256, (1,))
@@ -50,3 +61,25 @@ def test_interleave_alternates_and_keeps_the_rest():
 
 def test_centre_region_is_centred():
     assert centre_region(DECREE, 2048) == "6976,4976,2048,2048"
+
+
+def test_distinct_copies_take_the_masters_in_turn_under_names_of_their_own_pass():
+    first = distinct_copies("r0-ours-tiles-c4", ("archive-16k", "archive-40k"), 3)
+    assert first == (
+        MasterCopy("r0-ours-tiles-c4-00000", "archive-16k"),
+        MasterCopy("r0-ours-tiles-c4-00001", "archive-40k"),
+        MasterCopy("r0-ours-tiles-c4-00002", "archive-16k"),
+    )
+    second = distinct_copies("r0-iipsrv-tiles-c4", ("archive-16k", "archive-40k"), 3)
+    assert not {copy.identifier for copy in first} & {copy.identifier for copy in second}
+
+
+def test_a_distinct_walk_requests_every_tile_of_every_copy_once_copies_interleaved():
+    sessions = {"decree": (DECREE, viewer_session_tiles(DECREE, 50, seed=3)),
+                "small": (SMALL, viewer_session_tiles(SMALL, 1, seed=0))}
+    copies = distinct_copies("pass", ("decree", "small"), 4)
+    walk = distinct_tile_walk(copies, sessions, version=2)
+    assert len(walk) == len(set(walk)) == 2 * 50 + 2 * 1
+    assert [path.split("/")[0] for path in walk[:4]] == [copy.identifier for copy in copies]
+    assert walk[2 * 2:][:2] == [f"pass-00000/{tile_path(DECREE, sessions['decree'][1][1], 2)}",
+                                f"pass-00002/{tile_path(DECREE, sessions['decree'][1][1], 2)}"]

@@ -165,3 +165,62 @@ def test_a_replaced_worker_leaves_the_balance_to_the_live_ones(image_root: Path)
         for connection in connections:
             connection.close()
         stop_server(server)
+
+
+class RecordingSocket:
+    """What gunicorn's response writes, one entry per send."""
+
+    def __init__(self) -> None:
+        self.sends: list[bytes] = []
+
+    def sendall(self, data: bytes) -> None:
+        self.sends.append(bytes(data))
+
+
+def gunicorn_response(request_line: bytes) -> tuple[RecordingSocket, object]:
+    from gunicorn.config import Config
+    from gunicorn.http import wsgi
+    from gunicorn.http.message import Request
+    from gunicorn.http.unreader import IterUnreader
+
+    from iiif_server.wsgi import SingleSendResponse
+
+    config = Config()
+    request = Request(config, IterUnreader([request_line + b"\r\nHost: localhost\r\n\r\n"]), ("127.0.0.1", 5000), 1)
+    sock = RecordingSocket()
+    response, _environ = wsgi.create(request, sock, ("127.0.0.1", 5000), ("127.0.0.1", 8000), config,
+                                     response_class=SingleSendResponse)
+    return sock, response
+
+
+def test_a_whole_body_goes_out_in_one_send_with_its_headers():
+    sock, response = gunicorn_response(b"GET /iiif/3/a/full/max/0/default.jpg HTTP/1.1")
+    response.start_response("200 OK", [("Content-Type", "image/jpeg"), ("Content-Length", "5")])
+    response.write(b"\xff\xd8\xff\xd9!")
+    response.close()
+    assert len(sock.sends) == 1
+    head, body = sock.sends[0].split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\nContent-Length: 5" in head
+    assert body == b"\xff\xd8\xff\xd9!"
+
+
+@pytest.mark.parametrize(("headers", "chunks"), [
+    pytest.param([("Content-Length", "6")], [b"abc", b"def"], id="body in several pieces"),
+    pytest.param([], [b"abc", b"def"], id="chunked, no length"),
+])
+def test_streamed_answers_keep_their_separate_sends(headers, chunks):
+    sock, response = gunicorn_response(b"GET /viewer/ HTTP/1.1")
+    response.start_response("200 OK", [("Content-Type", "text/plain"), *headers])
+    for chunk in chunks:
+        response.write(chunk)
+    response.close()
+    assert sock.sends[0].endswith(b"\r\n\r\n"), "headers first, on their own"
+    assert b"".join(sock.sends).count(b"abc") == 1 and len(sock.sends) >= 3
+
+
+def test_a_head_answer_sends_its_headers_only():
+    sock, response = gunicorn_response(b"HEAD /iiif/3/a/info.json HTTP/1.1")
+    response.start_response("200 OK", [("Content-Type", "application/ld+json"), ("Content-Length", "5")])
+    response.write(b"{...}")
+    response.close()
+    assert len(sock.sends) == 1 and sock.sends[0].endswith(b"\r\n\r\n")
