@@ -36,8 +36,10 @@ from iiif_server.settings import Settings
 from iiif_server.sources import open_source
 
 APP_PATH = "iiif_server.render_pool:HeavyRenderApp"
-# gunicorn's dirty protocol carries at most 64 MB per message; a 40 Mpx PNG can be more.
-CHUNK_BYTES = 8 * 1024 * 1024
+# gunicorn's dirty protocol carries at most 64 MB per message (a 40 Mpx PNG can be more), and its
+# client gathers each message by concatenating what each recv returns, holding the worker's GIL:
+# messages of about one socket buffer each keep that linear (8 MB ones held tiles up for 100s of ms).
+CHUNK_BYTES = 256 * 1024
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 log = logging.getLogger(__name__)
