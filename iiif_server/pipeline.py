@@ -4,7 +4,8 @@ derivative cache -> render. Views call it; it calls each part in this order and 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -171,9 +172,23 @@ class ImagePipeline:
         master = self.source.locate(identifier)
         info = self.info_cache.get(identifier, master.fingerprint)
         if info is None:
-            info = probe(self.source, master, self.tile_size)
+            with self._store_failures_surfaced():
+                info = probe(self.source, master, self.tile_size)
             self.info_cache.put(identifier, info)
         return master, info
+
+    @contextmanager
+    def _store_failures_surfaced(self) -> Iterator[None]:
+        """A decoder reading through the source sees an object store that did not answer only as
+        a short read, and reports the master unreadable: that is the store's 503, not a 500."""
+        started = time.monotonic()
+        try:
+            yield
+        except MasterUnreadable:
+            failure = self.source.store_failure_since(started)
+            if failure is not None:
+                raise failure from None
+            raise
 
     def describe(self, identifier: str) -> MasterDescription | None:
         """The master behind ``identifier`` as a listing shows it; None when there is none."""
@@ -247,6 +262,10 @@ class ImagePipeline:
 
     def render_pixels(self, prepared: PreparedImage) -> bytes:
         """Decode and encode the response (no cache, no lane), on the calling thread."""
+        with self._store_failures_surfaced():
+            return self._decode_and_encode(prepared)
+
+    def _decode_and_encode(self, prepared: PreparedImage) -> bytes:
         plan, master = prepared.plan, prepared.master
         layout = prepared.info.jpeg2000_layout
         path = self.source.local_path(master) if plan.reader is LevelReader.JPEG2000_REGION else None
