@@ -49,6 +49,8 @@ READ_AHEAD_BYTES = 32 * 1024 * 1024
 # in a few blocks, so this holds the headers of hundreds of masters.
 BLOCK_CACHE_BYTES = 32 * 1024 * 1024
 LOCATIONS_KEPT = 65_536
+# Keys one LIST request returns (S3's most).
+LIST_PAGE_KEYS = 1000
 RETRIES = 3
 ETAG_UNSAFE = re.compile(r"[^0-9A-Za-z_-]")
 # obstore 0.12 raises the builtin FileNotFoundError for a missing key; its own class is kept for
@@ -101,19 +103,28 @@ class ObjectStoreSource:
                 return Master(identifier, candidate, suffix, Fingerprint(meta["size"], modified_ns, etag))
         return None
 
-    def identifiers(self) -> list[str]:
-        """Identifiers of every master below the prefix, sorted (one LIST per 1000 keys)."""
-        found = set()
+    def identifiers_page(self, after: str, count: int) -> tuple[list[str], str | None]:
+        """Up to ``count`` identifiers of masters whose keys sort after the name ``after`` (below
+        the prefix; "" for the first page), in key order, and the name the next page starts after
+        (None on the last page). One LIST per 1000 keys read, which stops once the page is full:
+        a bucket of millions of masters is never listed whole."""
+        found: dict[str, None] = {}  # ordered
         prefix = self.root.key("")
+        last_read = None
         try:
-            for batch in obstore.list(self.store, prefix=self.root.prefix or None, chunk_size=1000):
+            for batch in obstore.list(self.store, prefix=self.root.prefix or None,
+                                      offset=prefix + after if after else None, chunk_size=LIST_PAGE_KEYS):
                 for entry in batch:
-                    stem, dot, suffix = entry["path"][len(prefix) :].rpartition(".")
+                    name = entry["path"][len(prefix) :]
+                    stem, dot, suffix = name.rpartition(".")
                     if dot and f".{suffix.lower()}" in MASTER_SUFFIXES and not stem.startswith(".") and "/." not in stem:
-                        found.add(stem)
+                        if stem not in found and len(found) == count:
+                            return list(found), last_read
+                        found[stem] = None
+                    last_read = name
         except Exception as error:  # obstore raises its own hierarchy, all store failures
             raise _unavailable(error) from None
-        return sorted(found)
+        return list(found), None
 
     def problem(self) -> str | None:
         """Why masters cannot be read from the store (unreachable, refused), or None."""
