@@ -2,11 +2,13 @@
 
 Eight clients keep asking for a 6,000 px wide PNG of the demo map, rotated (about 1 s of CPU
 each), while wrk walks plain 256 px tiles of the same map once each. It runs three phases on a
-fresh server each: tiles alone, tiles beside the heavy clients with the heavy-request lane, and
-the same with the lane off (``heavy_output_pixels`` at ``max_area``: nothing counts as heavy),
-which is how the server behaved before the lane. It prints the tile latencies and what happened to
-every heavy request: answered (200), refused with 503 and Retry-After, or dropped (any other
-answer or a connection error). Heavy clients honour Retry-After, as a well-behaved client would.
+fresh server each: tiles alone, tiles beside the heavy clients (the lane sends them to the
+server's render processes at idle priority, render_pool.py), and the same with the lane off
+(``heavy_output_pixels`` at ``max_area``: nothing counts as heavy, every render runs on the
+workers' threads), which is how the server behaved before the lane. It prints the tile latencies,
+the load average of the machine, and what happened to every heavy request: answered (200),
+refused with 503 (with Retry-After by the lane, or past its deadline), or dropped (any other answer
+or a connection error). Heavy clients honour Retry-After, as a well-behaved client would.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -37,11 +40,19 @@ TILE_CONNECTIONS = 4
 DISTINCT_TILES = 4000
 
 
+ANSWERED, REFUSED, PAST_DEADLINE = "answered 200", "refused 503 with Retry-After", "503 past its deadline"
+
+
 @dataclass(frozen=True)
 class PhaseResult:
     name: str
     tiles: LoadResult
     heavy: dict[str, int]  # outcome -> count
+    load_average: float  # of the machine (1 minute) at the end of the phase
+
+    @property
+    def dropped(self) -> int:
+        return sum(count for outcome, count in self.heavy.items() if outcome.startswith("dropped"))
 
 
 def ensure_map(images: Path, scale: float) -> None:
@@ -79,12 +90,14 @@ class HeavyClients:
             try:
                 with urllib.request.urlopen(self.url(), timeout=120) as response:
                     response.read()
-                self.note("answered 200")
+                self.note(ANSWERED)
             except urllib.error.HTTPError as error:
                 retry_after = error.headers.get("Retry-After")
                 if error.code == 503 and retry_after and retry_after.isdigit():
-                    self.note("refused 503 with Retry-After")
+                    self.note(REFUSED)
                     self.stop.wait(int(retry_after))
+                elif error.code == 503 and b"deadline" in error.read():
+                    self.note(PAST_DEADLINE)
                 else:
                     self.note(f"dropped: {error.code}")
             except OSError as error:
@@ -125,11 +138,12 @@ def run_phase(name: str, images: Path, work: Path, arguments: argparse.Namespace
             tiles = run_wrk(origin, paths, work, name.replace(" ", "-"), TILE_CONNECTIONS, arguments.seconds,
                             server.cpu_seconds, once=True)
         heavy = dict(clients.outcomes)
+        load_average = os.getloadavg()[0]
     finally:
         server.stop()
     print(f"  {name:24} tiles {tiles.requests:5} p50 {tiles.p50_ms:7.1f} ms p99 {tiles.p99_ms:7.1f} ms "
-          f"errors {tiles.errors}  heavy {heavy}", flush=True)
-    return PhaseResult(name, tiles, heavy)
+          f"errors {tiles.errors}  heavy {heavy}  load {load_average:.1f}", flush=True)
+    return PhaseResult(name, tiles, heavy, load_average)
 
 
 def report(results: list[PhaseResult], arguments: argparse.Namespace) -> str:
@@ -138,15 +152,16 @@ def report(results: list[PhaseResult], arguments: argparse.Namespace) -> str:
         f"{arguments.threads} threads (+ the lane's own), {TILE_CONNECTIONS} tile connections, "
         f"8 heavy clients (`full/≈6000,/90/default.png` of the map, each URL new), {arguments.seconds:g} s a phase.",
         "",
-        "| phase | tiles | tile p50 ms | tile p99 ms | tile errors | heavy answered 200 | heavy refused 503 | heavy dropped |",
-        "|---|---|---|---|---|---|---|---|",
+        "| phase | load average | tiles | tile p50 ms | tile p99 ms | p99 / alone | tile errors | heavy answered 200 "
+        "| heavy refused 503 (Retry-After + deadline) | heavy dropped |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    alone = results[0].tiles.p99_ms
     for result in results:
-        answered = result.heavy.get("answered 200", 0)
-        refused = result.heavy.get("refused 503 with Retry-After", 0)
-        dropped = sum(count for outcome, count in result.heavy.items() if outcome.startswith("dropped"))
-        lines.append(f"| {result.name} | {result.tiles.requests} | {result.tiles.p50_ms:.1f} | {result.tiles.p99_ms:.1f} | "
-                     f"{result.tiles.errors} | {answered} | {refused} | {dropped} |")
+        ratio = f"{result.tiles.p99_ms / alone:.1f}" if alone and result.tiles.requests else ""
+        lines.append(f"| {result.name} | {result.load_average:.1f} | {result.tiles.requests} | {result.tiles.p50_ms:.1f} | "
+                     f"{result.tiles.p99_ms:.1f} | {ratio} | {result.tiles.errors} | {result.heavy.get(ANSWERED, 0)} | "
+                     f"{result.heavy.get(REFUSED, 0)} + {result.heavy.get(PAST_DEADLINE, 0)} | {result.dropped} |")
     return "\n".join(lines) + "\n"
 
 
@@ -162,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     images = arguments.cache / f"heavy-scale-{arguments.scale:g}"
     ensure_map(images, arguments.scale)
-    phases = (("tiles alone", {}, 0), ("tiles + 8 heavy, lane", {}, 8),
+    phases = (("tiles alone", {}, 0), ("tiles + 8 heavy, render pool", {}, 8),
               ("tiles + 8 heavy, no lane", {"IIIF_HEAVY_OUTPUT_PIXELS": str(Settings().max_area)}, 8))
     with tempfile.TemporaryDirectory(prefix="iiif-bench-heavy-") as scratch:
         results = [run_phase(name, images.resolve(), Path(scratch), arguments, environment, clients)

@@ -60,17 +60,18 @@ class ServerProcess:
     _stop_sampling: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def pids(self) -> list[int]:
-        """The leader and every descendant (gunicorn workers; lighttpd's iipsrv processes)."""
+        """The leader and every descendant (gunicorn workers and render processes; lighttpd's iipsrv processes)."""
         found, pending = [], [self.process.pid]
         while pending:
             pid = pending.pop()
             found.append(pid)
-            for task in _listdir(f"/proc/{pid}/task"):
-                try:
-                    pending += [int(child) for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
-                except OSError:
-                    continue
+            pending += _children(pid)
         return found
+
+    def http_worker_pids(self) -> list[int]:
+        """Our server's HTTP workers: the leader's children but the render pool's arbiter, the one
+        whose children are the heavy-render processes (iiif_server/render_pool.py)."""
+        return [child for child in _children(self.process.pid) if not _children(child)]
 
     def rss_bytes(self) -> list[int]:
         sizes = []
@@ -115,6 +116,16 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for task in _listdir(f"/proc/{pid}/task"):
+        try:
+            children += [int(child) for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+        except OSError:
+            continue
+    return children
 
 
 def _listdir(path: str) -> list[str]:

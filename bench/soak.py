@@ -356,7 +356,7 @@ class Soak:
     # -- the server -------------------------------------------------------------------------------
 
     def worker_pids(self) -> list[int]:
-        return [pid for pid in self.server.pids() if pid != self.server.process.pid]
+        return self.server.http_worker_pids()
 
     def sample_memory(self) -> None:
         while not self.stop.wait(self.plan.sample_every_seconds):

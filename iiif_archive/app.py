@@ -12,10 +12,11 @@ from manifests.serve import discovery_blueprint, presentation_blueprint
 from viewer.blueprint import viewer_blueprint
 
 
-def create_platform_app(settings: PlatformSettings | None = None, *, source: object | None = None) -> Flask:
-    """The whole platform; ``source`` replaces the file-system source as in ``create_app``."""
+def create_platform_app(settings: PlatformSettings | None = None, *, source: object | None = None,
+                        heavy_pool: object | None = None) -> Flask:
+    """The whole platform; ``source`` and ``heavy_pool`` as in ``create_app``."""
     settings = settings or PlatformSettings()
-    app = create_app(settings, source=source)
+    app = create_app(settings, source=source, heavy_pool=heavy_pool)
     if settings.presentation_root is not None:
         app.register_blueprint(presentation_blueprint(settings.presentation_root), url_prefix="/iiif/presentation")
         app.register_blueprint(discovery_blueprint(settings.presentation_root), url_prefix="/iiif/discovery")

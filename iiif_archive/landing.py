@@ -4,7 +4,8 @@ API versions and a thumbnail, then the built manifests and collections with link
 What the page lists is computed once and kept until a folder below the image root or the built
 folder, or a listed master, changes (``manifests.watch``): a request then costs at most one ``stat``
 per folder and listed master, at most every RECHECK_SECONDS, never a walk, a manifest parse or a
-header read. Masters in a bucket are listed again once the listing is ``info_cache_ttl`` seconds old.
+header read. A bucket's masters are shown a page at a time (``/?after=KEY`` follows), each page listed
+again once it is ``info_cache_ttl`` seconds old: no request lists a bucket whole.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import cachetools.func
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 
+from iiif_server.errors import BadRequest
 from iiif_server.identifiers import MASTER_SUFFIXES, identifier_for_path
 from iiif_server.pipeline import ImagePipeline
 from iiif_server.settings import ImageRoot, ObjectStoreRoot
@@ -119,18 +121,23 @@ LANDING_MAX_IMAGES = 500
 
 @dataclass(frozen=True)
 class Listing:
-    """What the page shows, apart from its URLs: the first masters, how many more, the built documents."""
+    """What the page shows, apart from its URLs: the first masters, how many more (a folder) or
+    where the next page starts (a bucket), the built documents."""
 
     images: tuple[ListedImage, ...]
     unlisted: int
     documents: tuple[ListedDocument, ...]
+    next_page_after: str | None = None
 
 
 def list_archive(image_root: ImageRoot, presentation_root: Path | None, pipeline: ImagePipeline,
-                 watch: Watch) -> Listing:
+                 watch: Watch, after: str = "") -> Listing:
+    """A folder's masters are listed whole (watched: a request costs a few stats); a bucket's a
+    page at a time, from the key ``after``: listing a bucket costs a LIST per 1000 keys."""
+    next_page_after = None
     if isinstance(image_root, ObjectStoreRoot):
-        # One LIST per 1000 keys; a bucket has no state to watch (see bucket_landing_page).
-        masters: dict[str, list[Path]] = {identifier: [] for identifier in pipeline.source.identifiers()}
+        identifiers, next_page_after = pipeline.source.identifiers_page(after, LANDING_MAX_IMAGES)
+        masters: dict[str, list[Path]] = {identifier: [] for identifier in identifiers}
     else:
         masters = find_masters(image_root, watch)
     listed = list(masters)[:LANDING_MAX_IMAGES]
@@ -142,7 +149,7 @@ def list_archive(image_root: ImageRoot, presentation_root: Path | None, pipeline
         if (image := describe_master(pipeline, identifier)) is not None:
             images.append(image)
     documents = find_published_documents(presentation_root, watch) if presentation_root else []
-    return Listing(tuple(images), len(masters) - len(listed), tuple(documents))
+    return Listing(tuple(images), len(masters) - len(listed), tuple(documents), next_page_after)
 
 
 # The listing watches a stat per folder and listed master (600 for 10,000 masters in 100 folders):
@@ -150,6 +157,10 @@ def list_archive(image_root: ImageRoot, presentation_root: Path | None, pipeline
 RECHECK_SECONDS = 2.0
 # Without a configured base_url the Host header picks it: keep the page for a few, not for any.
 RENDERED_BASE_URLS = 4
+# Pages of a bucket's listing kept (each for info_cache_ttl): the first few are the ones visited.
+BUCKET_PAGES_KEPT = 16
+# S3 keys are at most 1024 bytes of UTF-8.
+MAX_KEY_LENGTH = 1024
 
 
 class LandingPage:
@@ -165,6 +176,8 @@ class LandingPage:
             "landing.html",
             images=self.listing.images,
             unlisted=self.listing.unlisted,
+            next_page=("/?" + urlencode({"after": self.listing.next_page_after})
+                       if self.listing.next_page_after is not None else None),
             documents=self.listing.documents,
             base_url=base_url,
             viewer_link=lambda document: "/viewer/embed?" + urlencode({"manifest": base_url + document.url_path}),
@@ -178,10 +191,16 @@ def landing_blueprint(image_root: ImageRoot, presentation_root: Path | None, pip
     blueprint = Blueprint("landing", __name__, template_folder="templates", static_folder="static",
                           static_url_path="/landing/static")
     if isinstance(image_root, ObjectStoreRoot):
-        # No stat tells that a bucket changed: the listing is redone once it is older than the time
+        # No stat tells that a bucket changed: a page is listed again once it is older than the time
         # a master replaced in the bucket takes to show anyway (info_cache_ttl).
-        page = cachetools.func.ttl_cache(maxsize=1, ttl=bucket_listing_ttl)(
-            lambda: LandingPage(list_archive(image_root, presentation_root, pipeline, lambda path: None)))
+        bucket_page = cachetools.func.ttl_cache(maxsize=BUCKET_PAGES_KEPT, ttl=bucket_listing_ttl)(
+            lambda after: LandingPage(list_archive(image_root, presentation_root, pipeline, lambda path: None, after)))
+
+        def page() -> LandingPage:
+            after = request.args.get("after", "")
+            if len(after) > MAX_KEY_LENGTH:
+                raise BadRequest(f"after: a key of more than {MAX_KEY_LENGTH} characters")
+            return bucket_page(after)
     else:
         page = Watched(lambda watch: LandingPage(list_archive(image_root, presentation_root, pipeline, watch)),
                        recheck_after=RECHECK_SECONDS).get

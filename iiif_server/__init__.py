@@ -7,8 +7,11 @@ from flask import Flask
 from iiif_server.settings import Settings
 
 
-def create_app(settings: Settings | None = None, *, source: object | None = None) -> Flask:
-    """Build the Flask app. ``source`` replaces the one the image root names (tests use MemorySource)."""
+def create_app(settings: Settings | None = None, *, source: object | None = None,
+               heavy_pool: object | None = None) -> Flask:
+    """Build the Flask app. ``source`` replaces the one the image root names (tests use MemorySource);
+    ``heavy_pool`` (pipeline.HeavyPool) is the server's render processes for heavy requests, which
+    then do not render in this process (``iiif_server.wsgi`` passes it)."""
     import pyvips
 
     from iiif_server.auth.credentials import CredentialSigner
@@ -38,7 +41,7 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     app.config["IIIF_SETTINGS"] = settings
     source = source or open_source(settings)
     metrics = ServerMetrics()
-    app.extensions["iiif"] = build_pipeline(settings, source, metrics)
+    app.extensions["iiif"] = build_pipeline(settings, source, metrics, heavy_pool)
     if settings.auth_secret:
         app.extensions["iiif.credentials"] = CredentialSigner(settings.auth_secret, settings.auth_session_seconds)
         app.extensions["iiif.login_throttle"] = LoginThrottle(settings.auth_login_failures,

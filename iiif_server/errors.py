@@ -16,6 +16,18 @@ class IIIFError(Exception):
         super().__init__(reason)
         self.reason = reason.splitlines()[0] if reason else "error"
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Errors cross from the heavy-render processes (render_pool.py) whole: the subclasses'
+        # constructors take more than Exception's pickling passes back.
+        return _restore_error, (type(self), self.__dict__)
+
+
+def _restore_error(kind: type[IIIFError], state: dict[str, object]) -> IIIFError:
+    error = kind.__new__(kind)
+    Exception.__init__(error, state["reason"])
+    error.__dict__.update(state)
+    return error
+
 
 class BadRequest(IIIFError):
     """The request is malformed or impossible for this image (IIIF: 400)."""

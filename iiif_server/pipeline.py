@@ -4,8 +4,10 @@ derivative cache -> render. Views call it; it calls each part in this order and 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import pyvips
 
@@ -21,7 +23,7 @@ from iiif_server.info import ImageInfo, Level, MasterKind, ServiceLimits
 from iiif_server.metrics import DataPathMetrics
 from iiif_server.passthrough import StoredTileReader
 from iiif_server.jpeg2000 import Jpeg2000Regions
-from iiif_server.lane import HeavyLane
+from iiif_server.lane import HeavyLane, LaneCounts
 from iiif_server.plan import Box, LevelReader, RenderPlan, plan_render
 from iiif_server.probe import TIFF_SUFFIXES, probe
 from iiif_server.render import render, render_version
@@ -81,6 +83,23 @@ class DeadlineAllowances:
         return self.tile_seconds if light else self.heavy_seconds
 
 
+class HeavyRenderer(Protocol):
+    """Renders a heavy request elsewhere than on the request's thread (render_pool.py: the server's
+    low-priority render processes). Called from several threads at once, within the lane's turn."""
+
+    def render(self, prepared: PreparedImage) -> bytes:
+        """The response's bytes, as ``ImagePipeline.render_pixels`` makes them; raises IIIFError."""
+
+
+@dataclass(frozen=True)
+class HeavyPool:
+    """What the workers of one server share for heavy requests (made before they fork): the lane's
+    counts and the renderer that sends the requests to the server's render processes."""
+
+    counts: LaneCounts
+    renderer: HeavyRenderer
+
+
 class OpenedLevels:
     """Per-process LRU of opened pyvips images, one per (master, level): reopening a TIFF or JP2
     for every tile costs more than decoding the tile. Thread-safe; sequential loads are never kept."""
@@ -119,6 +138,7 @@ class ImagePipeline:
         allowances: DeadlineAllowances,
         runner: DeadlineRunner,
         heavy_lane: HeavyLane,
+        heavy_renderer: HeavyRenderer | None = None,
         derivative_cache: DerivativeCache | None = None,
     ) -> None:
         self.source = source
@@ -135,6 +155,8 @@ class ImagePipeline:
         self.allowances = allowances
         self.runner = runner
         self.heavy_lane = heavy_lane
+        # None: heavy requests render here, on the request's thread, once the lane lets them.
+        self.heavy_renderer = heavy_renderer
         self.derivative_cache = derivative_cache
 
     def locate(self, identifier: str) -> Master:
@@ -150,9 +172,23 @@ class ImagePipeline:
         master = self.source.locate(identifier)
         info = self.info_cache.get(identifier, master.fingerprint)
         if info is None:
-            info = probe(self.source, master, self.tile_size)
+            with self._store_failures_surfaced():
+                info = probe(self.source, master, self.tile_size)
             self.info_cache.put(identifier, info)
         return master, info
+
+    @contextmanager
+    def _store_failures_surfaced(self) -> Iterator[None]:
+        """A decoder reading through the source sees an object store that did not answer only as
+        a short read, and reports the master unreadable: that is the store's 503, not a 500."""
+        started = time.monotonic()
+        try:
+            yield
+        except MasterUnreadable:
+            failure = self.source.store_failure_since(started)
+            if failure is not None:
+                raise failure from None
+            raise
 
     def describe(self, identifier: str) -> MasterDescription | None:
         """The master behind ``identifier`` as a listing shows it; None when there is none."""
@@ -192,7 +228,10 @@ class ImagePipeline:
             raise Forbidden(f"image {request.identifier!r} is restricted")
         restricted = is_restricted(self.access.rule_for(request.identifier))
         plan = plan_render(request, info, self.limits)
-        deadline = Deadline.after(self.allowances.for_plan(plan), started)
+        # What the heavy-request lane takes waits for a slot and renders at idle priority: never a tile's deadline.
+        allowance = (self.allowances.heavy_seconds if self.heavy_lane.is_heavy(plan.output_pixels)
+                     else self.allowances.for_plan(plan))
+        deadline = Deadline.after(allowance, started)
         return PreparedImage(master, info, plan, self.jpeg_quality, self.render_version, deadline, restricted)
 
     def produce(self, prepared: PreparedImage) -> bytes:
@@ -213,14 +252,20 @@ class ImagePipeline:
                 return cached
         if self.heavy_lane.is_heavy(plan.output_pixels):
             with self.heavy_lane.turn():
-                data = self._render(prepared)
+                data = (self.heavy_renderer.render(prepared) if self.heavy_renderer is not None
+                        else self.render_pixels(prepared))
         else:
-            data = self._render(prepared)
+            data = self.render_pixels(prepared)
         if cache is not None:
             cache.put(prepared.cache_key, data)
         return data
 
-    def _render(self, prepared: PreparedImage) -> bytes:
+    def render_pixels(self, prepared: PreparedImage) -> bytes:
+        """Decode and encode the response (no cache, no lane), on the calling thread."""
+        with self._store_failures_surfaced():
+            return self._decode_and_encode(prepared)
+
+    def _decode_and_encode(self, prepared: PreparedImage) -> bytes:
         plan, master = prepared.plan, prepared.master
         layout = prepared.info.jpeg2000_layout
         path = self.source.local_path(master) if plan.reader is LevelReader.JPEG2000_REGION else None
@@ -245,8 +290,10 @@ class ImagePipeline:
         return render(level_image, plan, self.jpeg_quality, prepared.deadline)
 
 
-def build_pipeline(settings: Settings, source: ImageSource, metrics: DataPathMetrics) -> ImagePipeline:
-    """The data path as ``settings`` configure it, reading masters from ``source``, counting into ``metrics``."""
+def build_pipeline(settings: Settings, source: ImageSource, metrics: DataPathMetrics,
+                   heavy_pool: HeavyPool | None = None) -> ImagePipeline:
+    """The data path as ``settings`` configure it, reading masters from ``source``, counting into
+    ``metrics``; heavy requests go to ``heavy_pool`` when given, else render in this process."""
     derivative_cache: DerivativeCache | None = (
         MemoryDerivativeCache(settings.derivative_cache_bytes) if settings.derivative_cache_bytes else None
     )
@@ -270,6 +317,7 @@ def build_pipeline(settings: Settings, source: ImageSource, metrics: DataPathMet
         # can still run while as many abandoned ones are stuck in system calls.
         runner=DeadlineRunner(2 * (settings.threads + settings.heavy_slots + settings.heavy_queue)),
         heavy_lane=HeavyLane(settings.heavy_output_pixels, settings.heavy_slots, settings.heavy_queue,
-                             settings.heavy_wait_seconds),
+                             settings.heavy_wait_seconds, heavy_pool.counts if heavy_pool is not None else None),
+        heavy_renderer=heavy_pool.renderer if heavy_pool is not None else None,
         derivative_cache=derivative_cache,
     )

@@ -19,8 +19,10 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.http import wsgi as gunicorn_wsgi
 from gunicorn.workers.gthread import ThreadWorker
 
+from iiif_server.lane import LaneCounts
 from iiif_server.metrics import UncountedMetrics
-from iiif_server.pipeline import build_pipeline
+from iiif_server.pipeline import HeavyPool, build_pipeline
+from iiif_server.render_pool import APP_PATH as HEAVY_RENDER_APP, PoolAddress, PooledRenderer
 from iiif_server.request import ApiVersion, parse_image_path
 from iiif_server.settings import Settings
 from iiif_server.sources.filesystem import FileSystemSource
@@ -114,11 +116,15 @@ class BalancedThreadWorker(ThreadWorker):
 
 
 class _GunicornServer(BaseApplication):
-    def __init__(self, settings: Settings, host: str, port: int, app_factory: Callable[[Settings], Flask]) -> None:
+    def __init__(self, settings: Settings, host: str, port: int, app_factory: Callable[..., Flask]) -> None:
         self.settings = settings
         self.app_factory = app_factory
         self.bind = f"{host}:{port}"
         BalancedThreadWorker.share_between(settings.workers)
+        # Made before the workers fork: the heavy-request lane is the whole server's (a row per worker,
+        # and as many for the replacements of workers that exited).
+        self.heavy_pool_address = PoolAddress()
+        self.heavy_pool = HeavyPool(LaneCounts(2 * settings.workers), PooledRenderer(self.heavy_pool_address))
         super().__init__()
 
     def load_config(self) -> None:
@@ -133,10 +139,27 @@ class _GunicornServer(BaseApplication):
         self.cfg.set("timeout", 120)
         self.cfg.set("keepalive", 5)
         self.cfg.set("post_worker_init", _warm_up_worker)
-        self.cfg.set("child_exit", lambda _arbiter, worker: BalancedThreadWorker.forget(worker.pid))
+        self.cfg.set("child_exit", self._forget_worker)
+        # Heavy requests render in heavy_slots low-priority processes the arbiter supervises (render_pool.py).
+        self.cfg.set("dirty_apps", [HEAVY_RENDER_APP])
+        self.cfg.set("dirty_workers", self.settings.heavy_slots)
+        # The worker gives up at the request's deadline and the render stops there; this only
+        # catches a render process stuck in a system call.
+        self.cfg.set("dirty_timeout", self.settings.heavy_deadline_ms // 1000 + 10)
+        settings, address = self.settings, self.heavy_pool_address
+        self.cfg.set("on_dirty_starting", lambda pool_arbiter: address.set(pool_arbiter.socket_path))
+        self.cfg.set("dirty_worker_init", lambda dirty_worker: dirty_worker.apps[HEAVY_RENDER_APP].start(settings))
+        # gunicorn finds the render processes a crashed server left behind by a file named after
+        # proc_name, and stops them: one name per server, or servers on one machine stop each other's.
+        self.cfg.set("proc_name", f"iiif-server-{self.bind}")
+
+    def _forget_worker(self, _arbiter: object, worker: Any) -> None:
+        """The arbiter saw a worker exit: it no longer counts in the balance, nor its requests in the lane."""
+        BalancedThreadWorker.forget(worker.pid)
+        self.heavy_pool.counts.forget(worker.pid)
 
     def load(self):  # noqa: ANN201 - gunicorn's hook
-        return self.app_factory(self.settings)
+        return self.app_factory(self.settings, heavy_pool=self.heavy_pool)
 
 
 def _warm_up_worker(worker) -> None:  # noqa: ANN001 - gunicorn's Worker
@@ -189,7 +212,7 @@ def limit_heap_growth() -> None:
     libc.mallopt(_M_MMAP_THRESHOLD, 256 * 1024)
 
 
-def run_gunicorn(settings: Settings, host: str, port: int, app_factory: Callable[[Settings], Flask]) -> None:
+def run_gunicorn(settings: Settings, host: str, port: int, app_factory: Callable[..., Flask]) -> None:
     """Serve ``app_factory(settings)`` (the Image API alone, or the platform built on it)."""
     settings = settings.replace(trusted_hosts=with_bound_host(settings.trusted_hosts, host))
     limit_heap_growth()

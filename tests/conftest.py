@@ -156,11 +156,23 @@ class RunningServer:
         return total
 
 
+    def http_workers(self) -> list[int]:
+        """gunicorn's HTTP workers: the leader's children but the render pool's arbiter, the one
+        whose children are the heavy-render processes (iiif_server/render_pool.py)."""
+        return [child for child in _children(self.process.pid) if not _children(child)]
+
+    def render_processes(self) -> list[int]:
+        return [grandchild for child in _children(self.process.pid) for grandchild in _children(child)]
+
+
 def _children(pid: int) -> list[int]:
     children: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        children += [int(child) for child in text]
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            text = (task / "children").read_text().split()
+            children += [int(child) for child in text]
+    except OSError:
+        return []  # exited meanwhile
     return children
 
 
@@ -185,9 +197,13 @@ def start_server(image_root: Path | str, *extra_args: str, env: dict[str, str] |
             raise RuntimeError(f"server exited: {log[-2000:]}")
         try:
             requests.get(base_url + "/iiif/3/none/info.json", timeout=5)
-            return RunningServer(process, base_url, port)
         except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.1)
+            continue
+        server = RunningServer(process, base_url, port)
+        if server.render_processes():  # from here on, http_workers() tells the workers apart
+            return server
+        time.sleep(0.1)
     stop_server(RunningServer(process, base_url, port))
     raise RuntimeError("server did not start within 60 s")
 

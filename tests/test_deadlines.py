@@ -23,6 +23,7 @@ from iiif_server.info import Jpeg2000Layout
 from iiif_server.jpeg2000 import Jpeg2000Regions
 from iiif_server.pipeline import DeadlineAllowances, TILE_DEADLINE_MAX_PIXELS
 from iiif_server.plan import Box, LevelReader
+from iiif_server.request import ApiVersion, parse_image_path
 from iiif_server.settings import Settings
 from iiif_server.sources.base import Master
 from iiif_server.sources.memory import MemorySource
@@ -123,6 +124,15 @@ def plan_with(reader: LevelReader, width: int, height: int):
 def test_tiles_and_thumbnails_get_the_tile_deadline_the_rest_the_heavy_one(reader, width, height, expected):
     assert width * height <= TILE_DEADLINE_MAX_PIXELS or expected == 60.0
     assert DeadlineAllowances(tile_seconds=5.0, heavy_seconds=60.0).for_plan(plan_with(reader, width, height)) == expected
+
+
+def test_a_request_the_heavy_lane_takes_gets_the_heavy_deadline(settings: Settings) -> None:
+    pipeline = create_app(settings.replace(tile_deadline_ms=5_000, heavy_deadline_ms=60_000,
+                                           heavy_output_pixels=100_000)).extensions["iiif"]
+    small_crop_large_output = parse_image_path("grid-tiff/0,0,256,256/^800,/0/default.png", ApiVersion.V3)
+    assert pipeline.prepare(small_crop_large_output).deadline.seconds == 60.0
+    tile = parse_image_path("grid-tiff/0,0,256,256/256,/0/default.jpg", ApiVersion.V3)
+    assert pipeline.prepare(tile).deadline.seconds == 5.0
 
 
 # -- through the app, with slow and stuck sources ------------------------------------------------------
@@ -242,15 +252,13 @@ def cpu_seconds(pid: int) -> float:
 def test_gunicorn_answers_503_at_the_deadline_frees_its_only_thread_and_stops_the_work(tmp_path: Path):
     """One worker with one thread: a pathological request (a 6000 px wide PNG made from noise) is
     answered 503 at its deadline, the next request is served at once, and the worker stops burning
-    CPU on the abandoned one."""
+    CPU on the abandoned one, nor does the server's render process (render_pool.py) that got it."""
     pyvips.Image.gaussnoise(3000, 2000).cast("uchar").pngsave(str(tmp_path / "noise.png"), compression=1)
     (pyvips.Image.black(64, 48, bands=3) + 90).cast("uchar").pngsave(str(tmp_path / "small.png"))
     server = start_server(tmp_path, "--workers", "1", "--threads", "1",
                           env={"IIIF_HEAVY_DEADLINE_MS": "300", "IIIF_RESPONSE_CACHE_BYTES": "0"})
     try:
-        from tests.conftest import _children
-
-        worker = _children(server.process.pid)[0]
+        (worker,) = server.http_workers()
         started = time.monotonic()
         heavy = requests.get(f"{server.base_url}/iiif/3/noise/full/^6000,/0/default.png", timeout=60)
         waited = time.monotonic() - started
@@ -258,8 +266,9 @@ def test_gunicorn_answers_503_at_the_deadline_frees_its_only_thread_and_stops_th
         assert waited < TOO_LATE_SECONDS
         assert requests.get(f"{server.base_url}/iiif/3/small/info.json", timeout=TOO_LATE_SECONDS).status_code == 200
         time.sleep(0.5)
-        before = cpu_seconds(worker)
+        busy = [worker, *server.render_processes()]
+        before = sum(map(cpu_seconds, busy))
         time.sleep(2.0)
-        assert cpu_seconds(worker) - before < 0.5, "the abandoned render kept running"
+        assert sum(map(cpu_seconds, busy)) - before < 0.5, "the abandoned render kept running"
     finally:
         stop_server(server)

@@ -170,3 +170,38 @@ def test_a_store_gone_mid_session_answers_503_and_the_server_recovers(seaweedfs:
     source.store = reachable
     for rendered_or_stored in ("700,700,256,256", "512,512,256,256"):
         assert client.get(f"/iiif/3/big/{rendered_or_stored}/256,/0/default.jpg").status_code == 200
+
+
+@pytest.fixture(scope="module")
+def flat_masters(seaweedfs: SeaweedFS, tmp_path_factory: pytest.TempPathFactory) -> ObjectStoreRoot:
+    """One master of each format libvips reads through the source's byte ranges (no stored tiles
+    to read ahead): JPEG, PNG, JPEG 2000; two of each, one to render and one never probed."""
+    folder = tmp_path_factory.mktemp("flat-s3")
+    grid = grid_image(8, 6)
+    for name in ("render", "probe"):
+        grid.jpegsave(str(folder / f"{name}-jpeg.jpg"), Q=90)
+        grid.pngsave(str(folder / f"{name}-png.png"))
+        grid.jp2ksave(str(folder / f"{name}-jp2.jp2"), tile_width=256, tile_height=256)
+    root = ObjectStoreRoot("masters", "flat")
+    seaweedfs.upload_folder(folder, root)
+    return root
+
+
+@pytest.mark.parametrize("kind", ["jpeg", "png", "jp2"])
+def test_a_master_decoded_by_libvips_while_the_store_is_down_answers_503(seaweedfs: SeaweedFS, flat_masters,
+                                                                         kind: str) -> None:
+    settings = seaweedfs.settings(flat_masters, derivative_cache_bytes=0, response_cache_bytes=0, object_store_timeout=2)
+    app = create_app(settings)
+    client, pipeline = app.test_client(), app.extensions["iiif"]
+    assert client.get(f"/iiif/3/render-{kind}/info.json").status_code == 200  # located and probed
+    pipeline.locate(f"probe-{kind}")  # located, not probed
+    reachable = pipeline.source.store
+    pipeline.source.store = open_object_store(flat_masters, settings.replace(aws_endpoint_url=f"http://127.0.0.1:{free_port()}"))
+    rendered = client.get(f"/iiif/3/render-{kind}/full/200,/0/default.jpg")
+    assert rendered.status_code == 503, rendered.text
+    assert rendered.text.startswith("the image store did not answer")
+    probed = client.get(f"/iiif/3/probe-{kind}/info.json")
+    assert probed.status_code == 503, probed.text
+    pipeline.source.store = reachable
+    assert client.get(f"/iiif/3/render-{kind}/full/200,/0/default.jpg").status_code == 200
+    assert client.get(f"/iiif/3/probe-{kind}/info.json").status_code == 200

@@ -7,6 +7,8 @@ from typing import BinaryIO, Protocol
 
 import pyvips
 
+from iiif_server.errors import StoreUnavailable
+
 
 @dataclass(frozen=True)
 class Fingerprint:
@@ -57,3 +59,8 @@ class ImageSource(Protocol):
     def local_path(self, master: Master) -> str | None:
         """A path on local disk that C libraries can open the master by, or None (they then get
         it through ``load_image``)."""
+
+    def store_failure_since(self, moment: float) -> StoreUnavailable | None:
+        """The error of a read that found the store unreachable at or after ``moment``
+        (``time.monotonic()``), if one did. libvips reading through ``load_image`` sees such a
+        read only as a short one and reports a decoding error; the caller asks this to answer 503."""

@@ -9,6 +9,7 @@ from typing import BinaryIO
 import pyvips
 
 from iiif_server.caches.lru import SizedLRU
+from iiif_server.errors import StoreUnavailable
 from iiif_server.identifiers import check_identifier, resolve_master_path
 from iiif_server.sources.base import Fingerprint, Master
 
@@ -62,6 +63,10 @@ class FileSystemSource:
 
     def local_path(self, master: Master) -> str | None:
         return master.location
+
+    def store_failure_since(self, moment: float) -> StoreUnavailable | None:
+        """Local reads have no store to fail."""
+        return None
 
 
 def _master(identifier: str, path: str, stat: os.stat_result) -> Master:

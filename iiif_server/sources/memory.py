@@ -10,7 +10,7 @@ from typing import BinaryIO
 import pyvips
 
 from iiif_server.identifiers import check_identifier
-from iiif_server.errors import NotFound
+from iiif_server.errors import NotFound, StoreUnavailable
 from iiif_server.sources.base import Fingerprint, Master
 
 
@@ -51,4 +51,8 @@ class MemorySource:
         """Local reads cost no round trip: nothing to read ahead."""
 
     def local_path(self, master: Master) -> str | None:
+        return None
+
+    def store_failure_since(self, moment: float) -> StoreUnavailable | None:
+        """Local reads have no store to fail."""
         return None

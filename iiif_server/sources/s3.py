@@ -49,6 +49,8 @@ READ_AHEAD_BYTES = 32 * 1024 * 1024
 # in a few blocks, so this holds the headers of hundreds of masters.
 BLOCK_CACHE_BYTES = 32 * 1024 * 1024
 LOCATIONS_KEPT = 65_536
+# Keys one LIST request returns (S3's most).
+LIST_PAGE_KEYS = 1000
 RETRIES = 3
 ETAG_UNSAFE = re.compile(r"[^0-9A-Za-z_-]")
 # obstore 0.12 raises the builtin FileNotFoundError for a missing key; its own class is kept for
@@ -69,6 +71,8 @@ class ObjectStoreSource:
         self.blocks: SizedLRU[bytes] = SizedLRU(BLOCK_CACHE_BYTES, size_of=len)
         self.read_ahead_ranges: SizedLRU[bytes] = SizedLRU(READ_AHEAD_BYTES, size_of=len)
         self.traffic = Traffic()
+        # The last read that found the store unreachable: (when, its error); see store_failure_since.
+        self._last_failure: tuple[float, StoreUnavailable] | None = None
         # Identifier -> (when it was located, the master or None for none).
         self._located: SizedLRU[tuple[float, Master | None]] = SizedLRU(LOCATIONS_KEPT)
 
@@ -99,19 +103,28 @@ class ObjectStoreSource:
                 return Master(identifier, candidate, suffix, Fingerprint(meta["size"], modified_ns, etag))
         return None
 
-    def identifiers(self) -> list[str]:
-        """Identifiers of every master below the prefix, sorted (one LIST per 1000 keys)."""
-        found = set()
+    def identifiers_page(self, after: str, count: int) -> tuple[list[str], str | None]:
+        """Up to ``count`` identifiers of masters whose keys sort after the name ``after`` (below
+        the prefix; "" for the first page), in key order, and the name the next page starts after
+        (None on the last page). One LIST per 1000 keys read, which stops once the page is full:
+        a bucket of millions of masters is never listed whole."""
+        found: dict[str, None] = {}  # ordered
         prefix = self.root.key("")
+        last_read = None
         try:
-            for batch in obstore.list(self.store, prefix=self.root.prefix or None, chunk_size=1000):
+            for batch in obstore.list(self.store, prefix=self.root.prefix or None,
+                                      offset=prefix + after if after else None, chunk_size=LIST_PAGE_KEYS):
                 for entry in batch:
-                    stem, dot, suffix = entry["path"][len(prefix) :].rpartition(".")
+                    name = entry["path"][len(prefix) :]
+                    stem, dot, suffix = name.rpartition(".")
                     if dot and f".{suffix.lower()}" in MASTER_SUFFIXES and not stem.startswith(".") and "/." not in stem:
-                        found.add(stem)
+                        if stem not in found and len(found) == count:
+                            return list(found), last_read
+                        found[stem] = None
+                    last_read = name
         except Exception as error:  # obstore raises its own hierarchy, all store failures
             raise _unavailable(error) from None
-        return sorted(found)
+        return list(found), None
 
     def problem(self) -> str | None:
         """Why masters cannot be read from the store (unreachable, refused), or None."""
@@ -127,7 +140,7 @@ class ObjectStoreSource:
     def load_image(self, master: Master, **load_options: object) -> pyvips.Image:
         reader = ObjectReader(self, master)
         source = pyvips.SourceCustom()
-        source.on_read(reader.read)
+        source.on_read(reader.read_for_libvips)
         source.on_seek(reader.seek)
         # pyvips keeps the source (and so the reader) referenced by the image and every image made from it.
         return pyvips.Image.new_from_source(source, "", **load_options)
@@ -147,7 +160,7 @@ class ObjectStoreSource:
         except MISSING:
             raise NotFound(f"no image with identifier {master.identifier!r}") from None
         except Exception as error:  # obstore raises its own hierarchy, all store failures
-            raise _unavailable(error) from None
+            raise self._failed_read(error) from None
         for (start, end), buffer in zip(wanted, buffers, strict=True):
             data = bytes(buffer)
             self.traffic.add(len(data))
@@ -156,14 +169,24 @@ class ObjectStoreSource:
     def local_path(self, master: Master) -> str | None:
         return None
 
+    def store_failure_since(self, moment: float) -> StoreUnavailable | None:
+        last = self._last_failure
+        return last[1] if last is not None and last[0] >= moment else None
+
+    def _failed_read(self, error: Exception) -> StoreUnavailable:
+        unavailable = _unavailable(error)
+        # One tuple, replaced whole: readers on other threads see the old one or the new one.
+        self._last_failure = (time.monotonic(), unavailable)
+        return unavailable
+
     def fetch(self, master: Master, start: int, end: int) -> bytes:
         """Bytes ``start`` to ``end`` (exclusive) of the master: one range request."""
         try:
             data = bytes(obstore.get_range(self.store, master.location, start=start, end=end))
         except MISSING:
             raise NotFound(f"no image with identifier {master.identifier!r}") from None
-        except Exception as error:
-            raise _unavailable(error) from None
+        except Exception as error:  # obstore raises its own hierarchy, all store failures
+            raise self._failed_read(error) from None
         self.traffic.add(len(data))
         return data
 
@@ -238,6 +261,14 @@ class ObjectReader(io.RawIOBase):
             data = self._from_blocks(start, end)
         self.position = start + len(data)
         return data
+
+    def read_for_libvips(self, size: int) -> bytes:
+        """``read``, for pyvips' read callback: an exception there would only be printed, and libvips
+        would see a short read anyway. The failure is kept (store_failure_since) for the pipeline."""
+        try:
+            return self.read(size)
+        except (StoreUnavailable, NotFound):
+            return b""
 
     def _from_blocks(self, start: int, end: int) -> bytes:
         parts = []

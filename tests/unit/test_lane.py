@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,7 +12,7 @@ from contextlib import contextmanager
 import pytest
 
 from iiif_server.errors import Unavailable
-from iiif_server.lane import HeavyLane
+from iiif_server.lane import HeavyLane, LaneCounts
 from tests.unit.test_plan import plan_url
 
 GENEROUS = 30  # seconds: a thread that must get somewhere never hangs the suite
@@ -140,3 +143,35 @@ def test_retry_after_follows_the_measured_render_time() -> None:
             with lane.turn():
                 pytest.fail("entered a full lane")
     assert refused.value.retry_after == 6
+
+
+def test_the_counts_are_the_whole_servers_and_a_dead_processs_requests_are_forgotten() -> None:
+    counts = LaneCounts(processes=4)  # made before the fork, as gunicorn's arbiter makes it
+    lane = HeavyLane(threshold_pixels=1, slots=1, queue=0, wait_seconds=GENEROUS, counts=counts)
+    fork = multiprocessing.get_context("fork")
+    inside = fork.Event()
+
+    def render_forever() -> None:
+        with lane.turn():
+            inside.set()
+            threading.Event().wait(GENEROUS)
+
+    other_worker = fork.Process(target=render_forever)
+    other_worker.start()
+    try:
+        assert inside.wait(GENEROUS)
+        assert lane.occupancy == (1, 0)
+        with pytest.raises(Unavailable, match="lane is full"):  # the other process holds the only slot
+            with lane.turn():
+                pytest.fail("entered a lane whose slot another process holds")
+        os.kill(other_worker.pid, signal.SIGKILL)
+        other_worker.join(GENEROUS)
+        assert lane.occupancy == (1, 0)  # nobody told the counts yet
+        counts.forget(other_worker.pid)  # what gunicorn's arbiter does when it reaps a worker
+        assert lane.occupancy == (0, 0)
+        with lane.turn():
+            assert lane.occupancy == (1, 0)
+    finally:
+        if other_worker.is_alive():
+            other_worker.kill()
+            other_worker.join(GENEROUS)

@@ -111,7 +111,7 @@ def established_connections_by_worker(server: RunningServer) -> dict[int, int]:
 
 
 def worker_pids(server: RunningServer) -> list[int]:
-    return [int(pid) for pid in Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children").read_text().split()]
+    return server.http_workers()
 
 
 def _link(path: Path) -> str:

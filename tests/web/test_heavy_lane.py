@@ -1,4 +1,5 @@
-"""The heavy-request lane in a real gunicorn process: large renders take turns, tiles go past them."""
+"""The heavy-request lane in a real gunicorn process: large renders take turns across the server's
+workers, in its render processes (render_pool.py), and tiles go past them."""
 
 from __future__ import annotations
 
@@ -56,14 +57,15 @@ def test_a_full_lane_refuses_heavy_requests_only_and_never_a_cached_one(settings
 
 def timed_get(url: str) -> tuple[requests.Response, float]:
     started = time.perf_counter()
-    response = requests.get(url, timeout=120)
+    response = requests.get(url, timeout=300)
     return response, time.perf_counter() - started
 
 
 def test_heavy_requests_take_turns_and_tiles_do_not_wait_behind_them(noisy_root: Path) -> None:
-    # One worker, 2 threads for everything else, 1 heavy slot and 1 queue place (4 threads in all).
-    server = start_server(noisy_root, "--workers", "1", "--threads", "2",
-                          env={"IIIF_HEAVY_SLOTS": "1", "IIIF_HEAVY_QUEUE": "1"})
+    # Two workers of 2 threads for everything else and 2 for the lane each; 1 heavy slot and 1 queue
+    # place for the whole server. Renders at idle priority crawl on a busy machine: a long deadline.
+    server = start_server(noisy_root, "--workers", "2", "--threads", "2",
+                          env={"IIIF_HEAVY_SLOTS": "1", "IIIF_HEAVY_QUEUE": "1", "IIIF_HEAVY_DEADLINE_MS": "300000"})
     base = f"{server.base_url}/iiif/3/map"
     heavy_running = threading.Event()
     tile_latencies: list[float] = []
@@ -100,8 +102,10 @@ def test_heavy_requests_take_turns_and_tiles_do_not_wait_behind_them(noisy_root:
     assert set(statuses) <= {200, 503}, statuses
     answered = [seconds for response, seconds in heavy_answers if response.status_code == 200]
     refused = [response for response, _ in heavy_answers if response.status_code == 503]
-    # Everything arrives at once: the slot and the queue place take two; the rest are refused, none lost.
+    # Everything arrives at once, spread over both workers: the server's one slot and one queue place
+    # take two; the rest are refused, none lost.
     assert answered and refused, statuses
+    assert len(answered) <= 2, statuses
     for response in refused:
         assert int(response.headers["Retry-After"]) >= 1
         assert "heavy-request lane" in response.text

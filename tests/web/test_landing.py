@@ -3,20 +3,26 @@ really renders; broken and restricted masters; the built manifests with viewer l
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
+from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import obstore
 import pytest
 import pyvips
 import requests
 
+from iiif_archive import landing
 from iiif_archive.app import create_platform_app
 from iiif_archive.samples import sample_masters, write_sample_masters
 from iiif_archive.settings import PlatformSettings
-from tests.conftest import settle
+from iiif_server.settings import ObjectStoreRoot
+from tests.conftest import SeaweedFS, settle
 
 TINY_SIZE = (50, 30)  # smaller than the thumbnail box: the page must not ask for an upscale
 
@@ -307,3 +313,57 @@ def test_the_page_has_a_content_security_policy_and_no_inline_style(landing_app)
     stylesheet = client.get("/landing/static/landing.css")
     assert stylesheet.status_code == 200 and stylesheet.mimetype == "text/css"
     assert '<link rel="stylesheet" href="/landing/static/landing.css">' in html
+
+
+# -- a bucket: listed a page at a time -----------------------------------------------------------------
+
+BUCKET_MASTERS = 2500
+
+
+@pytest.fixture(scope="module")
+def crowded_bucket(seaweedfs: SeaweedFS) -> ObjectStoreRoot:
+    """2,500 masters below a prefix (empty: the page shows them unreadable, which costs no decoding),
+    a hidden one and a key that is no master."""
+    root = ObjectStoreRoot("masters", "landing-crowded")
+    store = seaweedfs.store(root.bucket)
+    names = [f"box-{number:04d}.png" for number in range(BUCKET_MASTERS)] + [".hidden.png", "readme.txt"]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda name: obstore.put(store, root.key(name), b""), names))
+    return root
+
+
+def test_a_bucket_is_listed_a_page_at_a_time_never_whole(seaweedfs: SeaweedFS, crowded_bucket: ObjectStoreRoot,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(landing, "LANDING_MAX_IMAGES", 5)
+    keys_read: list[int] = []
+    real_list = obstore.list
+
+    def counting_list(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - obstore.list's own signature
+        for batch in real_list(*args, **kwargs):
+            keys_read.append(len(batch))
+            yield batch
+
+    monkeypatch.setattr(obstore, "list", counting_list)
+    s3 = seaweedfs.settings(crowded_bucket)
+    client = create_platform_app(PlatformSettings(**{name: getattr(s3, name) for name in s3.__dataclass_fields__})
+                                 ).test_client()
+
+    def listed(url: str) -> tuple[list[str], str | None]:
+        response = client.get(url)
+        assert response.status_code == 200, response.text
+        page = parse_page(response.get_data(as_text=True))
+        next_links = [href for href in re.findall(r'href="([^"]+)"', response.get_data(as_text=True))
+                      if href.startswith("/?after=")]
+        return sorted(page.cards), html.unescape(next_links[0]) if next_links else None
+
+    first, next_page = listed("/")
+    assert first == [f"box-{number:04d}" for number in range(5)]
+    assert next_page == "/?after=box-0004.png"
+    # One LIST request's worth of keys (S3 returns at most 1,000), of the 2,502 in the prefix.
+    assert sum(keys_read) <= 1000 < BUCKET_MASTERS
+    assert listed("/") == (first, next_page) and len(keys_read) == 1  # kept for info_cache_ttl
+    second, _ = listed(next_page)
+    assert second == [f"box-{number:04d}" for number in range(5, 10)]
+    last, no_next_page = listed("/?after=box-2497.png")
+    assert last == ["box-2498", "box-2499"] and no_next_page is None  # neither readme.txt nor .hidden.png
+    assert client.get("/?after=" + "x" * 1025).status_code == 400
