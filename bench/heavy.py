@@ -3,7 +3,7 @@
 Eight clients keep asking for a 6,000 px wide PNG of the demo map, rotated (about 1 s of CPU
 each), while wrk walks plain 256 px tiles of the same map once each. It runs three phases on a
 fresh server each: tiles alone, tiles beside the heavy clients (the lane sends them to the
-server's render processes at idle priority, render_pool.py), and the same with the lane off
+server's render processes at low priority, render_pool.py), and the same with the lane off
 (``heavy_output_pixels`` at ``max_area``: nothing counts as heavy, every render runs on the
 workers' threads), which is how the server behaved before the lane. It prints the tile latencies,
 the load average of the machine, and what happened to every heavy request: answered (200),

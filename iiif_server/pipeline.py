@@ -228,7 +228,7 @@ class ImagePipeline:
             raise Forbidden(f"image {request.identifier!r} is restricted")
         restricted = is_restricted(self.access.rule_for(request.identifier))
         plan = plan_render(request, info, self.limits)
-        # What the heavy-request lane takes waits for a slot and renders at idle priority: never a tile's deadline.
+        # What the heavy-request lane takes waits for a slot and renders at low priority: never a tile's deadline.
         allowance = (self.allowances.heavy_seconds if self.heavy_lane.is_heavy(plan.output_pixels)
                      else self.allowances.for_plan(plan))
         deadline = Deadline.after(allowance, started)

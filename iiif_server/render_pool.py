@@ -1,4 +1,4 @@
-"""The server's heavy-render processes: heavy requests render at idle priority, beside tiles, not before them.
+"""The server's heavy-render processes: heavy requests render at low priority, beside tiles, not before them.
 
 A heavy render (see lane.py) costs about a second of CPU where a tile costs a few milliseconds. On
 a worker's own threads it competes with the tiles for the CPU, and no operating-system priority can
@@ -6,8 +6,10 @@ tell threads of one process apart (libvips renders both on the same pool). So a 
 ``serve`` renders heavy requests in ``heavy_slots`` processes of its own, shared by all its workers:
 gunicorn's dirty workers, which its arbiter supervises (one killed is replaced, its request
 answered 503) and which the workers reach through one Unix socket only the server's user can open.
-Each runs at SCHED_IDLE (the kernel gives it only CPU time no other process wants) with libvips on
-one thread, so heavy work takes at most ``heavy_slots`` cores, and only idle ones. A worker sends
+Each runs at SCHED_BATCH and nice 10 with libvips on one thread, so heavy work takes at most
+``heavy_slots`` cores and yields to tiles: a busy tile thread outweighs it ten to one and is never
+preempted by it. Not SCHED_IDLE: on a saturated machine that gives a heavy render no CPU at all, and
+it would only ever end at its deadline; at nice 10 it still finishes, slowly. A worker sends
 the prepared request (pickled: it holds the plan, the master's location and the deadline) and
 waits for the bytes, sent back in chunks, at most until the request's deadline; the render process
 stops at the same deadline (render.py's progress callback), so an abandoned render frees its slot.
@@ -27,6 +29,10 @@ from collections.abc import Iterator
 import pyvips
 from gunicorn.dirty import DirtyApp, DirtyAppError, DirtyError, DirtyTimeoutError
 from gunicorn.dirty.client import DirtyClient, DirtyStreamIterator
+
+# CFS weights nice 10 at 110 against nice 0's 1024: a heavy render gets a tenth of what a tile thread
+# beside it gets, and still ends within heavy_deadline_ms on a saturated machine.
+RENDER_NICENESS = 10
 
 from iiif_server.errors import DeadlineExceeded, IIIFError, Unavailable
 from iiif_server.loaders import allow_only_master_loaders
@@ -104,7 +110,7 @@ class HeavyRenderApp(DirtyApp):
         # then they would live on, holding its listening socket open.
         libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        run_at_idle_priority()
+        run_at_low_priority()
         # One libvips thread: heavy work never takes more cores than there are render processes.
         pyvips.concurrency_set(1)
         pyvips.cache_set_max(0)  # as create_app: opened masters are keyed by fingerprint (OpenedLevels)
@@ -127,11 +133,9 @@ class HeavyRenderApp(DirtyApp):
             yield bytes(view[start : start + CHUNK_BYTES])
 
 
-def run_at_idle_priority() -> None:
-    """SCHED_IDLE for every thread of this process, and every thread it starts later (Linux keeps
-    the policy per thread and passes it on); nice 19 where the policy is not allowed."""
+def run_at_low_priority() -> None:
+    """SCHED_BATCH (no wake-up preemption of other tasks) and nice RENDER_NICENESS for every thread of
+    this process, and every thread it starts later (Linux keeps both per thread and passes them on)."""
     for thread_id in map(int, os.listdir("/proc/self/task")):
-        try:
-            os.sched_setscheduler(thread_id, os.SCHED_IDLE, os.sched_param(0))
-        except PermissionError:
-            os.setpriority(os.PRIO_PROCESS, thread_id, 19)
+        os.sched_setscheduler(thread_id, os.SCHED_BATCH, os.sched_param(0))
+        os.setpriority(os.PRIO_PROCESS, thread_id, RENDER_NICENESS)

@@ -1,4 +1,4 @@
-"""The server's heavy-render processes, in a real gunicorn server: idle priority, the same pixels as
+"""The server's heavy-render processes, in a real gunicorn server: low priority, the same pixels as
 a render in the worker, and a killed render process (or its arbiter) answered 503 and replaced."""
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ import pyvips
 import requests
 
 from iiif_server import create_app
+from iiif_server.render_pool import RENDER_NICENESS
 from iiif_server.settings import Settings
 from tests.conftest import RunningServer, _children, start_server, stop_server
 from tests.grid import grid_image
 
-GENEROUS = 300  # seconds: renders at idle priority crawl while the machine is busy with other work
+GENEROUS = 300  # seconds: renders at low priority crawl while the machine is busy with other work
 # Outputs of more than 100,000 px are heavy here, so most heavy requests below cost little.
 HEAVY_ENV = {"IIIF_HEAVY_OUTPUT_PIXELS": "100000", "IIIF_HEAVY_DEADLINE_MS": str(GENEROUS * 1000),
              "IIIF_HEAVY_WAIT_SECONDS": str(GENEROUS)}
@@ -63,11 +64,11 @@ def pixels(png: bytes) -> np.ndarray:
     return np.ndarray(buffer=image.write_to_memory(), dtype=np.uint8, shape=(image.height, image.width, image.bands))
 
 
-def test_render_processes_run_at_idle_priority_and_the_workers_do_not(server: RunningServer) -> None:
+def test_render_processes_run_at_low_priority_and_the_workers_do_not(server: RunningServer) -> None:
     renderers = wait_for(server.render_processes)
     assert len(renderers) == Settings().heavy_slots
     for pid in renderers:
-        assert os.sched_getscheduler(pid) == os.SCHED_IDLE
+        assert os.sched_getscheduler(pid) == os.SCHED_BATCH and os.getpriority(os.PRIO_PROCESS, pid) == RENDER_NICENESS
     workers = server.http_workers()
     assert len(workers) == 2
     for pid in workers:
@@ -100,7 +101,7 @@ def test_a_killed_render_process_fails_its_request_with_503_and_is_replaced(serv
     assert answer.text == "the heavy-render process stopped before answering; retry later\n"
     assert answer.headers["Retry-After"] == "1"
     (replacement,) = wait_for(lambda: [pid for pid in server.render_processes() if pid != renderer])
-    assert os.sched_getscheduler(replacement) == os.SCHED_IDLE
+    assert os.sched_getscheduler(replacement) == os.SCHED_BATCH
     again = requests.get(f"{server.base_url}/iiif/3/map/full/500,/0/default.png", timeout=GENEROUS)
     assert again.status_code == 200 and pixels(again.content).shape == (375, 500, 3)
 

@@ -63,7 +63,7 @@ def timed_get(url: str) -> tuple[requests.Response, float]:
 
 def test_heavy_requests_take_turns_and_tiles_do_not_wait_behind_them(noisy_root: Path) -> None:
     # Two workers of 2 threads for everything else and 2 for the lane each; 1 heavy slot and 1 queue
-    # place for the whole server. Renders at idle priority crawl on a busy machine: a long deadline.
+    # place for the whole server. Renders at low priority crawl on a busy machine: a long deadline.
     server = start_server(noisy_root, "--workers", "2", "--threads", "2",
                           env={"IIIF_HEAVY_SLOTS": "1", "IIIF_HEAVY_QUEUE": "1", "IIIF_HEAVY_DEADLINE_MS": "300000"})
     base = f"{server.base_url}/iiif/3/map"
