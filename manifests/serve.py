@@ -1,4 +1,5 @@
-"""/iiif/presentation/: the manifests and collections written by ``iiif-archive build``, as static JSON-LD."""
+"""/iiif/presentation/: what ``iiif-archive build`` writes, as static files: manifests, collections,
+annotation pages and page texts as JSON-LD, curators' ALTO files as XML."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ PRESENTATION_MEDIA_TYPE = 'application/ld+json;profile="http://iiif.io/api/prese
 TOP_COLLECTION = "collection.json"
 # Rebuilds change files in place of the old ones: clients may keep them but must revalidate (ETag).
 CACHE_CONTROL = "public, no-cache"
+# A curator's XML is shown as data, never run: XML can carry XHTML script elements.
+XML_SECURITY_POLICY = "default-src 'none'; sandbox"
+MEDIA_TYPES = {".json": PRESENTATION_MEDIA_TYPE, ".xml": "application/xml"}
 
 
 def presentation_blueprint(root: Path) -> Blueprint:
@@ -32,7 +36,8 @@ def presentation_blueprint(root: Path) -> Blueprint:
         if request.method == "OPTIONS":
             return Response(status=204)
         hidden = any(part.startswith(".") for part in name.split("/"))
-        joined = None if hidden or not name.endswith(".json") else safe_join(str(root), name)
+        suffix = name[name.rfind("."):] if "." in name else ""
+        joined = None if hidden or suffix not in MEDIA_TYPES else safe_join(str(root), name)
         target = Path(joined) if joined else None
         # safe_join refuses "..", but a symbolic link inside the folder could still point out of it.
         try:
@@ -42,7 +47,10 @@ def presentation_blueprint(root: Path) -> Blueprint:
             data = target.read_bytes()
         except OSError:  # a name the file system refuses (too long), or a file that went away
             raise NotFound(f"no manifest or collection at /iiif/presentation/{name}") from None
-        response = Response(data, mimetype=PRESENTATION_MEDIA_TYPE)
+        response = Response(data, mimetype=MEDIA_TYPES[suffix])
+        if suffix == ".xml":
+            response.headers["Content-Security-Policy"] = XML_SECURITY_POLICY
+            response.headers["X-Content-Type-Options"] = "nosniff"
         response.set_etag(hashlib.blake2b(data, digest_size=12).hexdigest())
         response.last_modified = datetime.fromtimestamp(target.stat().st_mtime, tz=timezone.utc)
         response.headers["Cache-Control"] = CACHE_CONTROL

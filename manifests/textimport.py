@@ -29,7 +29,7 @@ from defusedxml import DefusedXmlException
 from manifests.pagetext import Box, Line, PageText, Word
 
 ALTO_NAMESPACES = tuple(f"http://www.loc.gov/standards/alto/ns-v{version}#" for version in (2, 3, 4))
-ALTO_SCHEMA = "http://www.loc.gov/standards/alto/v4/alto-4-2.xsd"
+_ALTO_NAMESPACE = re.compile(rb"http://www\.loc\.gov/standards/alto/ns-v(\d)#")
 ALTO_UNITS = ("pixel", "mm10", "inch1200")
 HOCR_LINE_CLASSES = frozenset({"ocr_line", "ocr_header", "ocr_caption", "ocr_textfloat"})
 ALTO_SUFFIXES = (".xml", ".alto")
@@ -69,6 +69,12 @@ def text_format(name: str | PurePath) -> str:
         return "hocr"
     known = ", ".join(ALTO_SUFFIXES + HOCR_SUFFIXES)
     raise ValueError(f"not an ALTO or hOCR file name (the name must end in one of {known})")
+
+
+def alto_schema(data: bytes) -> str:
+    """The schema of an ALTO file's version, as a IIIF ``seeAlso`` profile names it."""
+    found = _ALTO_NAMESPACE.search(data)
+    return f"http://www.loc.gov/standards/alto/v{found[1].decode() if found else 4}/alto.xsd"
 
 
 def parse_page_text(data: bytes, text_format_name: str, canvas: tuple[int, int], language: str = "vi") -> PageText:

@@ -66,8 +66,8 @@ def _validators(path: Path) -> dict[str, jsonschema.Draft7Validator]:
     schema = json.loads(path.read_text(encoding="utf-8"))
     # The schema's root accepts any of five classes; checking against the one we mean gives errors
     # that name the actual field instead of "not valid under any of the given schemas".
-    return {kind: jsonschema.Draft7Validator({**schema, "oneOf": [{"$ref": f"#/classes/{kind.lower()}"}]})
-            for kind in ("Manifest", "Collection")}
+    return {kind: jsonschema.Draft7Validator({**schema, "oneOf": [{"$ref": f"#/classes/{kind[0].lower()}{kind[1:]}"}]})
+            for kind in ("Manifest", "Collection", "AnnotationPage")}
 
 
 def schema_errors(document: dict) -> list[str]:
@@ -96,7 +96,7 @@ def input_digest(output: PlannedOutput, version: str) -> str:
 
 
 def render_json(resource: object) -> tuple[dict, bytes]:
-    document = json.loads(resource.json())  # type: ignore[attr-defined]
+    document = resource if isinstance(resource, dict) else json.loads(resource.json())  # type: ignore[attr-defined]
     ordered = {key: document[key] for key in LEADING_KEYS if key in document}
     ordered.update(document)
     return ordered, (json.dumps(ordered, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
@@ -121,8 +121,12 @@ def publish(
             contents[output.path] = old_file.read_bytes()
             reused.append(output.path)
             continue
-        document, data = render_json(output.make())
-        problems += [f"{output.path}: {line}" for line in schema_errors(document)]
+        made = output.make()
+        if isinstance(made, bytes):
+            data = made  # not IIIF: a stored page text, an ALTO copy
+        else:
+            document, data = render_json(made)
+            problems += [f"{output.path}: {line}" for line in schema_errors(document)]
         contents[output.path] = data
         built.append(output.path)
     if problems:
