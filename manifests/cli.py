@@ -116,8 +116,9 @@ def build(content_dir: Path, image_root: ImageRoot, out_dir: Path, base_url: str
         click.echo("build failed; nothing was written", err=True)
         sys.exit(1)
     recognised = sum(1 for result in ocr_results if result.status is OcrStatus.RECOGNISED)
-    summary = (f"{len(report.built)} built, {len(report.reused)} unchanged, {len(report.removed)} removed; "
-               f"{recognised} page(s) recognised")
+    summary = f"{len(report.built)} built, {len(report.reused)} unchanged, {len(report.removed)} removed"
+    if recognised:
+        summary += f"; {recognised} page(s) recognised by OCR"
     if check:
         click.echo(f"check passed: {len(content.documents)} documents, {len(content.exhibitions)} exhibitions; "
                    "nothing written")
