@@ -1,4 +1,5 @@
-"""The build's output as static JSON-LD: /iiif/presentation/ (manifests, collections, descriptions) and
+"""What ``iiif-archive build`` writes, as static files: /iiif/presentation/ (manifests, collections,
+descriptions, annotation pages and page texts as JSON-LD, curators' ALTO files as XML) and
 /iiif/discovery/ (the Change Discovery stream)."""
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ TOP_COLLECTION = "collection.json"
 # Rebuilds change files in place of the old ones: clients may keep them but must revalidate (ETag).
 CACHE_CONTROL = "public, no-cache"
 DESCRIPTIONS_FOLDER = description_path("").split("/")[0]
+# A curator's XML is shown as data, never run: XML can carry XHTML script elements.
+XML_SECURITY_POLICY = "default-src 'none'; sandbox"
+MEDIA_TYPES = {".json": PRESENTATION_MEDIA_TYPE, ".xml": "application/xml"}
 
 
 def presentation_blueprint(root: Path) -> Blueprint:
@@ -37,8 +41,12 @@ def presentation_blueprint(root: Path) -> Blueprint:
     def resource(name: str) -> Response:
         if name.split("/")[0] == STREAM_FOLDER:  # served at /iiif/discovery/ only
             raise NotFound(f"no manifest or collection at /iiif/presentation/{name}")
-        media_type = DESCRIPTION_MEDIA_TYPE if name.split("/")[0] == DESCRIPTIONS_FOLDER else PRESENTATION_MEDIA_TYPE
-        return json_file(root, name, media_type, f"no manifest or collection at /iiif/presentation/{name}")
+        suffix = name[name.rfind("."):] if "." in name else ""
+        if name.split("/")[0] == DESCRIPTIONS_FOLDER:
+            media_type = DESCRIPTION_MEDIA_TYPE if suffix == ".json" else None
+        else:
+            media_type = MEDIA_TYPES.get(suffix)
+        return static_file(root, name, media_type, f"no manifest or collection at /iiif/presentation/{name}")
 
     return blueprint
 
@@ -50,17 +58,19 @@ def discovery_blueprint(root: Path) -> Blueprint:
 
     @blueprint.route("/<name>", methods=["GET", "HEAD", "OPTIONS"])
     def page(name: str) -> Response:
-        return json_file(folder, name, STREAM_MEDIA_TYPE, f"no activity page at /iiif/discovery/{name}")
+        media_type = STREAM_MEDIA_TYPE if name.endswith(".json") else None
+        return static_file(folder, name, media_type, f"no activity page at /iiif/discovery/{name}")
 
     return blueprint
 
 
-def json_file(root: Path, name: str, media_type: str, not_found: str) -> Response:
-    """A JSON file below ``root`` with its ETag and Last-Modified, or NotFound (nothing outside ``root``)."""
+def static_file(root: Path, name: str, media_type: str | None, not_found: str) -> Response:
+    """A file below ``root`` served as ``media_type`` (None: not one that is served) with its ETag and
+    Last-Modified, or NotFound (nothing outside ``root``, no hidden file)."""
     if request.method == "OPTIONS":
         return Response(status=204)
     hidden = any(part.startswith(".") for part in name.split("/"))
-    joined = None if hidden or not name.endswith(".json") else safe_join(str(root), name)
+    joined = None if hidden or media_type is None else safe_join(str(root), name)
     target = Path(joined) if joined else None
     # safe_join refuses "..", but a symbolic link inside the folder could still point out of it.
     try:
@@ -71,6 +81,9 @@ def json_file(root: Path, name: str, media_type: str, not_found: str) -> Respons
     except OSError:  # a name the file system refuses (too long), or a file that went away
         raise NotFound(not_found) from None
     response = Response(data, mimetype=media_type)
+    if media_type == MEDIA_TYPES[".xml"]:
+        response.headers["Content-Security-Policy"] = XML_SECURITY_POLICY
+        response.headers["X-Content-Type-Options"] = "nosniff"
     response.set_etag(hashlib.blake2b(data, digest_size=12).hexdigest())
     response.last_modified = datetime.fromtimestamp(target.stat().st_mtime, tz=timezone.utc)
     response.headers["Cache-Control"] = CACHE_CONTROL

@@ -71,8 +71,8 @@ def _validators(path: Path) -> dict[str, jsonschema.Draft7Validator]:
     schema = json.loads(path.read_text(encoding="utf-8"))
     # The schema's root accepts any of five classes; checking against the one we mean gives errors
     # that name the actual field instead of "not valid under any of the given schemas".
-    return {kind: jsonschema.Draft7Validator({**schema, "oneOf": [{"$ref": f"#/classes/{kind.lower()}"}]})
-            for kind in ("Manifest", "Collection")}
+    return {kind: jsonschema.Draft7Validator({**schema, "oneOf": [{"$ref": f"#/classes/{kind[0].lower()}{kind[1:]}"}]})
+            for kind in ("Manifest", "Collection", "AnnotationPage")}
 
 
 def schema_errors(document: dict) -> list[str]:
@@ -133,9 +133,12 @@ def publish(
             contents[output.path] = old_file.read_bytes()
             reused.append(output.path)
             continue
-        resource = output.make()
-        document, data = render_json(resource)
-        if not isinstance(resource, dict):
+        made = output.make()
+        if isinstance(made, bytes):
+            data = made  # not IIIF: a stored page text, an ALTO copy
+        else:
+            document, data = render_json(made)
+        if not isinstance(made, (bytes, dict)):
             problems += [f"{output.path}: {line}" for line in schema_errors(document)]
         contents[output.path] = data
         built.append(output.path)

@@ -13,6 +13,7 @@ DEBIAN_PACKAGES=(
   libmagic1
   chromium
   nginx  # in front of several servers: `iiif-archive deploy nginx`, tests/web/test_fleet.py
+  tesseract-ocr tesseract-ocr-vie  # OCR's Vietnamese model (manifests/ocr.py; tesserocr's wheel reads it)
 )
 
 install_debian_packages() {

@@ -118,7 +118,7 @@ def published_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Publish
     try:
         # The ids name the server's port, so the manifests are built once the server has one.
         subprocess.run([sys.executable, "-m", "iiif_archive", "build", str(content), "--images", str(images),
-                        "--out", str(presentation), "--base-url", server.base_url],
+                        "--out", str(presentation), "--base-url", server.base_url, "--no-ocr"],
                        check=True, capture_output=True, text=True)
         yield PublishedSite(server, content, presentation)
     finally:
