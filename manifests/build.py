@@ -30,6 +30,7 @@ from iiif_prezi3 import (
     ServiceV3,
 )
 
+from manifests.content_search import search_services
 from manifests.images import ImageSize
 from manifests.model import Content, Document, Exhibition, Section, Text, ThematicSection
 
@@ -111,8 +112,10 @@ def required_statement(attribution: Text) -> KeyValueString:
 
 
 def build_manifest(
-    document: Document, sizes: Mapping[str, ImageSize], urls: Urls, part_of: tuple[ParentCollection, ...] = ()
+    document: Document, sizes: Mapping[str, ImageSize], urls: Urls, part_of: tuple[ParentCollection, ...] = (),
+    searchable: bool = False,
 ) -> Manifest:
+    """``searchable``: the document has text, so the manifest declares its Content Search service."""
     manifest_id = urls.manifest(document.id)
     canvases = [_canvas(document, index, sizes, urls) for index in range(len(document.pages))]
     first_image = document.pages[0].image
@@ -140,6 +143,8 @@ def build_manifest(
                            for parent in part_of]
     if document.start_page is not None:
         manifest.start = CanvasRef(id=urls.canvas(document.id, document.start_page), type="Canvas")
+    if searchable:
+        manifest.service = search_services(urls.base_url, document.id)
     if document.contents:
         manifest.structures = [
             _range(section, document, (number,), urls) for number, section in enumerate(document.contents, start=1)
@@ -277,16 +282,18 @@ class PlannedOutput:
     make: Callable[[], Manifest | Collection]
 
 
-def plan_outputs(content: Content, sizes: Mapping[str, ImageSize], urls: Urls) -> tuple[PlannedOutput, ...]:
-    """Every manifest and collection of the content, not yet built."""
+def plan_outputs(content: Content, sizes: Mapping[str, ImageSize], urls: Urls,
+                 searchable: frozenset[str] = frozenset()) -> tuple[PlannedOutput, ...]:
+    """Every manifest and collection of the content, not yet built; ``searchable``: the documents with text."""
     parents = parent_collections(content, urls)
     planned = []
     for document in content.documents:
         used = _sizes_of(sizes, [page.image for page in document.pages])
         planned.append(PlannedOutput(
             manifest_path(document.id),
-            repr((document, used, parents[document.id], urls)),
-            lambda document=document: build_manifest(document, sizes, urls, parents[document.id]),
+            repr((document, used, parents[document.id], urls, document.id in searchable)),
+            lambda document=document: build_manifest(document, sizes, urls, parents[document.id],
+                                                     document.id in searchable),
         ))
     for exhibition in content.exhibitions:
         shown = [content.document(d) for d in exhibition.document_ids]
