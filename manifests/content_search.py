@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from manifests.search_index import PageMatches, Suggestion
+from manifests.search_query import match_at
 
 SEARCH_CONTEXT = "http://iiif.io/api/search/2/context.json"
 SEARCH_PREFIX = "/iiif/presentation/search"
@@ -75,14 +76,15 @@ class PageBeyondResults(LookupError):
 def annotation_page(request: SearchRequest, manifest: SearchedManifest, pages: Sequence[PageMatches],
                     page: int = 1) -> dict:
     """The answer of §4.2: one AnnotationPage, paged (§4.2.2) when the matches do not fit one."""
-    flat = [(found.page, match) for found in pages for match in found.matches] if request.wants_matches else []
+    flat = [(found, span) for found in pages for span in found.spans] if request.wants_matches else []
     last_page = max(1, -(-len(flat) // MATCHES_PER_PAGE))
     if page > last_page:
         raise PageBeyondResults(f"page {page} is beyond the last page of this search ({last_page})")
     start = (page - 1) * MATCHES_PER_PAGE
     items, contexts = [], []
-    for page_number, match in flat[start:start + MATCHES_PER_PAGE]:
-        canvas = manifest.canvas_ids[page_number - 1]
+    for found, span in flat[start:start + MATCHES_PER_PAGE]:
+        match = match_at(found.words, span)
+        canvas = manifest.canvas_ids[found.page - 1]
         match_id = f"{canvas}/match/{match.position}-{match.last}"
         part_ids = [match_id if len(match.parts) == 1 else f"{match_id}/{n}" for n in range(1, len(match.parts) + 1)]
         for part_id, part in zip(part_ids, match.parts, strict=True):

@@ -6,12 +6,15 @@ answer in about a millisecond, FTS5 ships with Python (no dependency, no native 
 and one file is published by the build's folder swap like the manifests are.
 
 Each page is one FTS row with two columns: its tokens folded (what a query matches) and its tokens
-in exact form (which match exactly ranks first). The words themselves, with their boxes, are kept
-per page so a match resolves to canvas regions without reading the page text files.
+in exact form (which match exactly ranks first). The words themselves, with their boxes and
+tokens, are kept per page (``PageWords``) so a match resolves to canvas regions without reading
+the page text files or folding anything again.
 """
 
 from __future__ import annotations
 
+import array
+import functools
 import json
 import sqlite3
 from collections import Counter
@@ -20,12 +23,17 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from manifests.pagetext import PageText, page_text_from_json
-from manifests.search_query import Match, Query, exact_form, find_matches, fold, tokens
+from manifests.pagetext import PageText
+from manifests.search_query import Match, PageWords, Query, Span, exact_form, find_spans, fold, match_at, page_words
 
 INDEX_FILE = "search.sqlite"
+PAGE_COLUMNS = "p.document, p.page, p.texts, p.boxes, p.lines, p.folded, p.exact, p.token_words"
 SCHEMA = """
-CREATE TABLE pages (id INTEGER PRIMARY KEY, document TEXT NOT NULL, page INTEGER NOT NULL, text TEXT NOT NULL);
+-- A page's PageWords in the forms quickest to read back: word texts as a JSON list, tokens
+-- space-separated (they are letters and digits only), numbers as packed 32-bit arrays.
+CREATE TABLE pages (id INTEGER PRIMARY KEY, document TEXT NOT NULL, page INTEGER NOT NULL, texts TEXT NOT NULL,
+                    boxes BLOB NOT NULL, lines BLOB NOT NULL, folded TEXT NOT NULL, exact TEXT NOT NULL,
+                    token_words BLOB NOT NULL);
 CREATE INDEX pages_by_document ON pages (document, page);
 -- Contentless: the columns are only matched, never read back, so their text is not stored twice.
 CREATE VIRTUAL TABLE page_tokens USING fts5 (folded, exact, content='', tokenize='unicode61 remove_diacritics 0');
@@ -44,6 +52,7 @@ def write_index(page_texts: Mapping[str, Sequence[PageText | None]], folder: Pat
     """Write ``folder/search.sqlite`` from every page's text (document id -> one entry per page)."""
     path = folder / INDEX_FILE
     path.unlink(missing_ok=True)
+    fold_ = functools.lru_cache(maxsize=1 << 16)(fold)
     with closing(sqlite3.connect(path)) as connection:
         connection.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + SCHEMA)
         with connection:
@@ -52,12 +61,16 @@ def write_index(page_texts: Mapping[str, Sequence[PageText | None]], folder: Pat
                 for number, page in enumerate(pages, start=1):
                     if page is None or not page.lines:
                         continue
-                    exact = [exact_form(token) for token in tokens(page.text)]
-                    terms.update((fold(token), token) for token in exact)
-                    row = connection.execute("INSERT INTO pages (document, page, text) VALUES (?, ?, ?)",
-                                             (document, number, json.dumps(page.to_json(), ensure_ascii=False)))
+                    words = page_words(page, fold_)
+                    terms.update(zip(words.folded, words.exact))
+                    row = connection.execute(
+                        "INSERT INTO pages (document, page, texts, boxes, lines, folded, exact, token_words) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (document, number, json.dumps(words.texts, ensure_ascii=False), _packed(words.boxes),
+                         _packed(words.lines), " ".join(words.folded), " ".join(words.exact),
+                         _packed(words.token_words)))
                     connection.execute("INSERT INTO page_tokens (rowid, folded, exact) VALUES (?, ?, ?)",
-                                       (row.lastrowid, " ".join(map(fold, exact)), " ".join(exact)))
+                                       (row.lastrowid, " ".join(words.folded), " ".join(words.exact)))
                 connection.executemany("INSERT INTO terms VALUES (?, ?, ?, ?)",
                                        [(document, folded, value, total) for (folded, value), total in terms.items()])
             connection.execute("INSERT INTO page_tokens (page_tokens) VALUES ('optimize')")
@@ -66,15 +79,19 @@ def write_index(page_texts: Mapping[str, Sequence[PageText | None]], folder: Pat
 
 @dataclass(frozen=True)
 class PageMatches:
-    """The matches of a query on one page of a document (page numbers count from 1)."""
+    """Where a query matches on one page of a document (page numbers count from 1)."""
 
     document: str
     page: int
-    matches: tuple[Match, ...]
+    words: PageWords
+    spans: tuple[Span, ...]
 
     @property
     def exact_diacritics(self) -> bool:
-        return any(match.exact_diacritics for match in self.matches)
+        return any(span.exact_diacritics for span in self.spans)
+
+    def matches(self) -> tuple[Match, ...]:
+        return tuple(match_at(self.words, span) for span in self.spans)
 
 
 @dataclass(frozen=True)
@@ -109,7 +126,7 @@ class SearchIndex:
 
     def search_document(self, document: str, query: Query) -> list[PageMatches]:
         """Every page of the document where every term matches, pages with an exact-diacritic match first."""
-        sql = (f"SELECT p.document, p.page, p.text FROM pages p JOIN page_tokens t ON t.rowid = p.id "
+        sql = (f"SELECT {PAGE_COLUMNS} FROM pages p JOIN page_tokens t ON t.rowid = p.id "
                f"WHERE t.page_tokens MATCH ? AND p.document = ? ORDER BY p.page")
         with closing(self._connect()) as connection:
             rows = connection.execute(sql, (_fts_query("folded", query), document)).fetchall()
@@ -123,7 +140,7 @@ class SearchIndex:
         with closing(self._connect()) as connection:
             total = connection.execute(f"SELECT count(*) FROM ({matching})", (folded,)).fetchone()[0]
             rows = connection.execute(
-                f"SELECT p.document, p.page, p.text FROM pages p WHERE p.id IN ({matching}) "
+                f"SELECT {PAGE_COLUMNS} FROM pages p WHERE p.id IN ({matching}) "
                 f"ORDER BY p.id IN ({matching}) DESC, p.document, p.page LIMIT ? OFFSET ?",
                 (folded, exact, limit, offset)).fetchall()
         return ArchiveResults(tuple(_page_matches(query, *row) for row in rows), total)
@@ -155,5 +172,18 @@ def _fts_query(column: str, query: Query) -> str:
     return f"{column} : (" + " AND ".join(f'"{phrase}"' for phrase in phrases) + ")"
 
 
-def _page_matches(query: Query, document: str, page: int, text: str) -> PageMatches:
-    return PageMatches(document, page, tuple(find_matches(query, page_text_from_json(json.loads(text)))))
+def _packed(numbers: Sequence[int]) -> bytes:
+    return array.array("i", numbers).tobytes()
+
+
+def _unpacked(data: bytes) -> array.array:
+    numbers = array.array("i")
+    numbers.frombytes(data)
+    return numbers
+
+
+def _page_matches(query: Query, document: str, page: int, texts: str, boxes: bytes, lines: bytes, folded: str,
+                  exact: str, token_words: bytes) -> PageMatches:
+    words = PageWords(json.loads(texts), _unpacked(boxes), _unpacked(lines), folded.split(" "), exact.split(" "),
+                      _unpacked(token_words))
+    return PageMatches(document, page, words, tuple(find_spans(query, words)))

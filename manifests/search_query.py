@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from manifests.pagetext import Box, PageText, Word
+from manifests.pagetext import Box, PageText
 
 MAX_QUERY_LENGTH = 200
 MAX_TERMS = 10
@@ -114,61 +114,95 @@ class Match:
 
 
 @dataclass(frozen=True)
-class _Token:
-    folded: str
-    exact: str
-    word: int  # index of the word in the page's reading order
+class PageWords:
+    """A page's words as the index keeps them, ready to match without reading the page text again:
+    each word's text, box (x, y, w, h) and line, and the page's tokens folded and exact with the
+    word each comes from."""
+
+    texts: Sequence[str]
+    boxes: Sequence[int]  # four per word
+    lines: Sequence[int]
+    folded: Sequence[str]
+    exact: Sequence[str]
+    token_words: Sequence[int]
 
 
-def page_tokens(page: PageText) -> list[_Token]:
-    found = []
-    for index, word in enumerate(word for line in page.lines for word in line.words):
-        found += [_Token(fold(token), exact_form(token), index) for token in tokens(word.text)]
-    return found
+@dataclass(frozen=True)
+class Span:
+    """Where a term matched: the first and last word (reading order) and whether it matched exactly."""
+
+    first: int
+    last: int
+    exact_diacritics: bool
 
 
-def find_matches(query: Query, page: PageText) -> list[Match]:
+def page_words(page: PageText, fold_: Callable[[str], str] = fold) -> PageWords:
+    """``fold_``: the index passes a memoised ``fold`` (a page repeats words, an archive more so)."""
+    texts: list[str] = []
+    boxes: list[int] = []
+    lines, folded, exact, token_words = [], [], [], []
+    for line_index, line in enumerate(page.lines):
+        for word in line.words:
+            for token in tokens(word.text):
+                exact.append(exact_form(token))
+                folded.append(fold_(token))
+                token_words.append(len(texts))
+            texts.append(word.text)
+            boxes += [word.box.x, word.box.y, word.box.width, word.box.height]
+            lines.append(line_index)
+    return PageWords(texts, boxes, lines, folded, exact, token_words)
+
+
+def find_spans(query: Query, page: PageWords) -> list[Span]:
     """Every match of every term of the query on the page, in reading order. Two terms matching the
-    same words (``khanh khánh``) give one match, exact if either is."""
-    words = [(line_index, word) for line_index, line in enumerate(page.lines) for word in line.words]
-    on_page = page_tokens(page)
-    folded = [token.folded for token in on_page]
-    matches: dict[tuple[int, int], Match] = {}
+    same words (``khanh khánh``) give one match, exact if either is. Cheap: a match's text and
+    boxes are only put together by ``match_at`` for the matches an answer shows."""
+    spans: dict[tuple[int, int], Span] = {}
     for term in query.terms:
         wanted = list(term.folded)
-        for start in range(len(folded) - len(wanted) + 1):
-            if folded[start:start + len(wanted)] != wanted:
+        size = len(wanted)
+        start = -1
+        while True:
+            try:
+                start = page.folded.index(wanted[0], start + 1)
+            except ValueError:
+                break
+            if size > 1 and list(page.folded[start:start + size]) != wanted:
                 continue
-            matched = on_page[start:start + len(wanted)]
-            first, last = matched[0].word, matched[-1].word
-            exact = all(token.exact == typed for token, typed in zip(matched, term.exact, strict=True))
-            if (first, last) not in matches or exact:
-                matches[first, last] = _match(words, first, last, exact)
-    return [matches[span] for span in sorted(matches)]
+            first, last = page.token_words[start], page.token_words[start + size - 1]
+            exact = list(page.exact[start:start + size]) == list(term.exact)
+            if (first, last) not in spans or exact:
+                spans[first, last] = Span(first, last, exact)
+    return [spans[key] for key in sorted(spans)]
 
 
-def _match(words: Sequence[tuple[int, Word]], first: int, last: int, exact: bool) -> Match:
-    by_line: dict[int, list[Word]] = {}
-    for line_index, word in words[first:last + 1]:
-        by_line.setdefault(line_index, []).append(word)
-    parts = tuple(MatchPart(" ".join(w.text for w in line_words), _union([w.box for w in line_words]))
-                  for line_words in by_line.values())
-    before = [word.text for _, word in words[max(0, first - CONTEXT_WORDS):first]]
-    after = [word.text for _, word in words[last + 1:last + 1 + CONTEXT_WORDS]]
+def find_matches(query: Query, page: PageWords) -> list[Match]:
+    return [match_at(page, span) for span in find_spans(query, page)]
+
+
+def match_at(page: PageWords, span: Span) -> Match:
+    first, last = span.first, span.last
+    by_line: dict[int, list[int]] = {}
+    for word in range(first, last + 1):
+        by_line.setdefault(page.lines[word], []).append(word)
+    parts = tuple(MatchPart(" ".join(page.texts[w] for w in words), _union(page.boxes, words))
+                  for words in by_line.values())
+    before = page.texts[max(0, first - CONTEXT_WORDS):first]
+    after = page.texts[last + 1:last + 1 + CONTEXT_WORDS]
     return Match(
         parts=parts,
         prefix=" ".join(before) + " " if before else "",
-        exact=" ".join(word.text for _, word in words[first:last + 1]),
+        exact=" ".join(page.texts[first:last + 1]),
         suffix=" " + " ".join(after) if after else "",
-        exact_diacritics=exact,
+        exact_diacritics=span.exact_diacritics,
         position=first,
         last=last,
     )
 
 
-def _union(boxes: Sequence[Box]) -> Box:
-    left = min(box.x for box in boxes)
-    top = min(box.y for box in boxes)
-    right = max(box.x + box.width for box in boxes)
-    bottom = max(box.y + box.height for box in boxes)
+def _union(boxes: Sequence[int], words: Sequence[int]) -> Box:
+    left = min(boxes[4 * w] for w in words)
+    top = min(boxes[4 * w + 1] for w in words)
+    right = max(boxes[4 * w] + boxes[4 * w + 2] for w in words)
+    bottom = max(boxes[4 * w + 1] + boxes[4 * w + 3] for w in words)
     return Box(left, top, right - left, bottom - top)

@@ -31,7 +31,7 @@ def test_documents_with_text_on_a_page_are_searchable() -> None:
 def test_search_in_a_document_finds_every_page_exact_diacritics_first(index: SearchIndex) -> None:
     pages = index.search_document("decree", parse_query("Quốc khánh"))
     assert [(found.page, found.exact_diacritics) for found in pages] == [(1, True), (3, False)]
-    assert [match.parts[0].box.xywh for match in pages[0].matches] == ["10,20,80,30", "110,20,80,30"]
+    assert [match.parts[0].box.xywh for match in pages[0].matches()] == ["10,20,80,30", "110,20,80,30"]
 
 
 @pytest.mark.parametrize("q, expected", [

@@ -15,6 +15,7 @@ from manifests.search_query import (
     exact_form,
     find_matches,
     fold,
+    page_words,
     parse_query,
 )
 
@@ -106,30 +107,30 @@ MATCHES = [
 
 @pytest.mark.parametrize("q, expected", [(q, expected) for q, expected, _ in MATCHES], ids=[why for *_, why in MATCHES])
 def test_find_matches(q: str, expected: list[tuple[str, bool]]) -> None:
-    assert [(m.exact, m.exact_diacritics) for m in find_matches(parse_query(q), DECREE)] == expected
+    assert [(m.exact, m.exact_diacritics) for m in find_matches(parse_query(q), page_words(DECREE))] == expected
 
 
 def test_match_boxes_are_the_union_of_its_words_on_each_line() -> None:
-    (phrase,) = [m for m in find_matches(parse_query('"quốc khánh"'), DECREE) if m.exact_diacritics]
+    (phrase,) = [m for m in find_matches(parse_query('"quốc khánh"'), page_words(DECREE)) if m.exact_diacritics]
     assert [part.box.xywh for part in phrase.parts] == ["110,20,180,30"]
-    (across,) = find_matches(parse_query('"Nội chủ"'), DECREE)
+    (across,) = find_matches(parse_query('"Nội chủ"'), page_words(DECREE))
     assert [(part.text, part.box.xywh) for part in across.parts] == [("Nội,", "610,20,80,30"), ("Chủ", "10,70,80,30")]
 
 
 def test_context_is_the_words_around_the_match() -> None:
-    (match,) = find_matches(parse_query('"Chí Minh"'), DECREE)
+    (match,) = find_matches(parse_query('"Chí Minh"'), page_words(DECREE))
     assert (match.prefix, match.exact, match.suffix) == ("Hà Nội, Chủ tịch Hồ ", "Chí Minh", " đọc Tuyên ngôn Độc lập.")
-    (first,) = find_matches(parse_query("ngày"), DECREE)
+    (first,) = find_matches(parse_query("ngày"), page_words(DECREE))
     assert first.prefix == "" and first.suffix == " Quốc khánh 2/9/1945 tại Hà"
-    (last,) = [m for m in find_matches(parse_query("khanh"), DECREE) if m.exact_diacritics]
+    (last,) = [m for m in find_matches(parse_query("khanh"), page_words(DECREE)) if m.exact_diacritics]
     assert last.suffix == ""
 
 
 def test_every_term_is_matched_in_reading_order() -> None:
-    matches = find_matches(parse_query("minh ngày"), DECREE)
+    matches = find_matches(parse_query("minh ngày"), page_words(DECREE))
     assert [m.exact for m in matches] == ["Ngày", "Minh"]
 
 
 def test_two_terms_on_the_same_words_give_one_match_exact_if_either_is() -> None:
-    matches = find_matches(parse_query("khanh khánh"), page("Quốc khánh"))
+    matches = find_matches(parse_query("khanh khánh"), page_words(page("Quốc khánh")))
     assert [(m.exact, m.exact_diacritics) for m in matches] == [("khánh", True)]
