@@ -33,10 +33,12 @@ from iiif_prezi3 import (
 )
 
 from manifests.annotations import alto_path, annotation_page_path, build_text_annotation_page
+from manifests.content_search import search_services
 from manifests.describe import describe_document, see_also
 from manifests.images import ImageSize
 from manifests.model import Content, Document, Exhibition, Section, Text, ThematicSection
 from manifests.pagetext import PageText, text_json, text_path
+from manifests.search_index import searchable_documents
 from manifests.textimport import alto_schema
 
 PRESENTATION_PREFIX = "/iiif/presentation"
@@ -138,9 +140,11 @@ def required_statement(attribution: Text) -> KeyValueString:
 def build_manifest(
     document: Document, sizes: Mapping[str, ImageSize], urls: Urls, part_of: tuple[ParentCollection, ...] = (),
     page_texts: Sequence[PageText | None] = (), alto_schemas: Mapping[int, str] | None = None,
+    searchable: bool = False,
 ) -> Manifest:
     """``page_texts`` (one per page, or none) adds each text's annotation page to its canvas;
-    ``alto_schemas`` (page index -> the ALTO schema of its supplied file) adds the ALTO as ``seeAlso``."""
+    ``alto_schemas`` (page index -> the ALTO schema of its supplied file) adds the ALTO as ``seeAlso``;
+    ``searchable``: the document has text, so the manifest declares its Content Search service."""
     manifest_id = urls.manifest(document.id)
     canvases = [_canvas(document, index, sizes, urls, page_texts[index] if page_texts else None,
                         (alto_schemas or {}).get(index))
@@ -171,6 +175,8 @@ def build_manifest(
                            for parent in part_of]
     if document.start_page is not None:
         manifest.start = CanvasRef(id=urls.canvas(document.id, document.start_page), type="Canvas")
+    if searchable:
+        manifest.service = search_services(urls.base_url, document.id)
     if document.contents:
         manifest.structures = [
             _range(section, document, (number,), urls) for number, section in enumerate(document.contents, start=1)
@@ -331,6 +337,7 @@ def plan_outputs(content: Content, sizes: Mapping[str, ImageSize], urls: Urls,
     (and its ALTO file when the curator supplied one), not yet built."""
     parents = parent_collections(content, urls)
     page_texts = page_texts or {}
+    searchable = searchable_documents(page_texts)
     planned = []
     for document in content.documents:
         used = _sizes_of(sizes, [page.image for page in document.pages])
@@ -343,7 +350,7 @@ def plan_outputs(content: Content, sizes: Mapping[str, ImageSize], urls: Urls,
                   [(text.source, text.made_from) if text else None for text in texts])),
             lambda document=document, texts=texts, altos=altos: build_manifest(
                 document, sizes, urls, parents[document.id], texts,
-                {index: alto_schema(path.read_bytes()) for index, path in altos.items()}),
+                {index: alto_schema(path.read_bytes()) for index, path in altos.items()}, document.id in searchable),
         ))
         planned.append(PlannedOutput(
             description_path(document.id),

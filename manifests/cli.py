@@ -106,7 +106,7 @@ def build(content_dir: Path, image_root: ImageRoot, out_dir: Path, base_url: str
             raise BuildError("\n".join(["OCR failed:", *map(str, failed)]))
         urls = Urls(base_url)
         report = publish(plan_outputs(content, sizes, urls, page_texts), out_dir, stream_url=urls.activity_stream(),
-                         check_only=check)
+                         page_texts=page_texts, check_only=check)
     except SchedulerUnreachable as error:
         raise click.UsageError(str(error)) from None
     except ContentError as error:

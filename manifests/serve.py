@@ -5,17 +5,31 @@ descriptions, annotation pages and page texts as JSON-LD, curators' ALTO files a
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import Blueprint, Response, redirect, request
 from werkzeug.security import safe_join
 
-from iiif_server.errors import NotFound
-from manifests.build import description_path
+from iiif_server.errors import BadRequest, NotFound
+from iiif_server.web.responses import public_base_url
+from manifests.build import description_path, manifest_path
+from manifests.content_search import (
+    SEARCH_CONTEXT,
+    UNSUPPORTED_PARAMETERS,
+    PageBeyondResults,
+    SearchedManifest,
+    SearchRequest,
+    annotation_page,
+    term_page,
+)
 from manifests.describe import MEDIA_TYPE as DESCRIPTION_MEDIA_TYPE
 from manifests.discovery import FOLDER as STREAM_FOLDER
 from manifests.discovery import MEDIA_TYPE as STREAM_MEDIA_TYPE
+from manifests.search_index import INDEX_FILE, SearchIndex
+from manifests.search_query import QueryError, parse_query
 
 # Presentation 3.0 §6.1: the media type with the context as profile.
 PRESENTATION_MEDIA_TYPE = 'application/ld+json;profile="http://iiif.io/api/presentation/3/context.json"'
@@ -26,6 +40,9 @@ DESCRIPTIONS_FOLDER = description_path("").split("/")[0]
 # A curator's XML is shown as data, never run: XML can carry XHTML script elements.
 XML_SECURITY_POLICY = "default-src 'none'; sandbox"
 MEDIA_TYPES = {".json": PRESENTATION_MEDIA_TYPE, ".xml": "application/xml"}
+SEARCH_MEDIA_TYPE = f'application/ld+json;profile="{SEARCH_CONTEXT}"'
+# Document ids as curators may write them (manifests/schemas/common.schema.json).
+DOCUMENT_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
 def presentation_blueprint(root: Path) -> Blueprint:
@@ -47,6 +64,42 @@ def presentation_blueprint(root: Path) -> Blueprint:
         else:
             media_type = MEDIA_TYPES.get(suffix)
         return static_file(root, name, media_type, f"no manifest or collection at /iiif/presentation/{name}")
+
+    # The index is opened per request: a build swaps the folder, and the next search reads the new one.
+    index = SearchIndex(root / INDEX_FILE)
+
+    @blueprint.route("/search/<document_id>", methods=["GET", "HEAD", "OPTIONS"])
+    def search(document_id: str) -> Response:
+        """IIIF Content Search 2.0 within one document (README "Search")."""
+        if request.method == "OPTIONS":
+            return Response(status=204)
+        manifest = _searchable_manifest(root, document_id)
+        try:
+            query = parse_query(request.args.get("q", ""))
+        except QueryError as error:
+            raise BadRequest(str(error)) from None
+        page = _positive_integer("page", 1)
+        search_request = SearchRequest(
+            service_url=f"{public_base_url()}/iiif/presentation/search/{document_id}", q=request.args["q"],
+            motivation=request.args.get("motivation"), ignored=_ignored_parameters())
+        try:
+            answer = annotation_page(search_request, manifest, index.search_document(document_id, query), page)
+        except PageBeyondResults as error:
+            raise NotFound(str(error)) from None
+        return _json(answer)
+
+    @blueprint.route("/autocomplete/<document_id>", methods=["GET", "HEAD", "OPTIONS"])
+    def autocomplete(document_id: str) -> Response:
+        """Content Search 2.0 §5: words of the document that begin with ``q``."""
+        if request.method == "OPTIONS":
+            return Response(status=204)
+        _searchable_manifest(root, document_id)
+        typed = request.args.get("q", "")
+        if not typed.strip():
+            raise BadRequest("q is empty: give the first letters of a word")
+        suggestions = index.suggest(document_id, typed, minimum=_positive_integer("min", 1))
+        url = f"{public_base_url()}/iiif/presentation/autocomplete/{document_id}?{request.query_string.decode()}"
+        return _json(term_page(url, suggestions, _ignored_parameters()))
 
     return blueprint
 
@@ -88,3 +141,38 @@ def static_file(root: Path, name: str, media_type: str | None, not_found: str) -
     response.last_modified = datetime.fromtimestamp(target.stat().st_mtime, tz=timezone.utc)
     response.headers["Cache-Control"] = CACHE_CONTROL
     return response.make_conditional(request)
+
+
+def _searchable_manifest(root: Path, document_id: str) -> SearchedManifest:
+    """The published manifest of a document with text; NotFound for any other id."""
+    manifest_file = root / manifest_path(document_id)
+    try:
+        if not DOCUMENT_ID.match(document_id):
+            raise FileNotFoundError
+        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise NotFound(f"no document {document_id!r} is published") from None
+    if not any(service.get("type") == "SearchService2" for service in manifest.get("service", [])):
+        raise NotFound(f"document {document_id!r} has no text to search")
+    return SearchedManifest(id=manifest["id"], label=manifest.get("label", {}),
+                            canvas_ids=tuple(canvas["id"] for canvas in manifest["items"]))
+
+
+def _positive_integer(name: str, default: int) -> int:
+    value = request.args.get(name)
+    if value is None:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise BadRequest(f"{name} must be a whole number from 1, not {value[:40]!r}")
+    return int(value)
+
+
+def _ignored_parameters() -> tuple[str, ...]:
+    return tuple(name for name in UNSUPPORTED_PARAMETERS if name in request.args)
+
+
+def _json(answer: dict) -> Response:
+    response = Response(json.dumps(answer, ensure_ascii=False), mimetype=SEARCH_MEDIA_TYPE)
+    # A rebuild changes the answers: clients may keep one, but must ask again.
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    return response
