@@ -62,7 +62,9 @@ export function searchHits(answer) {
     if (!places.length) continue;
     const canvas = places[0].canvas;
     const regions = places.filter((place) => place.canvas === canvas && place.region).map((place) => place.region);
-    const quotes = targets.map((target) => quoteOf(target.selector)).filter(Boolean);
+    // A match across annotations quotes each part (§3.4.5), or repeats one quote of the whole match.
+    const quotes = targets.map((target) => quoteOf(target.selector)).filter(Boolean)
+      .filter((quote, index, all) => index === 0 || quote.exact !== all[index - 1].exact);
     hits.push({
       canvas,
       region: regions.length ? union(regions) : null,
