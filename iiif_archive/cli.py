@@ -49,6 +49,7 @@ def serve(host: str, port: int, config_file: Path | None, **overrides: object) -
 
 main.add_command(manifest_commands.build)
 main.add_command(manifest_commands.ingest)
+main.add_command(manifest_commands.ocr)
 main.add_command(viewer_export)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -244,6 +245,26 @@ DECREE_PAGES = (
 )
 DECREE_SIGNING = "<i>Hà Nội, ngày 8 tháng 9 năm 1945</i>\n\n<b>CHỦ TỊCH CHÍNH PHỦ LÂM THỜI\nVIỆT NAM DÂN CHỦ CỘNG HOÀ</b>"
 DECREE_WIDTH, DECREE_HEIGHT, DECREE_MARGIN = 5000, 7000, 560
+
+
+def decree_page_text(number: int) -> str:
+    """The words typed on decree page ``number`` (1-based), lines as drawn: what OCR should read.
+
+    The rule under the motto is a line, not text; the seal's rim is a picture of a stamp."""
+    header = _plain(DECREE_HEADER).replace("———————", "").strip()
+    parts = [header] + ([_plain(DECREE_TITLE)] if number == 1 else []) + [_plain(DECREE_PAGES[number - 1])]
+    if number == len(DECREE_PAGES):
+        parts.append(_plain(DECREE_SIGNING))
+    return "\n".join(parts + [f"— {number} —"])
+
+
+def letter_page_text(number: int) -> str:
+    """The words written on letter page ``number`` (1-based)."""
+    return _plain(LETTER_PAGES[number - 1])
+
+
+def _plain(markup: str) -> str:
+    return re.sub(r"<[^>]+>", "", markup)
 
 
 def _decree_page(number: int, scale: float) -> pyvips.Image:

@@ -6,7 +6,8 @@ Every id is explicit and derived from the base URL (never prezi3's auto ids); ev
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import quote
@@ -15,6 +16,7 @@ from iiif_prezi3 import (
     Annotation,
     AnnotationBody,
     AnnotationPage,
+    AnnotationPageRef,
     Canvas,
     CanvasRef,
     Class,
@@ -30,9 +32,14 @@ from iiif_prezi3 import (
     ServiceV3,
 )
 
+from manifests.annotations import alto_path, annotation_page_path, build_text_annotation_page
+from manifests.content_search import search_services
 from manifests.describe import describe_document, see_also
 from manifests.images import ImageSize
 from manifests.model import Content, Document, Exhibition, Section, Text, ThematicSection
+from manifests.pagetext import PageText, text_json, text_path
+from manifests.search_index import searchable_documents
+from manifests.textimport import alto_schema
 
 PRESENTATION_PREFIX = "/iiif/presentation"
 DISCOVERY_PREFIX = "/iiif/discovery"
@@ -70,6 +77,12 @@ class Urls:
 
     def canvas(self, document_id: str, page_index: int) -> str:
         return f"{self.manifest(document_id).removesuffix('.json')}/canvas/p{page_index + 1}"
+
+    def annotation_page(self, document_id: str, page_index: int) -> str:
+        return f"{self.base_url}{PRESENTATION_PREFIX}/{annotation_page_path(document_id, page_index)}"
+
+    def alto(self, document_id: str, page_index: int) -> str:
+        return f"{self.base_url}{PRESENTATION_PREFIX}/{alto_path(document_id, page_index)}"
 
 
 TOP_COLLECTION_PATH = "collection.json"
@@ -125,10 +138,17 @@ def required_statement(attribution: Text) -> KeyValueString:
 
 
 def build_manifest(
-    document: Document, sizes: Mapping[str, ImageSize], urls: Urls, part_of: tuple[ParentCollection, ...] = ()
+    document: Document, sizes: Mapping[str, ImageSize], urls: Urls, part_of: tuple[ParentCollection, ...] = (),
+    page_texts: Sequence[PageText | None] = (), alto_schemas: Mapping[int, str] | None = None,
+    searchable: bool = False,
 ) -> Manifest:
+    """``page_texts`` (one per page, or none) adds each text's annotation page to its canvas;
+    ``alto_schemas`` (page index -> the ALTO schema of its supplied file) adds the ALTO as ``seeAlso``;
+    ``searchable``: the document has text, so the manifest declares its Content Search service."""
     manifest_id = urls.manifest(document.id)
-    canvases = [_canvas(document, index, sizes, urls) for index in range(len(document.pages))]
+    canvases = [_canvas(document, index, sizes, urls, page_texts[index] if page_texts else None,
+                        (alto_schemas or {}).get(index))
+                for index in range(len(document.pages))]
     first_image = document.pages[0].image
     manifest = Manifest(
         id=manifest_id,
@@ -155,6 +175,8 @@ def build_manifest(
                            for parent in part_of]
     if document.start_page is not None:
         manifest.start = CanvasRef(id=urls.canvas(document.id, document.start_page), type="Canvas")
+    if searchable:
+        manifest.service = search_services(urls.base_url, document.id)
     if document.contents:
         manifest.structures = [
             _range(section, document, (number,), urls) for number, section in enumerate(document.contents, start=1)
@@ -167,7 +189,8 @@ def page_label(document: Document, page_index: int) -> Text:
     return label or Text(vi=f"Trang {page_index + 1}", en=f"Page {page_index + 1}")
 
 
-def _canvas(document: Document, index: int, sizes: Mapping[str, ImageSize], urls: Urls) -> Canvas:
+def _canvas(document: Document, index: int, sizes: Mapping[str, ImageSize], urls: Urls, page_text: PageText | None,
+            alto_profile: str | None) -> Canvas:
     page = document.pages[index]
     size = sizes[page.image]
     canvas_id = urls.canvas(document.id, index)
@@ -178,7 +201,7 @@ def _canvas(document: Document, index: int, sizes: Mapping[str, ImageSize], urls
     )
     painting = Annotation(id=f"{canvas_id}/page/image", type="Annotation", motivation="painting",
                           body=image, target=canvas_id)
-    return Canvas(
+    canvas = Canvas(
         id=canvas_id,
         label=page_label(document, index).language_map(),
         width=size.width,
@@ -186,6 +209,18 @@ def _canvas(document: Document, index: int, sizes: Mapping[str, ImageSize], urls
         thumbnail=[thumbnail(page.image, size, urls)],
         items=[AnnotationPage(id=f"{canvas_id}/page", type="AnnotationPage", items=[painting])],
     )
+    if page_text is not None:
+        canvas.annotations = [AnnotationPageRef(id=urls.annotation_page(document.id, index), type="AnnotationPage")]
+    if alto_profile is not None:
+        canvas.seeAlso = [{"id": urls.alto(document.id, index), "type": "Dataset", "format": "application/xml",
+                           "profile": alto_profile,
+                           "label": Text(vi=f"ALTO trang {index + 1}", en=f"ALTO of page {index + 1}").language_map()}]
+    return canvas
+
+
+def text_annotation_page(document_id: str, page_index: int, page_text: PageText, urls: Urls) -> dict:
+    return build_text_annotation_page(page_text, urls.annotation_page(document_id, page_index),
+                                      urls.canvas(document_id, page_index))
 
 
 def _range(section: Section, document: Document, position: tuple[int, ...], urls: Urls) -> Range:
@@ -284,25 +319,38 @@ class PlannedOutput:
     """One file of the build: where it goes, everything it is made from, and how to make it.
 
     ``inputs`` is the repr of the frozen values the resource is built from: equal inputs give an
-    equal resource, which is what lets an incremental build reuse the previous file.
+    equal resource, which is what lets an incremental build reuse the previous file. ``make`` gives
+    a prezi3 resource or a JSON-LD dict (both checked against the schema), or the bytes of a file
+    that is not IIIF (a stored page text, an ALTO copy).
     """
 
     path: str
     inputs: str
-    # A plain dict is a JSON-LD document that is not a IIIF resource (a description): not schema-checked.
-    make: Callable[[], Manifest | Collection | dict]
+    # A plain dict is a JSON-LD document that is not a IIIF resource (a description): not schema-checked;
+    # bytes are written as they are (a stored page text, an ALTO copy).
+    make: Callable[[], Manifest | Collection | dict | bytes]
 
 
-def plan_outputs(content: Content, sizes: Mapping[str, ImageSize], urls: Urls) -> tuple[PlannedOutput, ...]:
-    """Every manifest and collection of the content, not yet built."""
+def plan_outputs(content: Content, sizes: Mapping[str, ImageSize], urls: Urls,
+                 page_texts: Mapping[str, Sequence[PageText | None]] | None = None) -> tuple[PlannedOutput, ...]:
+    """Every manifest and collection of the content, and every page text with its annotation page
+    (and its ALTO file when the curator supplied one), not yet built."""
     parents = parent_collections(content, urls)
+    page_texts = page_texts or {}
+    searchable = searchable_documents(page_texts)
     planned = []
     for document in content.documents:
         used = _sizes_of(sizes, [page.image for page in document.pages])
+        texts = tuple(page_texts.get(document.id, ()))
+        altos = {index: page.text for index, page in enumerate(document.pages)
+                 if texts and texts[index] is not None and texts[index].source == "alto" and page.text is not None}
         planned.append(PlannedOutput(
             manifest_path(document.id),
-            repr((document, used, parents[document.id], urls)),
-            lambda document=document: build_manifest(document, sizes, urls, parents[document.id]),
+            repr((document, used, parents[document.id], urls,
+                  [(text.source, text.made_from) if text else None for text in texts])),
+            lambda document=document, texts=texts, altos=altos: build_manifest(
+                document, sizes, urls, parents[document.id], texts,
+                {index: alto_schema(path.read_bytes()) for index, path in altos.items()}, document.id in searchable),
         ))
         planned.append(PlannedOutput(
             description_path(document.id),
@@ -310,6 +358,7 @@ def plan_outputs(content: Content, sizes: Mapping[str, ImageSize], urls: Urls) -
             lambda document=document: describe_document(document, urls.manifest(document.id),
                                                         urls.description(document.id)),
         ))
+        planned += _page_text_outputs(document.id, texts, altos, urls)
     for exhibition in content.exhibitions:
         shown = [content.document(d) for d in exhibition.document_ids]
         used = _sizes_of(sizes, [exhibition.cover.image] + [document.pages[0].image for document in shown])
@@ -330,6 +379,22 @@ def plan_outputs(content: Content, sizes: Mapping[str, ImageSize], urls: Urls) -
     planned.append(PlannedOutput(TOP_COLLECTION_PATH, repr((content.top, titles, urls)),
                                  lambda: build_top_collection(content, urls)))
     return tuple(planned)
+
+
+def _page_text_outputs(document_id: str, texts: Sequence[PageText | None], altos: Mapping[int, object],
+                       urls: Urls) -> list[PlannedOutput]:
+    planned = []
+    for index, text in enumerate(texts):
+        if text is None:
+            continue
+        inputs = repr((text, urls))
+        planned.append(PlannedOutput(text_path(document_id, index), inputs, lambda text=text: text_json(text)))
+        planned.append(PlannedOutput(annotation_page_path(document_id, index), inputs,
+                                     lambda index=index, text=text: text_annotation_page(document_id, index, text, urls)))
+        if index in altos:
+            planned.append(PlannedOutput(alto_path(document_id, index), repr(text.made_from),
+                                         lambda path=altos[index]: path.read_bytes()))
+    return planned
 
 
 def _sizes_of(sizes: Mapping[str, ImageSize], identifiers: list[str]) -> tuple[tuple[str, ImageSize], ...]:

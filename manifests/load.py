@@ -42,6 +42,7 @@ from manifests.model import (
     ViewingDirection,
 )
 from manifests.rights import rights_problem
+from manifests.textimport import text_format
 from manifests.watch import FileState, state_to_keep
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
@@ -451,10 +452,13 @@ def _document(checked: CheckedFile, problems: list[Problem]) -> Document | None:
     if checked.sound(("contents",)) and page_count is not None:
         contents = _sections(curator_file, data.get("contents", []), ("contents",), page_count, problems)
     nav_date = _nav_date(curator_file, ("navDate",), problems) if checked.sound(("navDate",)) else None
+    text_files = {index: _text_file(curator_file, index, problems) for index in _indexes(checked, "pages")
+                  if checked.sound(("pages", index, "text")) and "text" in data["pages"][index]}
     if checked.problems or len(problems) > before:
         return None
     pages = tuple(
-        Page(page["image"], _text(page["label"]) if "label" in page else None, curator_file.origin(("pages", index)))
+        Page(page["image"], _text(page["label"]) if "label" in page else None, curator_file.origin(("pages", index)),
+             text_files.get(index))
         for index, page in enumerate(data["pages"])
     )
     provider = data["provider"]
@@ -482,6 +486,24 @@ def _document(checked: CheckedFile, problems: list[Problem]) -> Document | None:
         homepage=data.get("homepage"),
         source=curator_file.path,
     )
+
+
+def _text_file(curator_file: CuratorFile, page_index: int, problems: list[Problem]) -> Path | None:
+    """The page's text file inside the content folder (documents/ is one level below it), or None
+    with a problem when it is not an ALTO or hOCR file there."""
+    field_path: FieldPath = ("pages", page_index, "text")
+    name = curator_file.data["pages"][page_index]["text"]
+    content_dir = curator_file.path.parent.parent.resolve()
+    try:
+        text_format(name)
+    except ValueError as error:
+        problems.append(curator_file.problem(field_path, f"{name!r} is {error}"))
+        return None
+    path = (content_dir / name).resolve()
+    if not path.is_relative_to(content_dir) or not path.is_file():
+        problems.append(curator_file.problem(field_path, f"no file {name!r} in the content folder"))
+        return None
+    return path
 
 
 _PAGE_SPAN = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")

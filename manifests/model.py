@@ -68,11 +68,13 @@ class ViewingDirection(enum.Enum):
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a document: the identifier of its master under the image root."""
+    """One page of a document: the identifier of its master under the image root, and the curator's
+    ALTO or hOCR file of its text, if any (a path inside the content folder)."""
 
     image: str
     label: Text | None
     origin: Origin = field(compare=False)
+    text: Path | None = None
 
 
 @dataclass(frozen=True)

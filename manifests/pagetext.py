@@ -9,6 +9,7 @@ the build, so an unchanged page is not read or recognised again.
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -96,3 +97,13 @@ def page_text_from_json(data: dict) -> PageText:
 
 def _box_json(box: Box) -> list[int]:
     return [box.x, box.y, box.width, box.height]
+
+
+def text_path(document_id: str, page_index: int) -> str:
+    """Where a page's text is stored, below the build's output folder."""
+    return f"text/{document_id}/p{page_index + 1}.json"
+
+
+def text_json(page_text: PageText) -> bytes:
+    """The stored file of a page's text."""
+    return (json.dumps(page_text.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")

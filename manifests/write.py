@@ -16,7 +16,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -27,9 +27,13 @@ from tqdm import tqdm
 
 import manifests.build
 import manifests.describe
+import manifests.search_index
+import manifests.search_query
 from manifests.build import PlannedOutput
 from manifests.discovery import FOLDER as STREAM_FOLDER
 from manifests.discovery import Change, StreamEnd, activity_time, append_activities, find_changes
+from manifests.pagetext import PageText
+from manifests.search_index import INDEX_FILE, write_index
 
 SCHEMA_ENV = "PRESENTATION_SCHEMA"
 # A copy of the IIIF presentation validator's schema ships with the package, so a build on an
@@ -71,8 +75,8 @@ def _validators(path: Path) -> dict[str, jsonschema.Draft7Validator]:
     schema = json.loads(path.read_text(encoding="utf-8"))
     # The schema's root accepts any of five classes; checking against the one we mean gives errors
     # that name the actual field instead of "not valid under any of the given schemas".
-    return {kind: jsonschema.Draft7Validator({**schema, "oneOf": [{"$ref": f"#/classes/{kind.lower()}"}]})
-            for kind in ("Manifest", "Collection")}
+    return {kind: jsonschema.Draft7Validator({**schema, "oneOf": [{"$ref": f"#/classes/{kind[0].lower()}{kind[1:]}"}]})
+            for kind in ("Manifest", "Collection", "AnnotationPage")}
 
 
 def schema_errors(document: dict) -> list[str]:
@@ -114,12 +118,14 @@ def json_bytes(document: dict) -> bytes:
 
 def publish(
     outputs: Sequence[PlannedOutput], out_dir: Path, *, stream_url: str, check_only: bool = False,
-    progress: bool | None = None,
+    progress: bool | None = None, page_texts: Mapping[str, Sequence[PageText | None]] | None = None,
 ) -> PublishReport:
     """Build what changed, validate everything built, then swap it into ``out_dir`` in one step.
 
     What changed is appended to the Change Discovery stream at ``stream_url`` (published in the same
     swap). ``check_only`` validates and writes nothing. ``progress`` None shows a bar only on a terminal.
+    ``page_texts`` (document id -> one entry per page, None for a page without text) are indexed
+    for search into the same folder (``search.sqlite``), reused while the texts are unchanged.
     """
     _check_unique_paths(outputs)
     version = builder_version()
@@ -133,23 +139,36 @@ def publish(
             contents[output.path] = old_file.read_bytes()
             reused.append(output.path)
             continue
-        resource = output.make()
-        document, data = render_json(resource)
-        if not isinstance(resource, dict):
+        made = output.make()
+        if isinstance(made, bytes):
+            data = made  # not IIIF: a stored page text, an ALTO copy
+        else:
+            document, data = render_json(made)
+        if not isinstance(made, (bytes, dict)):
             problems += [f"{output.path}: {line}" for line in schema_errors(document)]
         contents[output.path] = data
         built.append(output.path)
     if problems:
         raise BuildError("\n".join(["output does not match the IIIF Presentation 3.0 schema:", *problems]))
-    removed = tuple(sorted(set(previous) - set(contents)))
+    state = {output.path: input_digest(output, version) for output in outputs}
+    write_search_index = None
+    if page_texts:
+        state[INDEX_FILE] = _page_texts_digest(page_texts)
+        old_index = out_dir / INDEX_FILE
+        if previous.get(INDEX_FILE) == state[INDEX_FILE] and old_index.is_file():
+            reused.append(INDEX_FILE)
+            write_search_index = functools.partial(_copy_into, old_index)
+        else:
+            built.append(INDEX_FILE)
+            write_search_index = functools.partial(write_index, page_texts)
+    removed = tuple(sorted(set(previous) - set(state)))
     if check_only or (not built and not removed and out_dir.is_dir()):
         return PublishReport(tuple(built), tuple(reused), removed, written=False)
-    state = {output.path: input_digest(output, version) for output in outputs}
-    changed = set(built) | set(removed)
+    changed = {path for path in (*built, *removed) if path.endswith(".json")}  # what may be a IIIF resource
     before = {path: (out_dir / path).read_bytes() for path in changed if (out_dir / path).is_file()}
-    changes = find_changes(before, {path: contents[path] for path in built})
-    _replace_folder(out_dir, contents, state,
-                    lambda: _stream_files(out_dir, changes, stream_url))
+    changes = find_changes(before, {path: contents[path] for path in built if path in contents})
+    _replace_folder(out_dir, contents, state, lambda: _stream_files(out_dir, changes, stream_url),
+                    write_search_index)
     return PublishReport(tuple(built), tuple(reused), removed, written=True)
 
 
@@ -189,10 +208,24 @@ def _stream_end(folder: Path) -> StreamEnd | None:
     return StreamEnd(last_page, max(numbers), collection["totalItems"])
 
 
+def _page_texts_digest(page_texts: Mapping[str, Sequence[PageText | None]]) -> str:
+    """Changes with the texts and with the code that indexes them."""
+    digest = hashlib.sha256(Path(manifests.search_index.__file__).read_bytes())
+    digest.update(Path(manifests.search_query.__file__).read_bytes())
+    for document, pages in sorted(page_texts.items()):
+        digest.update(json.dumps([document, [page and page.to_json() for page in pages]], sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def _copy_into(file: Path, folder: Path) -> None:
+    shutil.copy2(file, folder / file.name)
+
+
 def _replace_folder(out_dir: Path, contents: dict[str, bytes], state: dict[str, str],
-                    last_files: Callable[[], dict[str, bytes]]) -> None:
-    """Write ``contents`` and the state to a staging folder, then ``last_files()`` (made as late as
-    possible: the discovery stream's times must not be before the swap), then swap it in."""
+                    last_files: Callable[[], dict[str, bytes]],
+                    write_search_index: Callable[[Path], object] | None = None) -> None:
+    """Write ``contents``, the search index and the state to a staging folder, then ``last_files()``
+    (made as late as possible: the discovery stream's times must not be before the swap), then swap it in."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = out_dir.with_name(f".{out_dir.name}.building-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
@@ -201,6 +234,9 @@ def _replace_folder(out_dir: Path, contents: dict[str, bytes], state: dict[str, 
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
+        if write_search_index is not None:
+            staging.mkdir(parents=True, exist_ok=True)
+            write_search_index(staging)
         (staging / STATE_FILE).write_text(json.dumps(state, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         _sync_tree(staging)
         for relative, data in last_files().items():

@@ -14,6 +14,7 @@ DEBIAN_PACKAGES=(
   chromium
   nginx  # in front of several servers: `iiif-archive deploy nginx`, tests/web/test_fleet.py
   iipimage-server lighttpd wrk  # the benchmark against IIPImage (bash scripts/bench.sh; tests/test_bench_run.py)
+  tesseract-ocr tesseract-ocr-vie  # OCR's Vietnamese model (manifests/ocr.py; tesserocr's wheel reads it)
 )
 
 install_debian_packages() {

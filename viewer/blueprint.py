@@ -12,16 +12,18 @@ import hashlib
 import logging
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, request, send_from_directory
+from flask import Blueprint, Response, abort, current_app, jsonify, request, send_from_directory
 
 from iiif_server.errors import BadRequest, IIIFError, NotFound
 from iiif_server.settings import SettingsError
 from iiif_server.web.responses import public_base_url
 from iiif_server.web.security import content_security_policy
 from manifests.load import ContentError, Problem
+from manifests.search_query import QueryError
 from viewer import pages
 from viewer.deeplink import DeepLinkError
 from viewer.pages import VENDOR_FILES, PageLinks, PageNotFound
+from viewer.search import ArchiveSearch, ResultsPageBeyond, results_json, results_url, search_archive
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,8 @@ OPENSEADRAGON_MOBILE_CSS = (
 )
 OPENSEADRAGON_STYLE_HASHES = (base64.b64encode(hashlib.sha256(OPENSEADRAGON_MOBILE_CSS.encode()).digest()).decode(),)
 
+SEARCH_PATH = "/viewer/search"
+SEARCH_API_PATH = "/viewer/search.json"
 SERVER_LINKS = PageLinks(
     static="/viewer/static",
     vendor="/viewer/vendor",
@@ -101,6 +105,46 @@ def viewer_blueprint(presentation_root: Path | None, content_root: Path | None,
             raise NotFound(str(error)) from None
         except ContentError as error:
             raise _content_problem(error, content_root) from None
+
+    def searched() -> ArchiveSearch | None:
+        """The search the request asks for; None when no document has text (or nothing is published)."""
+        if site.published is None:
+            return None
+        results_page = request.args.get("page", "1")
+        if not results_page.isdigit() or int(results_page) < 1:
+            raise BadRequest(f"page must be a whole number from 1, not {results_page[:40]!r}")
+        try:
+            return search_archive(site.published, request.args.get("q", ""), int(results_page), SERVER_LINKS.embed)
+        except ResultsPageBeyond as error:
+            raise NotFound(str(error)) from None
+
+    @blueprint.get("/search")
+    def search_page() -> Response:
+        """Search across every published document, a plain GET form (README "Search")."""
+        q = request.args.get("q", "")
+        search, error = None, None
+        if q:
+            try:
+                search = searched()
+            except QueryError as bad:
+                error = str(bad)
+        available = site.published is not None and site.published.searchable()
+        text = pages.render_search(SERVER_LINKS, language(), SEARCH_PATH, q, search, error, available,
+                                   lambda page, lang: results_url(SEARCH_PATH, q, page, lang))
+        response = html(text)
+        response.status_code = 400 if error else 200
+        return response
+
+    @blueprint.get("/search.json")
+    def search_api() -> Response:
+        """The search page's results as JSON (README "Search")."""
+        try:
+            search = searched()
+        except QueryError as error:
+            raise BadRequest(str(error)) from None
+        if search is None:
+            raise NotFound("no document has text to search")
+        return jsonify(results_json(search, SEARCH_API_PATH))
 
     @blueprint.get("/vendor/<package>/<path:name>")
     def vendor(package: str, name: str) -> Response:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from viewer.deeplink import (
     ContentState, DeepLinkError, Region, RegionImage, decode_content_state, is_web_url, parse_xywh, region_image,
 )
 from viewer.published import PublishedFolder, PublishedManifest
+from viewer.search import ArchiveSearch
 
 NODE_MODULES = Path(__file__).resolve().parent / "node_modules"
 # The only npm files the pages load, by the name they are served under (/viewer/vendor/<name>/).
@@ -45,6 +46,16 @@ UI = {
         "next": "Tiếp",
         "previous_step": "Bước trước",
         "next_step": "Bước tiếp theo",
+        "search_title": "Tìm trong tài liệu lưu trữ",
+        "search_label": "Từ hoặc cụm từ (dùng ngoặc kép cho cụm từ; có dấu hoặc không dấu)",
+        "search_button": "Tìm",
+        "search_found": "trang khớp",
+        "search_none": "Không tìm thấy trang nào.",
+        "search_unavailable": "Chưa có tài liệu nào có văn bản để tìm.",
+        "search_page": "Trang",
+        "search_more": "kết quả khác trên trang này",
+        "search_open": "Mở trong trình xem",
+        "search_results_page": "Trang kết quả",
     },
     "en": {
         "viewer": "Document viewer",
@@ -64,6 +75,16 @@ UI = {
         "next": "Next",
         "previous_step": "Previous step",
         "next_step": "Next step",
+        "search_title": "Search the archive",
+        "search_label": "Words or a phrase (in double quotes; with or without diacritics)",
+        "search_button": "Search",
+        "search_found": "matching pages",
+        "search_none": "No page matches.",
+        "search_unavailable": "No document has text to search yet.",
+        "search_page": "Page",
+        "search_more": "more matches on this page",
+        "search_open": "Open in the viewer",
+        "search_results_page": "Results page",
     },
 }
 OG_IMAGE_EDGE = 1200
@@ -258,6 +279,13 @@ def render_mirador(links: PageLinks, language: str) -> str:
 def render_guide(site: Site, links: PageLinks, language: str, origin: str) -> str:
     return _render("guide.html", links, language, origin=origin, example=site.example_manifest_url(),
                    switch_url=links.guide(_other(language)))
+
+
+def render_search(links: PageLinks, language: str, search_path: str, q: str, search: ArchiveSearch | None,
+                  error: str | None, available: bool, page_url: Callable[[int, str], str]) -> str:
+    """``page_url(results_page, language)``: the address of another page of these results."""
+    return _render("search.html", links, language, search_path=search_path, q=q, search=search, error=error,
+                   available=available, page_url=page_url, switch_url=page_url(search.results_page if search else 1, _other(language)))
 
 
 def render_exhibition_index(site: Site, links: PageLinks, language: str) -> str:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from werkzeug.security import safe_join
 
 from manifests.build import PRESENTATION_PREFIX, manifest_path
+from manifests.search_index import INDEX_FILE
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,10 @@ class PublishedFolder:
             return None
         found = self._read(path[len(prefix):])
         return found if found is not None and found.url == url else None
+
+    def searchable(self) -> bool:
+        """The build indexed some text (``manifests.search_index``)."""
+        return (self.root / INDEX_FILE).is_file()
 
     def manifest_of_document(self, document_id: str) -> PublishedManifest | None:
         return self._read(manifest_path(document_id))

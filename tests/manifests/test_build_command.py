@@ -17,7 +17,7 @@ BASE_URL = "https://iiif.archives.example.vn"
 
 def run_build(content: Path, images: Path, out: Path, *extra: str):
     return CliRunner().invoke(main, ["build", str(content), "--images", str(images), "--out", str(out),
-                                     "--base-url", BASE_URL, *extra])
+                                     "--base-url", BASE_URL, "--no-ocr", *extra])
 
 
 def line_of(path: Path, text: str) -> int:
@@ -74,7 +74,8 @@ def test_check_validates_without_writing(content: Path, sample_images: Path, tmp
 @pytest.mark.parametrize("base_url", ["https://iiif.example.vn/", "iiif.example.vn"])
 def test_base_url_must_be_an_address_without_trailing_slash(content: Path, sample_images: Path, tmp_path: Path,
                                                              base_url: str) -> None:
-    result = CliRunner().invoke(main, ["build", str(content), "--images", str(sample_images), "--base-url", base_url])
+    result = CliRunner().invoke(main, ["build", str(content), "--images", str(sample_images), "--base-url", base_url,
+                                       "--no-ocr"])
     assert result.exit_code == 2
     assert "--base-url must start with http:// or https:// and not end with '/'" in result.stderr
 

@@ -137,6 +137,14 @@ def test_vietnamese_is_normalised_to_nfc(tmp_path: Path) -> None:
     assert label == "Sắc lệnh" and unicodedata.is_normalized("NFC", label) and decomposed != label
 
 
+def test_a_page_names_its_text_file_inside_the_content_folder(tmp_path: Path) -> None:
+    write(tmp_path / "text" / "doc-a" / "p1.alto.xml", "<alto/>")
+    write_document(tmp_path, "doc-a", text=MINIMAL_DOCUMENT.format(id="doc-a", image="pages/one")
+                   + "  - image: pages/two\n    text: text/doc-a/p1.alto.xml\n")
+    document = load_content(tmp_path).document("doc-a")
+    assert [page.text for page in document.pages] == [None, (tmp_path / "text/doc-a/p1.alto.xml").resolve()]
+
+
 def test_the_demo_content_loads() -> None:
     from tests.manifests.conftest import DEMO_CONTENT
 
@@ -198,6 +206,14 @@ DOCUMENT_MISTAKES = [
      ["11: behavior > item 1: 'pagd' is not allowed; use one of: paged, individuals, continuous, unordered"]),
     ("paged and individuals together", append("behavior: [paged, individuals]\n"),
      ["11: behavior: 'paged' and 'individuals' cannot be combined; keep one"]),
+    ("text file that is not there", replace("  - image: pages/one", "  - image: pages/one\n    text: text/p1.alto.xml"),
+     ["11: pages > item 1 > text: no file 'text/p1.alto.xml' in the content folder"]),
+    ("text file outside the content folder", replace("  - image: pages/one", "  - image: pages/one\n    text: ../p1.xml"),
+     ["11: pages > item 1 > text: '../p1.xml' is not in the expected form: the page's ALTO (.xml) or hOCR (.hocr, "
+      ".html) file, relative to the content folder, e.g. text/decree-1945/p1.alto.xml"]),
+    ("text file of another kind", replace("  - image: pages/one", "  - image: pages/one\n    text: p1.txt"),
+     ["11: pages > item 1 > text: 'p1.txt' is not an ALTO or hOCR file name (the name must end in one of .xml, "
+      ".alto, .hocr, .html, .htm, .xhtml)"]),
     ("id that is not a slug", replace("id: doc-a", "id: Doc A"),
      ["1: id: 'Doc A' is not in the expected form: Lower-case letters, digits and hyphens, e.g. decree-1945."]),
     # Schema problems do not hide the loader's checks of the fields the schema accepted (issue 11.7).

@@ -101,7 +101,7 @@ def test_build_reads_canvas_sizes_from_the_bucket(
     out_bucket, out_folder = tmp_path / "from-bucket", tmp_path / "from-folder"
     for images, out in ((str(root), out_bucket), (str(sample_images), out_folder)):
         result = CliRunner().invoke(main, ["build", str(demo_content), "--images", images, "--out", str(out),
-                                           "--base-url", "https://iiif.example.vn"], env=seaweedfs.environ)
+                                           "--base-url", "https://iiif.example.vn", "--no-ocr"], env=seaweedfs.environ)
         assert result.exit_code == 0, result.output
     built = sorted(p.relative_to(out_bucket) for p in out_bucket.rglob("*.json"))
     assert built and built == sorted(p.relative_to(out_folder) for p in out_folder.rglob("*.json"))
@@ -109,6 +109,6 @@ def test_build_reads_canvas_sizes_from_the_bucket(
         if relative.parts[0] != "discovery":  # the change streams differ only in their times
             assert json.loads((out_bucket / relative).read_text()) == json.loads((out_folder / relative).read_text())
     missing = CliRunner().invoke(main, ["build", str(demo_content), "--images", "s3://masters/empty", "--out",
-                                        str(tmp_path / "none"), "--base-url", "https://iiif.example.vn"],
+                                        str(tmp_path / "none"), "--base-url", "https://iiif.example.vn", "--no-ocr"],
                                  env=seaweedfs.environ)
     assert missing.exit_code == 1 and "no image under the image root" in missing.output

@@ -20,7 +20,7 @@ from tests.conftest import start_server, stop_server
 
 def build(content: Path, images: Path, out: Path, base_url: str) -> None:
     result = CliRunner().invoke(main, ["build", str(content), "--images", str(images), "--out", str(out),
-                                       "--base-url", base_url])
+                                       "--base-url", base_url, "--no-ocr"])
     assert result.exit_code == 0, result.output
 
 

@@ -24,6 +24,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SAMPLE_SCALE = 0.05
 EXHIBITION_ID = "test-exhibition"
+# The curator's text of the decree's first page (ALTO, measured on a 1000 x 1400 scan: the build
+# scales it to the canvas), so the viewer's search and text layer and Mirador have words to show.
+DECREE_TEXT_LINES = ("Sắc lệnh số 14-SL", "Tổng tuyển cử toàn quốc", "Quốc dân Đại hội")
+DECREE_ALTO_PAGE = (1000, 1400)
 RTL_DOCUMENT_ID = "letter-1946-rtl"
 # Regions in full-resolution pixels of the scaled samples (decree pages ~250 x 350, map 1200 x 900).
 EXHIBITION_STEPS = [
@@ -51,12 +55,33 @@ class PublishedSite:
         return f"{self.base_url}/iiif/presentation/manifests/{document_id}/canvas/p{page}"
 
 
+def decree_alto() -> str:
+    """Each line 120 px below the last, each word 40 px wide per letter: boxes the tests can predict."""
+    lines = []
+    for number, line in enumerate(DECREE_TEXT_LINES):
+        top, left, words = 200 + 120 * number, 100, []
+        for word in line.split():
+            words.append(f'<String CONTENT="{word}" HPOS="{left}" VPOS="{top}" WIDTH="{40 * len(word)}" HEIGHT="60"/>')
+            left += 40 * len(word) + 30
+        lines.append(f'<TextLine HPOS="100" VPOS="{top}" WIDTH="{left - 130}" HEIGHT="60">{"<SP/>".join(words)}</TextLine>')
+    width, height = DECREE_ALTO_PAGE
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<alto xmlns="http://www.loc.gov/standards/alto/ns-v4#">'
+            f"<Description><MeasurementUnit>pixel</MeasurementUnit></Description>"
+            f'<Layout><Page ID="p1" WIDTH="{width}" HEIGHT="{height}"><PrintSpace><TextBlock>'
+            f'{"".join(lines)}</TextBlock></PrintSpace></Page></Layout></alto>\n')
+
+
 def write_test_content(folder: Path) -> Path:
     """The demo's documents, an extra right-to-left one, and an exhibition whose regions fit the tiny samples."""
     documents = folder / "documents"
     documents.mkdir(parents=True)
     for name in ("decree-1945", "letter-1946", "map-hanoi-1873", "photo-ba-dinh-1945"):
         shutil.copy(REPO_ROOT / "content" / "documents" / f"{name}.yml", documents)
+    decree = yaml.safe_load((documents / "decree-1945.yml").read_text(encoding="utf-8"))
+    decree["pages"][0]["text"] = "text/decree-1945-p1.alto.xml"
+    (documents / "decree-1945.yml").write_text(yaml.safe_dump(decree, allow_unicode=True), encoding="utf-8")
+    (folder / "text").mkdir()
+    (folder / "text" / "decree-1945-p1.alto.xml").write_text(decree_alto(), encoding="utf-8")
     letter = yaml.safe_load((documents / "letter-1946.yml").read_text(encoding="utf-8"))
     letter.update(id=RTL_DOCUMENT_ID, viewingDirection="right-to-left")
     (documents / f"{RTL_DOCUMENT_ID}.yml").write_text(yaml.safe_dump(letter, allow_unicode=True), encoding="utf-8")
@@ -118,7 +143,7 @@ def published_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Publish
     try:
         # The ids name the server's port, so the manifests are built once the server has one.
         subprocess.run([sys.executable, "-m", "iiif_archive", "build", str(content), "--images", str(images),
-                        "--out", str(presentation), "--base-url", server.base_url],
+                        "--out", str(presentation), "--base-url", server.base_url, "--no-ocr"],
                        check=True, capture_output=True, text=True)
         yield PublishedSite(server, content, presentation)
     finally:

@@ -6,6 +6,7 @@ import {
   viewportToRegion, webUrl,
 } from "./deeplink.js";
 import { normaliseLanguage, pickText, STRINGS } from "./i18n.js";
+import { SearchPanel } from "./search.js";
 
 const OPENSEADRAGON_URL = new URL("../vendor/openseadragon/openseadragon.min.js", import.meta.url);
 const STYLESHEET_URL = new URL("iiif-viewer.css", import.meta.url);
@@ -25,6 +26,7 @@ const ICONS = {
   next: "M9 5l7 7-7 7",
   contents: "M8 6h12M8 12h12M8 18h12M4 6h.01M4 12h.01M4 18h.01",
   share: "M12 15V4M7 9l5-5 5 5M5 13v7h14v-7",
+  search: "M10.5 17a6.5 6.5 0 1 0 0-13 6.5 6.5 0 0 0 0 13zM15.5 15.5L20 20",
 };
 
 const BUTTONS = [
@@ -38,6 +40,7 @@ const BUTTONS = [
   ["next", (view) => view.step(1)],
   ["contents", (view) => view.toggleContents()],
   ["share", (view) => view.openShare()],
+  ["search", (view) => view.searchPanel.toggle()],
 ];
 
 function icon(name) {
@@ -113,6 +116,8 @@ function describeCanvas(canvas) {
     height: canvas.height,
     serviceId,
     imageSize: [body.width || canvas.width, body.height || canvas.height],
+    // The page's text, as annotation pages (Presentation 3.0 §3.4 annotations), http(s) only.
+    textPages: asList(canvas.annotations).map((page) => webUrl(page.id, document.baseURI)).filter(Boolean),
   };
 }
 
@@ -197,7 +202,6 @@ export class IIIFViewer extends HTMLElement {
     this.contentsPanel = element("nav", { class: "iv-contents-panel", hidden: true, "aria-labelledby": this.contentsHeading.id },
       this.contentsHeading, this.contentsList);
     this.stage = element("div", { class: "iv-stage", role: "region" });
-    const body = element("div", { class: "iv-body" }, this.contentsPanel, this.stage);
 
     this.buttons = {};
     const toolbar = element("div", { class: "iv-toolbar", role: "toolbar" });
@@ -208,6 +212,8 @@ export class IIIFViewer extends HTMLElement {
       this.buttons[name] = button;
       toolbar.append(button);
     }
+    this.searchPanel = new SearchPanel(this);
+    const body = element("div", { class: "iv-body" }, this.contentsPanel, this.stage, this.searchPanel.panel);
     this.pageIndicator = element("span", { class: "iv-page", "aria-live": "polite" });
     toolbar.append(this.pageIndicator);
     this.toolbar = toolbar;
@@ -276,6 +282,7 @@ export class IIIFViewer extends HTMLElement {
     this.citationHeading.textContent = text.citation;
     this.previewImage.alt = text.preview;
     this.closeButton.textContent = text.close;
+    this.searchPanel.applyLanguage();
     if (this.manifest) this.renderManifestText();
   }
 
@@ -325,6 +332,7 @@ export class IIIFViewer extends HTMLElement {
     this.renderStrip();
     this.renderManifestText();
     this.buttons.contents.hidden = !this.contentsList.children.length;
+    this.searchPanel.setManifest(manifest);
     const single = this.canvases.length < 2;
     this.buttons.previous.hidden = single;
     this.buttons.next.hidden = single;
@@ -376,6 +384,7 @@ export class IIIFViewer extends HTMLElement {
         this.viewer.viewport.fitBounds(this.toViewportRect(this.pendingRegion), this.pendingImmediately);
         this.pendingRegion = null;
       }
+      this.searchPanel.pageOpened();
       this.dataset.state = "ready";
       this.dispatchEvent(new CustomEvent("iiif-viewer:open", { detail: { canvas: this.canvas.id }, bubbles: true }));
     });
@@ -402,6 +411,10 @@ export class IIIFViewer extends HTMLElement {
 
   get canvas() {
     return this.canvases[this.index];
+  }
+
+  canvasesWithText() {
+    return this.canvases.filter((canvas) => canvas.textPages.length);
   }
 
   toViewportRect(region) {

@@ -45,5 +45,7 @@ window.Mirador.viewer({
   windows: resource ? [{ manifestId: resource, maximized: true }] : [],
   catalog: resource ? [{ manifestId: resource }] : [],
   window: { allowClose: false, defaultSideBarPanel: "info", sideBarOpenByDefault: false },
+  // Mirador lists commenting and tagging annotations only; a page's text (OCR, ALTO) is supplementing.
+  annotations: { filteredMotivations: ["oa:commenting", "oa:tagging", "sc:painting", "commenting", "tagging", "supplementing"] },
   workspaceControlPanel: { enabled: !resource },
 });
