@@ -29,6 +29,7 @@ from manifests.textimport import parse_hocr
 # Debian's tesseract-ocr-vie and -eng install their models here; TESSDATA_PREFIX (Tesseract's own
 # variable) names another folder.
 DEBIAN_TESSDATA = Path("/usr/share/tesseract-ocr/5/tessdata")
+BATCH_READ_DEADLINE_MS = 30 * 60 * 1000
 # Tesseract's language code -> the BCP 47 tag the annotations carry.
 LANGUAGE_TAGS = {"vie": "vi", "eng": "en"}
 
@@ -97,8 +98,10 @@ def recognise_page(image_root: ImageRoot, identifier: str, canvas: tuple[int, in
 
     from iiif_server.errors import IIIFError
 
-    # No derivative cache: each page is read once.
-    settings = Settings(image_root=image_root, derivative_cache_bytes=0, response_cache_bytes=0)
+    # No derivative cache: each page is read once. No reader waits on a batch task: the deadline
+    # that frees a server's thread would only fail a page read slowly on a busy worker.
+    settings = Settings(image_root=image_root, derivative_cache_bytes=0, response_cache_bytes=0,
+                        heavy_deadline_ms=BATCH_READ_DEADLINE_MS)
     pipeline = build_pipeline(settings, open_source(settings), UncountedMetrics())
     try:
         png = pipeline.produce(pipeline.prepare(reading_request(identifier, canvas[0], options)))
