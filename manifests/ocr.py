@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import io
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,8 @@ from manifests.textimport import parse_hocr
 # variable) names another folder.
 DEBIAN_TESSDATA = Path("/usr/share/tesseract-ocr/5/tessdata")
 BATCH_READ_DEADLINE_MS = 30 * 60 * 1000
+# Tesseract's model names (vie, chi_sim), '+'-joined.
+_LANGUAGES = re.compile(r"[A-Za-z_]+(\+[A-Za-z_]+)*")
 # Tesseract's language code -> the BCP 47 tag the annotations carry.
 LANGUAGE_TAGS = {"vie": "vi", "eng": "en"}
 
@@ -49,7 +52,7 @@ class OcrOptions:
     def __post_init__(self) -> None:
         if not 200 <= self.width <= 10_000:
             raise ValueError(f"the OCR width must be between 200 and 10,000 px, not {self.width}")
-        if not self.language or any(not part.isalpha() for part in self.language.split("+")):
+        if not _LANGUAGES.fullmatch(self.language):
             raise ValueError(f"{self.language!r} is not a Tesseract language list such as vie or vie+eng")
 
     @property
