@@ -6,7 +6,6 @@ Every id is explicit and derived from the base URL (never prezi3's auto ids); ev
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath

