@@ -6,6 +6,7 @@ import {
   viewportToRegion, webUrl,
 } from "./deeplink.js";
 import { normaliseLanguage, pickText, STRINGS } from "./i18n.js";
+import { SearchPanel } from "./search-panel.js";
 
 const OPENSEADRAGON_URL = new URL("../vendor/openseadragon/openseadragon.min.js", import.meta.url);
 const STYLESHEET_URL = new URL("iiif-viewer.css", import.meta.url);
@@ -217,8 +218,9 @@ export class IIIFViewer extends HTMLElement {
     this.about = element("div", { class: "iv-about" });
     this.status = element("p", { class: "iv-status", role: "status" });
     this.shareDialog = this.buildShareDialog();
-    this.root = element("div", { class: "iv-root" }, header, body, toolbar, this.stripNav, this.about, this.status,
-      this.shareDialog);
+    this.search = new SearchPanel(this);
+    this.root = element("div", { class: "iv-root" }, header, body, toolbar, this.search.root, this.stripNav, this.about,
+      this.status, this.shareDialog);
     this.append(this.root);
     this.root.addEventListener("keydown", (event) => this.onKey(event));
     this.applyLanguage();
@@ -276,6 +278,7 @@ export class IIIFViewer extends HTMLElement {
     this.citationHeading.textContent = text.citation;
     this.previewImage.alt = text.preview;
     this.closeButton.textContent = text.close;
+    this.search.applyLanguage();
     if (this.manifest) this.renderManifestText();
   }
 
@@ -318,6 +321,7 @@ export class IIIFViewer extends HTMLElement {
     this.manifest = manifest;
     this.manifestUrl = url;
     this.canvases = asList(manifest.items).map(describeCanvas);
+    this.search.setManifest(manifest);
     this.rightToLeft = manifest.viewingDirection === "right-to-left";
     this.root.classList.toggle("iv-rtl", this.rightToLeft);
     this.strip.setAttribute("dir", this.rightToLeft ? "rtl" : "ltr");
@@ -376,6 +380,7 @@ export class IIIFViewer extends HTMLElement {
         this.viewer.viewport.fitBounds(this.toViewportRect(this.pendingRegion), this.pendingImmediately);
         this.pendingRegion = null;
       }
+      this.search.drawOverlays();
       this.dataset.state = "ready";
       this.dispatchEvent(new CustomEvent("iiif-viewer:open", { detail: { canvas: this.canvas.id }, bubbles: true }));
     });
