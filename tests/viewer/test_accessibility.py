@@ -29,10 +29,11 @@ def test_embed_page_has_no_serious_violations(page, published_site, language) ->
     assert serious_violations(page, published_site.base_url) == []
 
 
-@pytest.mark.parametrize("path", [f"/viewer/exhibitions/{EXHIBITION_ID}", "/viewer/exhibitions/", "/viewer/"])
+@pytest.mark.parametrize("path", [f"/viewer/exhibitions/{EXHIBITION_ID}", "/viewer/exhibitions/", "/viewer/",
+                                  "/viewer/search?q=quoc"])
 def test_exhibition_index_and_guide_pages_have_no_serious_violations(page, published_site, path) -> None:
     page.goto(published_site.base_url + path)
-    if path != "/viewer/exhibitions/":
+    if path not in ("/viewer/exhibitions/", "/viewer/search?q=quoc"):
         wait_for_viewer(page)
     assert serious_violations(page, published_site.base_url) == []
 
