@@ -27,12 +27,7 @@ class AccessRules:
 
     def decide(self, request: AccessRequest) -> AccessDecision:
         rule = self.rule_for(request.identifier)
-        if rule is None or rule.level is AccessLevel.PUBLIC:
-            return AccessDecision.ALLOW
-        reader = request.reader
-        if reader is not None and (not rule.groups or rule.groups & reader.groups):
-            return AccessDecision.ALLOW
-        return AccessDecision.DENY
+        return AccessDecision.ALLOW if rule is None or rule.admits(request.reader) else AccessDecision.DENY
 
 
 def _rule(prefix: str, level: str, groups: list[str] | tuple[str, ...], where: str) -> AccessRule:

@@ -16,7 +16,11 @@ RULES = AccessRules((
     AccessRule("personnel", AccessLevel.RESTRICTED, frozenset({"archivists"})),
     AccessRule("personnel/1946/public-notice", AccessLevel.PUBLIC),
     AccessRule("closed", AccessLevel.RESTRICTED),
+    AccessRule("reading-room-only", AccessLevel.READING_ROOM),
+    AccessRule("maps-room", AccessLevel.READING_ROOM, frozenset({"cartographers"})),
 ))
+TERMINAL = Reader("terminal-3", frozenset({"reading-room"}))
+CARTOGRAPHER = Reader("hoa", frozenset({"cartographers"}))
 
 
 @pytest.mark.parametrize(("identifier", "reader", "decision"), [
@@ -28,6 +32,10 @@ RULES = AccessRules((
     pytest.param("personnel/1946/file", VISITOR, AccessDecision.DENY, id="restricted to groups: others refused"),
     pytest.param("personnel/1946/file", ARCHIVIST, AccessDecision.ALLOW, id="restricted to groups: members allowed"),
     pytest.param("personnel/1946/public-notice", None, AccessDecision.ALLOW, id="the longest prefix wins"),
+    pytest.param("reading-room-only/a", VISITOR, AccessDecision.DENY, id="reading-room: other signed-in readers refused"),
+    pytest.param("reading-room-only/a", TERMINAL, AccessDecision.ALLOW, id="reading-room without groups: the reading-room group"),
+    pytest.param("maps-room/a", TERMINAL, AccessDecision.DENY, id="reading-room with groups: only those groups"),
+    pytest.param("maps-room/a", CARTOGRAPHER, AccessDecision.ALLOW, id="reading-room with groups: members allowed"),
 ])
 def test_decisions(identifier, reader, decision):
     assert RULES.decide(AccessRequest(identifier, reader)) is decision
