@@ -53,6 +53,6 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     register_security(app)
     if settings.response_cache_bytes:
         app.wsgi_app = ResponseReplay(  # type: ignore[method-assign] - Flask's documented way to add middleware
-            app.wsgi_app, MemoryResponseCache(settings.response_cache_bytes), source, metrics,
+            app.wsgi_app, MemoryResponseCache(settings.response_cache_bytes), source, metrics, app.extensions["iiif"].access,
         )
     return app

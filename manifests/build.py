@@ -6,6 +6,7 @@ Every id is explicit and derived from the base URL (never prezi3's auto ids); ev
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -64,6 +65,9 @@ class Urls:
 
 
 TOP_COLLECTION_PATH = "collection.json"
+# The access rules of the documents, for the image server (setting access_rules_file; the platform
+# finds it in the presentation folder). Hidden, so the presentation server never hands it out.
+ACCESS_RULES_PATH = ".access-rules.json"
 
 
 def manifest_path(document_id: str) -> str:
@@ -265,16 +269,36 @@ def parent_collections(content: Content, urls: Urls) -> dict[str, tuple[ParentCo
 
 
 @dataclass(frozen=True)
+class AccessRulesFile:
+    """The rules file the image server reads (format: ``iiif_server.access.rules.parse_rules_file``):
+    one rule per page image of each document that states an ``access:``."""
+
+    rules: tuple[tuple[str, str, tuple[str, ...]], ...]  # (identifier, level, groups), sorted
+
+    def json(self) -> str:
+        return json.dumps({"rules": [{"prefix": identifier, "level": level, "groups": list(groups)}
+                                     for identifier, level, groups in self.rules]})
+
+
+def build_access_rules(content: Content) -> AccessRulesFile:
+    rules = {(page.image, document.access.level.value, document.access.groups)
+             for document in content.documents if document.access is not None for page in document.pages}
+    return AccessRulesFile(tuple(sorted(rules)))
+
+
+@dataclass(frozen=True)
 class PlannedOutput:
     """One file of the build: where it goes, everything it is made from, and how to make it.
 
     ``inputs`` is the repr of the frozen values the resource is built from: equal inputs give an
-    equal resource, which is what lets an incremental build reuse the previous file.
+    equal resource, which is what lets an incremental build reuse the previous file. ``presentation``:
+    a IIIF Presentation resource, checked against its schema (else the access rules file).
     """
 
     path: str
     inputs: str
-    make: Callable[[], Manifest | Collection]
+    make: Callable[[], Manifest | Collection | AccessRulesFile]
+    presentation: bool = True
 
 
 def plan_outputs(content: Content, sizes: Mapping[str, ImageSize], urls: Urls) -> tuple[PlannedOutput, ...]:
@@ -307,6 +331,8 @@ def plan_outputs(content: Content, sizes: Mapping[str, ImageSize], urls: Urls) -
     titles = [(e, content.exhibition(e).title) for e in content.top.exhibition_ids]
     planned.append(PlannedOutput(TOP_COLLECTION_PATH, repr((content.top, titles, urls)),
                                  lambda: build_top_collection(content, urls)))
+    rules = build_access_rules(content)
+    planned.append(PlannedOutput(ACCESS_RULES_PATH, repr(rules), lambda: rules, presentation=False))
     return tuple(planned)
 
 
