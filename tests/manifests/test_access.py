@@ -12,11 +12,12 @@ from iiif_archive.app import create_platform_app
 from iiif_archive.settings import PlatformSettings
 from iiif_server.access.base import AccessLevel
 from iiif_server.access.rules import RULES_FILE_CHECK_SECONDS, parse_rules_file
+from iiif_server.auth.services import AUTH_CONTEXT
 from manifests.build import ACCESS_RULES_PATH, Urls, build_access_rules, plan_outputs
 from manifests.images import check_content
 from manifests.load import ContentError, load_content
 from manifests.model import DocumentAccess
-from manifests.write import publish
+from manifests.write import publish, schema_errors
 from tests.manifests.conftest import MINIMAL_DOCUMENT, write_document
 
 
@@ -102,3 +103,33 @@ def test_the_platform_serves_what_the_build_restricted(restricted_build, image_r
     while client.get("/iiif/3/grid-png/0,0,256,256/128,/0/default.jpg").status_code != 200:
         assert time.monotonic() < deadline, "the rebuilt rules were not read"
         time.sleep(0.2)
+
+
+def probe_services(services: list[dict]) -> list[dict]:
+    return [service for service in services if service.get("type") == "AuthProbeService2"]
+
+
+def test_restricted_images_carry_the_probe_service_in_manifests(restricted_build, image_root: Path) -> None:
+    """Auth 2.0 "Declaring Services": the probe "MAY additionally be declared in the Manifest with the image
+    service", its access services inside it, the Auth context before the Presentation one."""
+    content, out = restricted_build
+    closed = json.loads((out / "manifests" / "closed.json").read_text())
+    assert schema_errors(closed) == []
+    assert closed["@context"] == [AUTH_CONTEXT, "http://iiif.io/api/presentation/3/context.json"]
+    canvas = closed["items"][0]
+    body = canvas["items"][0]["items"][0]["body"]
+    app = create_platform_app(PlatformSettings(image_root=image_root, presentation_root=out, auth_secret="k"))
+    info = app.test_client().get("/iiif/3/grid-png/info.json").get_json()
+    # The same services as the image's info.json, so a client can start the flow from either.
+    for services in (body["service"], canvas["thumbnail"][0]["service"], closed["thumbnail"][0]["service"]):
+        assert [service.get("type", service.get("@type")) for service in services] == [
+            "ImageService3", "ImageService2", "AuthProbeService2"]
+        assert probe_services(services) == info["service"]
+    [probe] = probe_services(body["service"])
+    assert probe["id"] == "http://localhost/auth/2/probe/grid-png"
+    [access] = probe["service"]
+    assert (access["type"], access["profile"]) == ("AuthAccessService2", "active")
+    assert [service["type"] for service in access["service"]] == ["AuthAccessTokenService2", "AuthLogoutService2"]
+    plain = json.loads((out / "manifests" / "plain.json").read_text())
+    assert plain["@context"] == "http://iiif.io/api/presentation/3/context.json"
+    assert not probe_services(plain["items"][0]["items"][0]["items"][0]["body"]["service"])
