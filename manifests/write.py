@@ -29,7 +29,9 @@ import manifests.build
 import manifests.describe
 import manifests.search_index
 import manifests.search_query
-from manifests.build import PlannedOutput
+from iiif_server.access.rules import parse_rules_file
+from iiif_server.settings import SettingsError
+from manifests.build import AccessRulesFile, PlannedOutput
 from manifests.discovery import FOLDER as STREAM_FOLDER
 from manifests.discovery import Change, StreamEnd, activity_time, append_activities, find_changes
 from manifests.pagetext import PageText
@@ -92,6 +94,15 @@ def schema_errors(document: dict) -> list[str]:
     return lines
 
 
+def rules_file_errors(data: bytes, path: str) -> list[str]:
+    """What the image server would refuse in the access rules file, as it reads it at start."""
+    try:
+        parse_rules_file(data.decode("utf-8"), path)
+    except SettingsError as error:
+        return [str(error)]
+    return []
+
+
 def builder_version() -> str:
     """Changes whenever the code that turns content into JSON changes, so outputs are rebuilt then."""
     digest = hashlib.sha256(Path(manifests.build.__file__).read_bytes())
@@ -142,10 +153,13 @@ def publish(
         made = output.make()
         if isinstance(made, bytes):
             data = made  # not IIIF: a stored page text, an ALTO copy
+        elif isinstance(made, AccessRulesFile):
+            data = made.json().encode("utf-8")
+            problems += rules_file_errors(data, output.path)
         else:
             document, data = render_json(made)
-        if not isinstance(made, (bytes, dict)):
-            problems += [f"{output.path}: {line}" for line in schema_errors(document)]
+            if not isinstance(made, dict):  # a description is not a IIIF resource
+                problems += [f"{output.path}: {line}" for line in schema_errors(document)]
         contents[output.path] = data
         built.append(output.path)
     if problems:
