@@ -35,7 +35,7 @@ from manifests.build import AccessRulesFile, PlannedOutput
 from manifests.discovery import FOLDER as STREAM_FOLDER
 from manifests.discovery import Change, StreamEnd, activity_time, append_activities, find_changes
 from manifests.pagetext import PageText
-from manifests.search_index import INDEX_FILE, write_index
+from manifests.search_index import INDEX_FILE, searchable_documents, write_index
 
 SCHEMA_ENV = "PRESENTATION_SCHEMA"
 # A copy of the IIIF presentation validator's schema ships with the package, so a build on an
@@ -166,7 +166,7 @@ def publish(
         raise BuildError("\n".join(["output does not match the IIIF Presentation 3.0 schema:", *problems]))
     state = {output.path: input_digest(output, version) for output in outputs}
     write_search_index = None
-    if page_texts:
+    if searchable_documents(page_texts or {}):
         state[INDEX_FILE] = _page_texts_digest(page_texts)
         old_index = out_dir / INDEX_FILE
         if previous.get(INDEX_FILE) == state[INDEX_FILE] and old_index.is_file():

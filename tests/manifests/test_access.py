@@ -79,7 +79,8 @@ def restricted_build(tmp_path: Path, image_root: Path) -> tuple[Path, Path]:
     write_document(content, "closed", text=document_with("closed", "grid-png", "access: {level: restricted}\n"))
     write_document(content, "plain", image="grid-tiff")
     checked, sizes = check_content(content, image_root)
-    publish(plan_outputs(checked, sizes, Urls("http://localhost")), out, progress=False)
+    publish(plan_outputs(checked, sizes, Urls("http://localhost")), out, stream_url="http://localhost/iiif/discovery",
+            progress=False)
     return content, out
 
 
@@ -98,7 +99,8 @@ def test_the_platform_serves_what_the_build_restricted(restricted_build, image_r
     # A rebuild that opens the document governs within a second, without a restart.
     write_document(content, "closed", text=document_with("closed", "grid-png", "access: {level: public}\n"))
     checked, sizes = check_content(content, image_root)
-    publish(plan_outputs(checked, sizes, Urls("http://localhost")), out, progress=False)
+    publish(plan_outputs(checked, sizes, Urls("http://localhost")), out, stream_url="http://localhost/iiif/discovery",
+            progress=False)
     deadline = time.monotonic() + 10 * RULES_FILE_CHECK_SECONDS
     while client.get("/iiif/3/grid-png/0,0,256,256/128,/0/default.jpg").status_code != 200:
         assert time.monotonic() < deadline, "the rebuilt rules were not read"

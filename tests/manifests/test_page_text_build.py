@@ -76,7 +76,7 @@ def test_pages_get_text_annotations_and_the_alto_as_see_also(
     out = tmp_path / "out"
     result = run_build(content, images, out, dask_scheduler)
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"published to {out}: 7 built, 0 unchanged, 0 removed; 1 page(s) recognised by OCR\n"
+    assert result.stdout == f"published to {out}: 10 built, 0 unchanged, 0 removed; 1 page(s) recognised by OCR\n"
     ocr, supplied = read(out / "text/letter/p1.json"), read(out / "text/letter/p2.json")
     assert ocr["source"] == "ocr" and [[word[0] for word in line["words"]] for line in ocr["lines"]] == [TYPED.split()]
     (x, y, width, height), typed_words = ocr["lines"][0]["box"], ocr["lines"][0]["words"]
@@ -105,7 +105,7 @@ def test_pages_get_text_annotations_and_the_alto_as_see_also(
     assert page["items"][0]["target"].startswith(canvases[1]["id"] + "#")
 
     again = run_build(content, images, out, dask_scheduler)
-    assert again.stdout == f"{out} is up to date: 0 built, 7 unchanged, 0 removed\n"
+    assert again.stdout == f"{out} is up to date: 0 built, 10 unchanged, 0 removed\n"
 
 
 def test_an_unreadable_text_file_fails_the_build_and_keeps_the_previous_output(
