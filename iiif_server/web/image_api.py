@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, redirect, request
 
 from iiif_server.info import V2_CONTEXT, V2_PROFILE_URI, V3_CONTEXT, V3_PROFILE_URI, info_json_v2, info_json_v3
 from iiif_server.access.base import is_restricted
-from iiif_server.auth.services import AUTH_CONTEXT, image_auth_services
+from iiif_server.auth.services import AUTH_CONTEXT, image_auth_services, offered_access_profiles
 from iiif_server.auth.web import cookie_reader, credential_signer
 from iiif_server.pipeline import ImagePipeline, PreparedImage
 from iiif_server.request import ApiVersion, BaseUriRequest, ImageRequest, InfoRequest, parse_image_path
@@ -58,10 +58,13 @@ def _info_response(parsed: InfoRequest) -> Response:
     document = _INFO_JSON[parsed.version](info, service_id(parsed.version, parsed.identifier), _pipeline().limits)
     restricted = is_restricted(_pipeline().access.rule_for(parsed.identifier))
     if parsed.version is ApiVersion.V3 and restricted and credential_signer() is not None:
-        # Auth 2.0 "Probe Service": the image service lists it; an extension's context comes before
-        # the Image API's, which stays last (Image API 3.0 "Linked Data Context and Extensions").
-        document["@context"] = [AUTH_CONTEXT, document["@context"]]
-        document["service"] = image_auth_services(public_base_url(), parsed.identifier)
+        services = image_auth_services(public_base_url(), parsed.identifier,
+                                       offered_access_profiles(current_app.config["IIIF_SETTINGS"]))
+        if services:
+            # Auth 2.0 "Probe Service": the image service lists it; an extension's context comes before
+            # the Image API's, which stays last (Image API 3.0 "Linked Data Context and Extensions").
+            document["@context"] = [AUTH_CONTEXT, document["@context"]]
+            document["service"] = services
     wants_jsonld = request.accept_mimetypes.quality("application/ld+json") > request.accept_mimetypes.quality(
         "application/json"
     )

@@ -104,6 +104,17 @@ def test_a_public_image_and_a_server_without_auth_list_no_auth_service(auth_app,
     assert plain.get("/auth/2/logout").status_code == 404
 
 
+def test_without_a_users_file_no_login_service_is_advertised(image_root: Path):
+    """Auth 2.0 "Access Service": a client opens the active service's id; a server that cannot log anyone in
+    lists no active service (its login page would answer 404) and, with no access service at all, no probe."""
+    app = create_app(Settings(image_root=image_root, restricted_prefixes="nested", auth_secret="test key"))
+    client = app.test_client()
+    info = client.get(RESTRICTED_INFO).get_json()
+    assert "service" not in info and info["@context"] == "http://iiif.io/api/image/3/context.json"
+    assert client.get("/auth/2/login").status_code == 404
+    assert client.get(RESTRICTED_TILE).status_code == 403
+
+
 def test_the_probe_answers_what_the_image_request_would_get(auth_app):
     """Auth 2.0 "Probe Service Response": AuthProbeResult2 with the status the access-controlled resource would
     have, and a heading and note when it is not 200; decided by the bearer token."""
