@@ -11,6 +11,7 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     """Build the Flask app. ``source`` replaces the one the image root names (tests use MemorySource)."""
     import pyvips
 
+    from iiif_server.auth.audit import JsonLinesAuditLog
     from iiif_server.auth.credentials import CredentialSigner
     from iiif_server.auth.throttle import LoginThrottle
     from iiif_server.auth.web import auth_blueprint
@@ -39,6 +40,8 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     source = source or open_source(settings)
     metrics = ServerMetrics()
     app.extensions["iiif"] = build_pipeline(settings, source, metrics)
+    if settings.audit_log is not None:
+        app.extensions["iiif.audit"] = JsonLinesAuditLog(settings.audit_log)
     if settings.auth_secret:
         app.extensions["iiif.credentials"] = CredentialSigner(settings.auth_secret, settings.auth_session_seconds)
         app.extensions["iiif.login_throttle"] = LoginThrottle(settings.auth_login_failures,

@@ -98,6 +98,9 @@ class Settings:
     # Comma-separated origins (https://portal.example) the token service gives tokens to, besides this
     # server's own; others get an invalidOrigin error.
     auth_token_origins: str = ""
+    # The audit log (JSON lines): logins, tokens, logouts and every request for a restricted image,
+    # appended by every worker; empty: no audit (README "Audit log").
+    audit_log: Path | None = None
     # Seconds a located master (its key, ETag and Last-Modified) is trusted before the store is asked
     # again: a master replaced in the bucket is served new by every server within this time.
     info_cache_ttl: int = 30

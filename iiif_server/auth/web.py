@@ -6,12 +6,14 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
+from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from iiif_server.access.base import AccessDecision, AccessRequest, Reader
+from iiif_server.access.base import AccessDecision, AccessRequest, Reader, is_restricted
+from iiif_server.auth.audit import AuditAction, AuditEvent, AuditLog, AuditOutcome
 from iiif_server.auth.credentials import CredentialKind, CredentialSigner
 from iiif_server.auth.services import (
     LOGIN_CONFIRM, LOGIN_LABEL, LOGIN_NOTE, LOGOUT_LABEL, access_token_error, access_token_message, probe_result,
@@ -52,6 +54,30 @@ def token_reader() -> Reader | None:
     return _reader(CredentialKind.TOKEN, bearer_token())
 
 
+def client_address() -> str:
+    """The address the request comes from."""
+    return request.remote_addr or ""
+
+
+def record_audit(action: AuditAction, outcome: AuditOutcome, user: str = "", identifier: str = "",
+                 region: str = "", size: str = "", detail: str = "") -> None:
+    """Appends an event to the audit log, when one is configured (``audit_log``)."""
+    audit_log: AuditLog | None = current_app.extensions.get("iiif.audit")
+    if audit_log is not None:
+        audit_log.record(AuditEvent(datetime.now(timezone.utc), action, outcome, client_address(), user,
+                                    identifier, region, size, detail))
+
+
+def audit_restricted_request(action: AuditAction, identifier: str, reader: Reader | None,
+                             region: str = "", size: str = "") -> None:
+    """Audits a request about ``identifier`` when an access rule restricts it, with the access decision."""
+    access = current_app.extensions["iiif"].access
+    if is_restricted(access.rule_for(identifier)):
+        allowed = access.decide(AccessRequest(identifier, reader)) is AccessDecision.ALLOW
+        record_audit(action, AuditOutcome.ALLOWED if allowed else AuditOutcome.REFUSED,
+                     reader.user if reader else "", identifier, region, size)
+
+
 def auth_blueprint() -> Blueprint:
     """The probe, access (active: a login page), token and logout services under /auth/2/."""
     blueprint = Blueprint("auth", __name__, template_folder="templates", static_folder="static",
@@ -65,6 +91,7 @@ def auth_blueprint() -> Blueprint:
         pipeline.locate(identifier)  # 404 for an unknown identifier
         reader = token_reader()
         allowed = pipeline.access.decide(AccessRequest(identifier, reader)) is AccessDecision.ALLOW
+        audit_restricted_request(AuditAction.PROBE, identifier, reader)
         result = probe_result(probe_url(public_base_url(), identifier), 200 if allowed else 403, reader is not None)
         response = jsonify(result)
         response.headers["Cache-Control"] = "no-store"
@@ -83,14 +110,17 @@ def auth_blueprint() -> Blueprint:
                 form_nonce = None
             if form_nonce is None or not hmac.compare_digest(str(form_nonce), nonce):
                 raise BadRequest("the login form is stale or was not sent by this server's login page; reload it")
-            user, client = request.form.get("user", ""), request.remote_addr or ""
+            user, client = request.form.get("user", ""), client_address()
             throttle: LoginThrottle = current_app.extensions["iiif.login_throttle"]
             retry_after = throttle.retry_after(client, user)
-            if not retry_after:
+            if retry_after:
+                record_audit(AuditAction.LOGIN, AuditOutcome.REFUSED, user, detail="throttled")
+            else:
                 reader = users.verify(user, request.form.get("password", ""))
                 if reader is not None:
-                    return _signed_in(reader)
+                    return _signed_in(reader, "password")
                 throttle.record_failure(client, user)
+                record_audit(AuditAction.LOGIN, AuditOutcome.REFUSED, user, detail="password")
                 failed = True
         page = render_template("auth_login.html", csrf_token=form_signer.dumps(nonce), failed=failed,
                                retry_after=retry_after, label=LOGIN_LABEL, note=LOGIN_NOTE, confirm=LOGIN_CONFIRM)
@@ -124,6 +154,9 @@ def auth_blueprint() -> Blueprint:
             message = access_token_error("expiredAspect", message_id)
         else:
             message = access_token_error("missingAspect", message_id)
+        issued = message["type"] == "AuthAccessToken2"
+        record_audit(AuditAction.TOKEN, AuditOutcome.ALLOWED if issued else AuditOutcome.REFUSED,
+                     grant.reader.user if grant else "", detail="" if issued else str(message["profile"]))
         page = render_template("auth_token.html", message=json.dumps(message), origin=origin)
         response = Response(page, mimetype="text/html")
         response.headers["Cache-Control"] = "no-store"
@@ -133,6 +166,8 @@ def auth_blueprint() -> Blueprint:
 
     @blueprint.route("/logout")
     def logout() -> Response:
+        reader = cookie_reader()
+        record_audit(AuditAction.LOGOUT, AuditOutcome.ALLOWED, reader.user if reader else "")
         page = render_template("auth_logout.html", label=LOGOUT_LABEL)
         response = Response(page, mimetype="text/html")
         response.headers["Cache-Control"] = "no-store"
@@ -174,9 +209,11 @@ def _same_site() -> str:
     return "Lax" if _is_loopback_http() else "None"
 
 
-def _signed_in(reader: Reader) -> Response:
+def _signed_in(reader: Reader, method: str) -> Response:
+    """Sets the access cookie for ``reader``, who logged in by ``method`` (audited)."""
     signer = credential_signer()
     assert signer is not None
+    record_audit(AuditAction.LOGIN, AuditOutcome.ALLOWED, reader.user, detail=method)
     value, grant = signer.issue(CredentialKind.COOKIE, reader)
     response = Response(render_template("auth_signed_in.html", user=reader.user), mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
