@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     from iiif_server.web.ops import register_operations
     from iiif_server.web.replay import ResponseReplay
     from iiif_server.web.responses import register_response_conventions
+    from iiif_server.web.clients import parse_networks
     from iiif_server.web.security import register_security
 
     settings = settings or load_settings()
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     # An empty path segment is part of a (bad) identifier, not something to redirect away.
     app.url_map.merge_slashes = False
     app.config["IIIF_SETTINGS"] = settings
+    app.extensions["iiif.trusted_proxies"] = parse_networks(settings.trusted_proxies, "trusted_proxies")
     source = source or open_source(settings)
     metrics = ServerMetrics()
     app.extensions["iiif"] = build_pipeline(settings, source, metrics)
@@ -44,6 +46,7 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
         app.extensions["iiif.audit"] = JsonLinesAuditLog(settings.audit_log)
     if settings.auth_secret:
         app.extensions["iiif.credentials"] = CredentialSigner(settings.auth_secret, settings.auth_session_seconds)
+        app.extensions["iiif.kiosk_networks"] = parse_networks(settings.auth_kiosk_networks, "auth_kiosk_networks")
         app.extensions["iiif.login_throttle"] = LoginThrottle(settings.auth_login_failures,
                                                               settings.auth_login_window_seconds)
         app.register_blueprint(auth_blueprint(), url_prefix="/auth/2")

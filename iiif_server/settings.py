@@ -98,6 +98,13 @@ class Settings:
     # Comma-separated origins (https://portal.example) the token service gives tokens to, besides this
     # server's own; others get an invalidOrigin error.
     auth_token_origins: str = ""
+    # Comma-separated addresses or CIDR networks of reverse proxies (nginx) whose X-Forwarded-For names
+    # the client; from anyone else the header is ignored (README "Kiosk").
+    trusted_proxies: str = ""
+    # Comma-separated CIDR networks of reading-room terminals: the kiosk access service gives them the
+    # access cookie without a login, for the groups of auth_kiosk_groups.
+    auth_kiosk_networks: str = ""
+    auth_kiosk_groups: str = ""
     # The audit log (JSON lines): logins, tokens, logouts and every request for a restricted image,
     # appended by every worker; empty: no audit (README "Audit log").
     audit_log: Path | None = None

@@ -22,6 +22,7 @@ from iiif_server.auth.services import (
 from iiif_server.auth.throttle import LoginThrottle
 from iiif_server.auth.users import UsersFile
 from iiif_server.errors import BadRequest, NotFound
+from iiif_server.web.clients import in_networks, resolve_client_address
 from iiif_server.web.responses import public_base_url
 from iiif_server.web.security import LOCAL_HOSTS, content_security_policy, host_name
 
@@ -55,8 +56,9 @@ def token_reader() -> Reader | None:
 
 
 def client_address() -> str:
-    """The address the request comes from."""
-    return request.remote_addr or ""
+    """The address the request comes from (through a trusted proxy: the client the proxy names)."""
+    return resolve_client_address(request.remote_addr or "", ",".join(request.headers.getlist("X-Forwarded-For")),
+                                  current_app.extensions["iiif.trusted_proxies"])
 
 
 def record_audit(action: AuditAction, outcome: AuditOutcome, user: str = "", identifier: str = "",
@@ -131,6 +133,20 @@ def auth_blueprint() -> Blueprint:
         response.headers["Cache-Control"] = "no-store"
         response.set_cookie(LOGIN_FORM_COOKIE, nonce, httponly=True, samesite="Strict", path=request.path,
                             secure=not _is_loopback_http())
+        return response
+
+    @blueprint.route("/kiosk")
+    def kiosk() -> Response:
+        """Auth 2.0 "Kiosk Interaction Pattern": opened without interaction; a reading-room terminal gets
+        the access cookie, any other client a page that closes itself, as the signed-in page does."""
+        address = client_address()
+        if in_networks(address, current_app.extensions["iiif.kiosk_networks"]):
+            groups = current_app.config["IIIF_SETTINGS"].auth_kiosk_groups.split(",")
+            reader = Reader(f"kiosk@{address}", frozenset(group.strip() for group in groups if group.strip()))
+            return _signed_in(reader, "kiosk")
+        record_audit(AuditAction.LOGIN, AuditOutcome.REFUSED, detail="kiosk")
+        response = Response(render_template("auth_kiosk_refused.html"), status=403, mimetype="text/html")
+        response.headers["Cache-Control"] = "no-store"
         return response
 
     @blueprint.route("/token")
