@@ -105,6 +105,13 @@ class Settings:
     # access cookie without a login, for the groups of auth_kiosk_groups.
     auth_kiosk_networks: str = ""
     auth_kiosk_groups: str = ""
+    # The portal's single sign-on session cookie (a JWT) that the external access service accepts; empty:
+    # no external service. It is verified with the shared HS256 secret or the portal's PEM public key
+    # (one of the two); `sub` names the user, the groups claim the groups (README "External").
+    auth_external_cookie: str = ""
+    auth_external_secret: str = field(default="", repr=False)
+    auth_external_public_key_file: Path | None = None
+    auth_external_groups_claim: str = "groups"
     # The audit log (JSON lines): logins, tokens, logouts and every request for a restricted image,
     # appended by every worker; empty: no audit (README "Audit log").
     audit_log: Path | None = None

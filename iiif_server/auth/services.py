@@ -44,7 +44,8 @@ class AccessProfile(enum.Enum):
 def offered_access_profiles(settings: Settings) -> tuple[AccessProfile, ...]:
     """The access services this server's settings make work; the others would answer nothing useful."""
     # The order clients try them in (Auth 2.0 "Interaction Patterns"): the least interaction first.
-    offered = {AccessProfile.KIOSK: bool(settings.auth_kiosk_networks.strip()),
+    offered = {AccessProfile.EXTERNAL: bool(settings.auth_external_cookie),
+               AccessProfile.KIOSK: bool(settings.auth_kiosk_networks.strip()),
                AccessProfile.ACTIVE: settings.auth_users_file is not None}
     return tuple(profile for profile, works in offered.items() if works)
 

@@ -14,7 +14,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from iiif_server.access.base import AccessDecision, AccessRequest, Reader, is_restricted
 from iiif_server.auth.audit import AuditAction, AuditEvent, AuditLog, AuditOutcome
-from iiif_server.auth.credentials import CredentialKind, CredentialSigner
+from iiif_server.auth.credentials import CredentialKind, CredentialSigner, Grant
+from iiif_server.auth.external import PortalSessions
 from iiif_server.auth.services import (
     LOGIN_CONFIRM, LOGIN_LABEL, LOGIN_NOTE, LOGOUT_LABEL, access_token_error, access_token_message, probe_result,
     probe_url,
@@ -43,7 +44,19 @@ def _reader(kind: CredentialKind, value: str | None) -> Reader | None:
 
 
 def cookie_reader() -> Reader | None:
-    return _reader(CredentialKind.COOKIE, request.cookies.get(ACCESS_COOKIE))
+    """The reader the access cookie names, else the one the portal's session cookie names (external)."""
+    reader = _reader(CredentialKind.COOKIE, request.cookies.get(ACCESS_COOKIE))
+    if reader is None:
+        portal = portal_grant()
+        reader = portal.reader if portal is not None else None
+    return reader
+
+
+def portal_grant() -> Grant | None:
+    """What the portal's single sign-on session cookie grants, when ``auth_external_cookie`` is set."""
+    sessions: PortalSessions | None = current_app.extensions.get("iiif.portal_sessions")
+    value = request.cookies.get(sessions.cookie_name) if sessions is not None else None
+    return sessions.read(value) if value else None
 
 
 def bearer_token() -> str | None:
@@ -161,10 +174,14 @@ def auth_blueprint() -> Blueprint:
         assert signer is not None  # the blueprint is registered only with auth_secret set
         cookie = request.cookies.get(ACCESS_COOKIE)
         grant = signer.read(CredentialKind.COOKIE, cookie) if cookie else None
+        via = ""
+        if grant is None:
+            grant, via = portal_grant(), "external"
         if origin not in _token_origins():
             message = access_token_error("invalidOrigin", message_id)
         elif grant is not None:
-            token_value, token_grant = signer.issue(CredentialKind.TOKEN, grant.reader)
+            # A token never outlives the session it comes from.
+            token_value, token_grant = signer.issue(CredentialKind.TOKEN, grant.reader, not_after=grant.expires_at)
             message = access_token_message(token_value, signer.seconds_left(token_grant), message_id)
         elif cookie and signer.is_expired(CredentialKind.COOKIE, cookie):
             message = access_token_error("expiredAspect", message_id)
@@ -172,7 +189,7 @@ def auth_blueprint() -> Blueprint:
             message = access_token_error("missingAspect", message_id)
         issued = message["type"] == "AuthAccessToken2"
         record_audit(AuditAction.TOKEN, AuditOutcome.ALLOWED if issued else AuditOutcome.REFUSED,
-                     grant.reader.user if grant else "", detail="" if issued else str(message["profile"]))
+                     grant.reader.user if grant else "", detail=via if issued else str(message["profile"]))
         page = render_template("auth_token.html", message=json.dumps(message), origin=origin)
         response = Response(page, mimetype="text/html")
         response.headers["Cache-Control"] = "no-store"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -315,3 +316,42 @@ def test_behind_a_trusted_proxy_the_terminal_is_the_forwarded_client(image_root:
     events = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
     assert [(event["action"], event["user"], event["client"]) for event in events] == [
         ("login", "kiosk@10.20.0.5", "10.20.0.5"), ("image", "kiosk@10.20.0.5", "198.51.100.4")]
+
+
+PORTAL_SECRET = "the portal's shared secret, 32+ bytes long"
+
+
+def test_the_portals_session_cookie_is_an_external_access_service(image_root: Path, users_file: Path, tmp_path: Path):
+    """Auth 2.0 "External Interaction Pattern": no access service to open (no id), the token service directly;
+    the portal's session cookie also decides image requests, as the access cookie does."""
+    from joserfc import jwt
+    from joserfc.jwk import OctKey
+
+    app = kiosk_app(image_root, users_file, tmp_path, auth_external_cookie="portal_session",
+                    auth_external_secret=PORTAL_SECRET, auth_token_origins=PORTAL)
+    client = app.test_client()
+    [probe] = client.get(RESTRICTED_INFO).get_json()["service"]
+    external, active = probe["service"]  # external first (Auth 2.0 "Interaction Patterns")
+    assert "id" not in external and (external["type"], external["profile"]) == ("AuthAccessService2", "external")
+    assert set(external["label"]) == {"vi", "en"} and active["profile"] == "active"
+    assert external["service"] == [{"id": "http://localhost/auth/2/token", "type": "AuthAccessTokenService2"}]
+    missing, _, _ = token_message(client)
+    assert missing["profile"] == "missingAspect"
+    expires = int(time.time()) + 600
+    session = jwt.encode({"alg": "HS256"}, {"sub": "lan", "groups": ["archivists"], "exp": expires},
+                         OctKey.import_key(PORTAL_SECRET))
+    client.set_cookie("portal_session", session)
+    assert client.get(RESTRICTED_TILE).status_code == 200
+    message, target, _ = token_message(client)
+    assert message["type"] == "AuthAccessToken2" and target == PORTAL
+    assert 0 < message["expiresIn"] <= 600  # never beyond the portal's session
+    probe_result = client.get("/auth/2/probe/nested%2Fdeeper%2Fgrid-png",
+                              headers={"Authorization": f"Bearer {message['accessToken']}"}).get_json()
+    assert probe_result["status"] == 200
+    client.set_cookie("portal_session", session[:-3] + "AAA")
+    assert client.get(RESTRICTED_TILE).status_code == 403
+    text = (tmp_path / "audit.jsonl").read_text()
+    assert session not in text and message["accessToken"] not in text
+    tokens = [json.loads(line) for line in text.splitlines() if '"token"' in line]
+    assert [(e["outcome"], e["user"], e["detail"]) for e in tokens] == [
+        ("refused", "", "missingAspect"), ("allowed", "lan", "external")]
