@@ -14,6 +14,7 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     from iiif_server.auth.audit import JsonLinesAuditLog
     from iiif_server.auth.credentials import CredentialSigner
     from iiif_server.auth.external import portal_sessions
+    from iiif_server.auth.oidc import register_oidc
     from iiif_server.auth.throttle import LoginThrottle
     from iiif_server.auth.web import auth_blueprint
     from iiif_server.caches.responses import MemoryResponseCache
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     if settings.auth_secret:
         app.extensions["iiif.credentials"] = CredentialSigner(settings.auth_secret, settings.auth_session_seconds)
         app.extensions["iiif.portal_sessions"] = portal_sessions(settings)
+        register_oidc(app, settings)
         app.extensions["iiif.kiosk_networks"] = parse_networks(settings.auth_kiosk_networks, "auth_kiosk_networks")
         app.extensions["iiif.login_throttle"] = LoginThrottle(settings.auth_login_failures,
                                                               settings.auth_login_window_seconds)

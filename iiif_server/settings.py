@@ -112,6 +112,15 @@ class Settings:
     auth_external_secret: str = field(default="", repr=False)
     auth_external_public_key_file: Path | None = None
     auth_external_groups_claim: str = "groups"
+    # Login with the agency's OpenID Connect provider: its issuer URL (discovery at
+    # ISSUER/.well-known/openid-configuration), this server's client id and secret there, the scope
+    # asked for (must include openid), and the ID token claim listing the reader's groups. Empty issuer:
+    # no OIDC login. The provider must accept BASE/auth/2/oidc/callback as a redirect URI.
+    auth_oidc_issuer: str = ""
+    auth_oidc_client_id: str = ""
+    auth_oidc_client_secret: str = field(default="", repr=False)
+    auth_oidc_scope: str = "openid profile"
+    auth_oidc_groups_claim: str = "groups"
     # The audit log (JSON lines): logins, tokens, logouts and every request for a restricted image,
     # appended by every worker; empty: no audit (README "Audit log").
     audit_log: Path | None = None

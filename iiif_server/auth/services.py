@@ -46,7 +46,7 @@ def offered_access_profiles(settings: Settings) -> tuple[AccessProfile, ...]:
     # The order clients try them in (Auth 2.0 "Interaction Patterns"): the least interaction first.
     offered = {AccessProfile.EXTERNAL: bool(settings.auth_external_cookie),
                AccessProfile.KIOSK: bool(settings.auth_kiosk_networks.strip()),
-               AccessProfile.ACTIVE: settings.auth_users_file is not None}
+               AccessProfile.ACTIVE: settings.auth_users_file is not None or bool(settings.auth_oidc_issuer)}
     return tuple(profile for profile, works in offered.items() if works)
 
 

@@ -9,8 +9,11 @@ import secrets
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
+import requests
+from authlib.integrations.base_client import OAuthError
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from itsdangerous import BadSignature, URLSafeSerializer
+from joserfc.errors import JoseError
 
 from iiif_server.access.base import AccessDecision, AccessRequest, Reader, is_restricted
 from iiif_server.auth.audit import AuditAction, AuditEvent, AuditLog, AuditOutcome
@@ -22,7 +25,8 @@ from iiif_server.auth.services import (
 )
 from iiif_server.auth.throttle import LoginThrottle
 from iiif_server.auth.users import UsersFile
-from iiif_server.errors import BadRequest, NotFound
+from iiif_server.auth.oidc import reader_from_claims
+from iiif_server.errors import BadRequest, NotFound, Unavailable
 from iiif_server.web.clients import in_networks, resolve_client_address
 from iiif_server.web.responses import public_base_url
 from iiif_server.web.security import LOCAL_HOSTS, content_security_policy, host_name
@@ -114,7 +118,10 @@ def auth_blueprint() -> Blueprint:
 
     @blueprint.route("/login", methods=["GET", "POST"])
     def login() -> Response:
-        users = _users()
+        users_file = current_app.config["IIIF_SETTINGS"].auth_users_file
+        oidc = current_app.extensions.get("iiif.oidc")
+        if users_file is None and (oidc is None or request.method == "POST"):
+            raise NotFound("no users file is configured (auth_users_file)")
         nonce = request.cookies.get(LOGIN_FORM_COOKIE) or secrets.token_urlsafe(16)
         form_signer = URLSafeSerializer(current_app.config["IIIF_SETTINGS"].auth_secret, salt="iiif-login-form")
         failed, retry_after = False, 0
@@ -131,14 +138,15 @@ def auth_blueprint() -> Blueprint:
             if retry_after:
                 record_audit(AuditAction.LOGIN, AuditOutcome.REFUSED, user, detail="throttled")
             else:
-                reader = users.verify(user, request.form.get("password", ""))
+                reader = UsersFile(users_file).verify(user, request.form.get("password", ""))
                 if reader is not None:
                     return _signed_in(reader, "password")
                 throttle.record_failure(client, user)
                 record_audit(AuditAction.LOGIN, AuditOutcome.REFUSED, user, detail="password")
                 failed = True
         page = render_template("auth_login.html", csrf_token=form_signer.dumps(nonce), failed=failed,
-                               retry_after=retry_after, label=LOGIN_LABEL, note=LOGIN_NOTE, confirm=LOGIN_CONFIRM)
+                               retry_after=retry_after, label=LOGIN_LABEL, note=LOGIN_NOTE, confirm=LOGIN_CONFIRM,
+                               password_form=users_file is not None, oidc=oidc is not None)
         status = 429 if retry_after else 401 if failed else 200
         response = Response(page, status=status, mimetype="text/html")
         if retry_after:
@@ -161,6 +169,33 @@ def auth_blueprint() -> Blueprint:
         response = Response(render_template("auth_kiosk_refused.html"), status=403, mimetype="text/html")
         response.headers["Cache-Control"] = "no-store"
         return response
+
+    @blueprint.route("/oidc/login")
+    def oidc_login() -> Response:
+        """Sends the login window to the agency's provider, with a fresh state and nonce."""
+        try:
+            return _oidc().authorize_redirect(public_base_url() + "/auth/2/oidc/callback")
+        except requests.RequestException:
+            raise Unavailable("the agency's login provider does not answer; try again later", retry_after=30) from None
+
+    @blueprint.route("/oidc/callback")
+    def oidc_callback() -> Response:
+        """The provider sends the login window back here: the state must be the one this browser was
+        given, the ID token signed by the provider, for this client, with the nonce sent."""
+        try:
+            token = _oidc().authorize_access_token()
+        except requests.RequestException:
+            raise Unavailable("the agency's login provider does not answer; try again later", retry_after=30) from None
+        except (OAuthError, JoseError) as error:
+            record_audit(AuditAction.LOGIN, AuditOutcome.REFUSED, detail="oidc")
+            code = getattr(error, "error", "") or type(error).__name__
+            raise BadRequest(f"the login with the agency's account did not complete ({code}); log in again") from None
+        claims = token.get("userinfo")
+        reader = reader_from_claims(dict(claims), current_app.config["IIIF_SETTINGS"].auth_oidc_groups_claim) if claims else None
+        if reader is None:
+            record_audit(AuditAction.LOGIN, AuditOutcome.REFUSED, detail="oidc")
+            raise BadRequest("the agency's provider named no user (an ID token with sub is needed); log in again")
+        return _signed_in(reader, "oidc")
 
     @blueprint.route("/token")
     def token() -> Response:
@@ -211,11 +246,11 @@ def auth_blueprint() -> Blueprint:
     return blueprint
 
 
-def _users() -> UsersFile:
-    path = current_app.config["IIIF_SETTINGS"].auth_users_file
-    if path is None:
-        raise NotFound("no users file is configured (auth_users_file)")
-    return UsersFile(path)
+def _oidc():  # noqa: ANN202 - authlib's FlaskOAuth2App
+    client = current_app.extensions.get("iiif.oidc")
+    if client is None:
+        raise NotFound("no OpenID Connect provider is configured (auth_oidc_issuer)")
+    return client
 
 
 def _token_origins() -> frozenset[str]:
