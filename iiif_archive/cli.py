@@ -190,8 +190,10 @@ def _utc(moment: datetime | None) -> datetime | None:
               help="TOML settings file naming audit_log.")
 @click.option("--user", help="Only events of this user.")
 @click.option("--identifier", help="Only events about this identifier or the identifiers below this folder.")
-@click.option("--since", type=click.DateTime(_TIME_FORMATS), help="Only events from this time on (UTC unless a zone is given).")
-@click.option("--until", type=click.DateTime(_TIME_FORMATS), help="Only events before this time (UTC unless a zone is given).")
+@click.option("--since", type=click.DateTime(_TIME_FORMATS),
+              help="Only events from this time on (UTC unless a zone is given).")
+@click.option("--until", type=click.DateTime(_TIME_FORMATS),
+              help="Only events before this time (UTC unless a zone is given).")
 def audit(log_files: tuple[Path, ...], config_file: Path | None, user: str | None, identifier: str | None,
           since: datetime | None, until: datetime | None) -> None:
     """List the audit log's events, oldest first: time, action, outcome, user, identifier, region, size,

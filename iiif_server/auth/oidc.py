@@ -29,8 +29,9 @@ def register_oidc(app: Flask, settings: Settings) -> None:
     if "openid" not in settings.auth_oidc_scope.split():
         raise SettingsError(f"auth_oidc_scope {settings.auth_oidc_scope!r} must include 'openid'")
     app.secret_key = settings.auth_secret  # signs the session; its own salt keeps it apart from credentials
+    # Lax: the browser sends it on the provider's redirect back, a top-level navigation.
     app.config.update(SESSION_COOKIE_NAME="iiif_oidc_login", SESSION_COOKIE_PATH=OIDC_PATH,
-                      SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",  # sent on the provider's redirect back
+                      SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"))
     app.extensions["iiif.oidc"] = OAuth(app).register(
         OIDC_CLIENT, client_id=settings.auth_oidc_client_id, client_secret=settings.auth_oidc_client_secret or None,

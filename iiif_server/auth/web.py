@@ -1,5 +1,6 @@
-"""The Auth 2.0 web services, and who a request comes from: the reader its access cookie (image
-requests) or bearer token (probe) names."""
+"""The Auth 2.0 web services, and who a request comes from: the reader its access cookie or the
+portal's session cookie (image requests) or its bearer token (probe) names, and its client address.
+Every login, token, logout and request about a restricted image is audited here."""
 
 from __future__ import annotations
 
@@ -23,9 +24,9 @@ from iiif_server.auth.services import (
     LOGIN_CONFIRM, LOGIN_LABEL, LOGIN_NOTE, LOGOUT_LABEL, access_token_error, access_token_message, probe_result,
     probe_url,
 )
+from iiif_server.auth.oidc import reader_from_claims
 from iiif_server.auth.throttle import LoginThrottle
 from iiif_server.auth.users import UsersFile
-from iiif_server.auth.oidc import reader_from_claims
 from iiif_server.errors import BadRequest, NotFound, Unavailable
 from iiif_server.web.clients import in_networks, resolve_client_address
 from iiif_server.web.responses import public_base_url
@@ -98,7 +99,7 @@ def audit_restricted_request(action: AuditAction, identifier: str, reader: Reade
 
 
 def auth_blueprint() -> Blueprint:
-    """The probe, access (active: a login page), token and logout services under /auth/2/."""
+    """The probe, access (active: a login page and the OIDC login; kiosk), token and logout services under /auth/2/."""
     blueprint = Blueprint("auth", __name__, template_folder="templates", static_folder="static",
                           static_url_path="/static")
 
@@ -191,7 +192,8 @@ def auth_blueprint() -> Blueprint:
             code = getattr(error, "error", "") or type(error).__name__
             raise BadRequest(f"the login with the agency's account did not complete ({code}); log in again") from None
         claims = token.get("userinfo")
-        reader = reader_from_claims(dict(claims), current_app.config["IIIF_SETTINGS"].auth_oidc_groups_claim) if claims else None
+        groups_claim = current_app.config["IIIF_SETTINGS"].auth_oidc_groups_claim
+        reader = reader_from_claims(dict(claims), groups_claim) if claims else None
         if reader is None:
             record_audit(AuditAction.LOGIN, AuditOutcome.REFUSED, detail="oidc")
             raise BadRequest("the agency's provider named no user (an ID token with sub is needed); log in again")
