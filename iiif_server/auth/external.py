@@ -51,6 +51,16 @@ class PortalSessions:
         return Grant(Reader(user, frozenset(group for group in groups if isinstance(group, str))), expires_at)
 
 
+    def is_expired(self, value: str) -> bool:
+        """``value`` is a genuine session whose ``exp`` has passed (the token service says expiredAspect)."""
+        try:
+            token = jwt.decode(value, self._key, algorithms=self._algorithms)
+        except (JoseError, ValueError, TypeError):
+            return False
+        expires_at = token.claims.get("exp")
+        return isinstance(expires_at, int) and expires_at <= self._clock()
+
+
 def portal_sessions(settings: Settings) -> PortalSessions | None:
     """The verifier the settings describe; None when ``auth_external_cookie`` is empty."""
     if not settings.auth_external_cookie:

@@ -64,6 +64,12 @@ def portal_grant() -> Grant | None:
     return sessions.read(value) if value else None
 
 
+def portal_session_expired() -> bool:
+    sessions: PortalSessions | None = current_app.extensions.get("iiif.portal_sessions")
+    value = request.cookies.get(sessions.cookie_name) if sessions is not None else None
+    return sessions.is_expired(value) if value else False
+
+
 def bearer_token() -> str | None:
     header = request.headers.get("Authorization", "")
     return header[7:].strip() or None if header.lower().startswith("bearer ") else None
@@ -220,7 +226,7 @@ def auth_blueprint() -> Blueprint:
             # A token never outlives the session it comes from.
             token_value, token_grant = signer.issue(CredentialKind.TOKEN, grant.reader, not_after=grant.expires_at)
             message = access_token_message(token_value, signer.seconds_left(token_grant), message_id)
-        elif cookie and signer.is_expired(CredentialKind.COOKIE, cookie):
+        elif (cookie and signer.is_expired(CredentialKind.COOKIE, cookie)) or portal_session_expired():
             message = access_token_error("expiredAspect", message_id)
         else:
             message = access_token_error("missingAspect", message_id)

@@ -55,6 +55,13 @@ def test_claims_of_a_session_signed_with_the_shared_secret(claims: dict, grant: 
     assert verifier(auth_external_secret=SECRET).read(session(claims)) == grant
 
 
+def test_an_expired_session_is_told_apart_from_a_forged_one():
+    sessions = verifier(auth_external_secret=SECRET)
+    assert sessions.is_expired(session({**LAN, "exp": NOW - 1}))
+    assert not sessions.is_expired(session(LAN))
+    assert not sessions.is_expired(session({**LAN, "exp": NOW - 1}, OctKey.import_key("another secret of 32 bytes or more")))
+
+
 def test_forged_or_malformed_sessions_are_refused():
     sessions = verifier(auth_external_secret=SECRET)
     assert sessions.read(session(LAN, OctKey.import_key("another secret of 32 bytes or more"))) is None

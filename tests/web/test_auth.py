@@ -350,8 +350,13 @@ def test_the_portals_session_cookie_is_an_external_access_service(image_root: Pa
     assert probe_result["status"] == 200
     client.set_cookie("portal_session", session[:-3] + "AAA")
     assert client.get(RESTRICTED_TILE).status_code == 403
+    ended = jwt.encode({"alg": "HS256"}, {"sub": "lan", "groups": ["archivists"], "exp": int(time.time()) - 5},
+                       OctKey.import_key(PORTAL_SECRET))
+    client.set_cookie("portal_session", ended)
+    assert client.get(RESTRICTED_TILE).status_code == 403
+    assert token_message(client)[0]["profile"] == "expiredAspect"  # Auth 2.0 "Access Token Error Format"
     text = (tmp_path / "audit.jsonl").read_text()
     assert session not in text and message["accessToken"] not in text
     tokens = [json.loads(line) for line in text.splitlines() if '"token"' in line]
     assert [(e["outcome"], e["user"], e["detail"]) for e in tokens] == [
-        ("refused", "", "missingAspect"), ("allowed", "lan", "external")]
+        ("refused", "", "missingAspect"), ("allowed", "lan", "external"), ("refused", "", "expiredAspect")]
