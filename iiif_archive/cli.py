@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
@@ -170,3 +171,50 @@ def users_list(users_file: Path | None, config_file: Path | None) -> None:
     """List users and their groups (never their password hashes)."""
     for reader in _users_file(users_file, config_file).readers():
         click.echo(f"{reader.user}\t{','.join(sorted(reader.groups))}")
+
+
+_TIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A time given without a zone is UTC, as the log's times are."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=timezone.utc)
+
+
+@main.command()
+@click.option("--log", "log_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="An audit log file; repeat for several, oldest first [default: the audit_log setting and the "
+                   "files logrotate rotated it into].")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="TOML settings file naming audit_log.")
+@click.option("--user", help="Only events of this user.")
+@click.option("--identifier", help="Only events about this identifier or the identifiers below this folder.")
+@click.option("--since", type=click.DateTime(_TIME_FORMATS),
+              help="Only events from this time on (UTC unless a zone is given).")
+@click.option("--until", type=click.DateTime(_TIME_FORMATS),
+              help="Only events before this time (UTC unless a zone is given).")
+def audit(log_files: tuple[Path, ...], config_file: Path | None, user: str | None, identifier: str | None,
+          since: datetime | None, until: datetime | None) -> None:
+    """List the audit log's events, oldest first: time, action, outcome, user, identifier, region, size,
+    client, detail (tab-separated)."""
+    from iiif_server.auth.audit import AuditFilter, read_audit_events, rotated_log_files
+
+    if not log_files:
+        try:
+            audit_log = load_settings(config_file, settings_class=PlatformSettings).audit_log
+        except SettingsError as error:
+            raise click.UsageError(str(error)) from None
+        if audit_log is None:
+            raise click.UsageError("name the audit log: --log, or audit_log in --config or IIIF_AUDIT_LOG")
+        log_files = tuple(rotated_log_files(audit_log))
+    wanted = AuditFilter(user, identifier, _utc(since), _utc(until))
+    try:
+        for event in read_audit_events(log_files):
+            if wanted.matches(event):
+                click.echo("\t".join((event.time.isoformat(timespec="milliseconds"), event.action.value,
+                                      event.outcome.value, event.user, event.identifier, event.region,
+                                      event.size, event.client, event.detail)))
+    except (OSError, ValueError) as error:
+        raise click.ClickException(str(error)) from None

@@ -14,7 +14,10 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     then do not render in this process (``iiif_server.wsgi`` passes it)."""
     import pyvips
 
+    from iiif_server.auth.audit import JsonLinesAuditLog
     from iiif_server.auth.credentials import CredentialSigner
+    from iiif_server.auth.external import portal_sessions
+    from iiif_server.auth.oidc import register_oidc
     from iiif_server.auth.services import SUBSTITUTE_PREFIX
     from iiif_server.auth.throttle import LoginThrottle
     from iiif_server.auth.web import auth_blueprint
@@ -29,6 +32,7 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     from iiif_server.web.ops import register_operations
     from iiif_server.web.replay import ResponseReplay
     from iiif_server.web.responses import register_response_conventions
+    from iiif_server.web.clients import parse_networks
     from iiif_server.web.security import register_security
 
     settings = settings or load_settings()
@@ -40,11 +44,17 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     # An empty path segment is part of a (bad) identifier, not something to redirect away.
     app.url_map.merge_slashes = False
     app.config["IIIF_SETTINGS"] = settings
+    app.extensions["iiif.trusted_proxies"] = parse_networks(settings.trusted_proxies, "trusted_proxies")
     source = source or open_source(settings)
     metrics = ServerMetrics()
     app.extensions["iiif"] = build_pipeline(settings, source, metrics, heavy_pool)
+    if settings.audit_log is not None:
+        app.extensions["iiif.audit"] = JsonLinesAuditLog(settings.audit_log)
     if settings.auth_secret:
         app.extensions["iiif.credentials"] = CredentialSigner(settings.auth_secret, settings.auth_session_seconds)
+        app.extensions["iiif.portal_sessions"] = portal_sessions(settings)
+        register_oidc(app, settings)
+        app.extensions["iiif.kiosk_networks"] = parse_networks(settings.auth_kiosk_networks, "auth_kiosk_networks")
         app.extensions["iiif.login_throttle"] = LoginThrottle(settings.auth_login_failures,
                                                               settings.auth_login_window_seconds)
         app.register_blueprint(auth_blueprint(), url_prefix="/auth/2")

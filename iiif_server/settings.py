@@ -108,6 +108,32 @@ class Settings:
     # Comma-separated origins (https://portal.example) the token service gives tokens to, besides this
     # server's own; others get an invalidOrigin error.
     auth_token_origins: str = ""
+    # Comma-separated addresses or CIDR networks of reverse proxies (nginx) whose X-Forwarded-For names
+    # the client; from anyone else the header is ignored (README "Kiosk").
+    trusted_proxies: str = ""
+    # Comma-separated CIDR networks of reading-room terminals: the kiosk access service gives them the
+    # access cookie without a login, for the groups of auth_kiosk_groups.
+    auth_kiosk_networks: str = ""
+    auth_kiosk_groups: str = ""
+    # The portal's single sign-on session cookie (a JWT) that the external access service accepts; empty:
+    # no external service. It is verified with the shared HS256 secret or the portal's PEM public key
+    # (one of the two); `sub` names the user, the groups claim the groups (README "External").
+    auth_external_cookie: str = ""
+    auth_external_secret: str = field(default="", repr=False)
+    auth_external_public_key_file: Path | None = None
+    auth_external_groups_claim: str = "groups"
+    # Login with the agency's OpenID Connect provider: its issuer URL (discovery at
+    # ISSUER/.well-known/openid-configuration), this server's client id and secret there, the scope
+    # asked for (must include openid), and the ID token claim listing the reader's groups. Empty issuer:
+    # no OIDC login. The provider must accept BASE/auth/2/oidc/callback as a redirect URI.
+    auth_oidc_issuer: str = ""
+    auth_oidc_client_id: str = ""
+    auth_oidc_client_secret: str = field(default="", repr=False)
+    auth_oidc_scope: str = "openid profile"
+    auth_oidc_groups_claim: str = "groups"
+    # The audit log (JSON lines): logins, tokens, logouts and every request for a restricted image,
+    # appended by every worker; empty: no audit (README "Audit log").
+    audit_log: Path | None = None
     # Seconds a located master (its key, ETag and Last-Modified) is trusted before the store is asked
     # again: a master replaced in the bucket is served new by every server within this time.
     info_cache_ttl: int = 30

@@ -34,8 +34,10 @@ class CredentialSigner:
         self.lifetime_seconds = lifetime_seconds
         self._clock = clock
 
-    def issue(self, kind: CredentialKind, reader: Reader) -> tuple[str, Grant]:
-        grant = Grant(reader, int(self._clock()) + self.lifetime_seconds)
+    def issue(self, kind: CredentialKind, reader: Reader, not_after: int | None = None) -> tuple[str, Grant]:
+        """A credential for ``reader`` that lasts the lifetime, or until ``not_after`` if that comes first."""
+        expires_at = int(self._clock()) + self.lifetime_seconds
+        grant = Grant(reader, expires_at if not_after is None else min(expires_at, not_after))
         payload = {"user": reader.user, "groups": sorted(reader.groups), "exp": grant.expires_at}
         return self._serializers[kind].dumps(payload), grant
 

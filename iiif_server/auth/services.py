@@ -3,9 +3,11 @@ the probe result, and the token service's messages. Pure: URLs and values in, JS
 
 from __future__ import annotations
 
+import enum
 from urllib.parse import quote
 
 from iiif_server.access.substitutes import Substitute
+from iiif_server.settings import Settings
 
 AUTH_CONTEXT = "http://iiif.io/api/auth/2/context.json"
 
@@ -16,6 +18,8 @@ LOGIN_NOTE = {
     "en": ["This record is open only to signed-in readers who have been granted access."],
 }
 LOGIN_CONFIRM = {"vi": ["Đăng nhập"], "en": ["Log in"]}
+KIOSK_LABEL = {"vi": ["Máy tra cứu tại phòng đọc"], "en": ["Reading-room terminal"]}
+EXTERNAL_LABEL = {"vi": ["Đăng nhập qua cổng thông tin"], "en": ["Signed in through the portal"]}
 LOGOUT_LABEL = {"vi": ["Đăng xuất khỏi Lưu trữ"], "en": ["Log out of the Archives"]}
 DENIED_HEADING = {"vi": ["Không được phép xem"], "en": ["Access denied"]}
 DENIED_NOTE = {
@@ -39,8 +43,25 @@ TOKEN_ERROR_NOTES = {
 }
 
 
+class AccessProfile(enum.Enum):
+    """The Auth 2.0 access service profiles ("Access Service": "profile")."""
+
+    ACTIVE = "active"  # the reader logs in on this server's page
+    KIOSK = "kiosk"  # a reading-room terminal, recognised by its address, no interaction
+    EXTERNAL = "external"  # the portal's own single sign-on session, no access service to open
+
+
+def offered_access_profiles(settings: Settings) -> tuple[AccessProfile, ...]:
+    """The access services this server's settings make work; the others would answer nothing useful."""
+    # The order clients try them in (Auth 2.0 "Interaction Patterns"): the least interaction first.
+    offered = {AccessProfile.EXTERNAL: bool(settings.auth_external_cookie),
+               AccessProfile.KIOSK: bool(settings.auth_kiosk_networks.strip()),
+               AccessProfile.ACTIVE: settings.auth_users_file is not None or bool(settings.auth_oidc_issuer)}
+    return tuple(profile for profile, works in offered.items() if works)
+
+
 def auth_service_urls(base: str) -> dict[str, str]:
-    return {name: f"{base}/auth/2/{name}" for name in ("login", "token", "logout")}
+    return {name: f"{base}/auth/2/{name}" for name in ("login", "kiosk", "token", "logout")}
 
 
 def probe_url(base: str, identifier: str) -> str:
@@ -66,28 +87,36 @@ def substitute_resources(base: str, identifier: str, substitute: Substitute) -> 
     }]
 
 
-def image_auth_services(base: str, identifier: str) -> list[dict[str, object]]:
-    """The ``service`` of a restricted image: a probe service, whose active access service lists its
-    token and logout services (Auth 2.0 "Probe Service", "Access Service", "Access Token Service",
-    "Logout Service")."""
+def image_auth_services(base: str, identifier: str,
+                        profiles: tuple[AccessProfile, ...] = (AccessProfile.ACTIVE,)) -> list[dict[str, object]]:
+    """The ``service`` of a restricted image: a probe service listing one access service per profile
+    the server offers, each with the token and logout services (Auth 2.0 "Probe Service", "Access
+    Service", "Access Token Service", "Logout Service"). None when no access service is offered: a
+    probe would only ever answer 403, with no way for a client to change that."""
+    if not profiles:
+        return []
+    return [{"id": probe_url(base, identifier), "type": "AuthProbeService2",
+             "service": [_access_service(base, profile) for profile in profiles]}]
+
+
+def _access_service(base: str, profile: AccessProfile) -> dict[str, object]:
     urls = auth_service_urls(base)
-    return [{
-        "id": probe_url(base, identifier),
-        "type": "AuthProbeService2",
-        "service": [{
-            "id": urls["login"],
-            "type": "AuthAccessService2",
-            "profile": "active",
-            "label": LOGIN_LABEL,
-            "heading": LOGIN_HEADING,
-            "note": LOGIN_NOTE,
-            "confirmLabel": LOGIN_CONFIRM,
-            "service": [
-                {"id": urls["token"], "type": "AuthAccessTokenService2"},
-                {"id": urls["logout"], "type": "AuthLogoutService2", "label": LOGOUT_LABEL},
-            ],
-        }],
-    }]
+    token_and_logout = [
+        {"id": urls["token"], "type": "AuthAccessTokenService2"},
+        {"id": urls["logout"], "type": "AuthLogoutService2", "label": LOGOUT_LABEL},
+    ]
+    if profile is AccessProfile.ACTIVE:
+        return {"id": urls["login"], "type": "AuthAccessService2", "profile": profile.value, "label": LOGIN_LABEL,
+                "heading": LOGIN_HEADING, "note": LOGIN_NOTE, "confirmLabel": LOGIN_CONFIRM,
+                "service": token_and_logout}
+    if profile is AccessProfile.KIOSK:
+        # Opened without interaction: heading, note and confirmLabel would never be shown.
+        return {"id": urls["kiosk"], "type": "AuthAccessService2", "profile": profile.value, "label": KIOSK_LABEL,
+                "service": token_and_logout}
+    # External: the reader already has the portal's session; a client opens no access service, so
+    # it has no id, and logging out is the portal's business.
+    return {"type": "AuthAccessService2", "profile": profile.value, "label": EXTERNAL_LABEL,
+            "service": token_and_logout[:1]}
 
 
 def probe_result(

@@ -11,8 +11,9 @@ from flask import Blueprint, Response, current_app, redirect, request
 
 from iiif_server.info import V2_CONTEXT, V2_PROFILE_URI, V3_CONTEXT, V3_PROFILE_URI, info_json_v2, info_json_v3
 from iiif_server.access.base import is_restricted
-from iiif_server.auth.services import AUTH_CONTEXT, image_auth_services, substitute_service_url
-from iiif_server.auth.web import cookie_reader, credential_signer
+from iiif_server.auth.audit import AuditAction
+from iiif_server.auth.services import AUTH_CONTEXT, image_auth_services, offered_access_profiles, substitute_service_url
+from iiif_server.auth.web import audit_restricted_request, cookie_reader, credential_signer
 from iiif_server.pipeline import ImagePipeline, PreparedImage
 from iiif_server.request import ApiVersion, BaseUriRequest, ImageRequest, InfoRequest, parse_image_path
 from iiif_server.sources.base import Master
@@ -63,11 +64,16 @@ def _info_response(parsed: InfoRequest) -> Response:
     master, info = _pipeline().image_info(parsed.identifier)
     document = _INFO_JSON[parsed.version](info, service_id(parsed.version, parsed.identifier), _pipeline().limits)
     restricted = is_restricted(_pipeline().access.rule_for(parsed.identifier))
+    if restricted:
+        audit_restricted_request(AuditAction.INFO, parsed.identifier, cookie_reader())
     if parsed.version is ApiVersion.V3 and restricted and credential_signer() is not None:
-        # Auth 2.0 "Probe Service": the image service lists it; an extension's context comes before
-        # the Image API's, which stays last (Image API 3.0 "Linked Data Context and Extensions").
-        document["@context"] = [AUTH_CONTEXT, document["@context"]]
-        document["service"] = image_auth_services(public_base_url(), parsed.identifier)
+        services = image_auth_services(public_base_url(), parsed.identifier,
+                                       offered_access_profiles(current_app.config["IIIF_SETTINGS"]))
+        if services:
+            # Auth 2.0 "Probe Service": the image service lists it; an extension's context comes before
+            # the Image API's, which stays last (Image API 3.0 "Linked Data Context and Extensions").
+            document["@context"] = [AUTH_CONTEXT, document["@context"]]
+            document["service"] = services
     return _info_document_response(parsed, master, document)
 
 
@@ -91,12 +97,17 @@ def _info_document_response(parsed: InfoRequest, master: Master, document: dict[
     if not_modified(etag, modified, request.environ):
         return not_modified_response(etag, modified, headers)
     response = Response(body, content_type=media_type, headers=headers)
-    request.environ[REPLAYABLE_ENVIRON_KEY] = master
+    if not restricted:  # a replayed answer would pass by the audit log
+        request.environ[REPLAYABLE_ENVIRON_KEY] = master
     return cacheable(response, etag, modified)
 
 
 def _image_response(parsed: ImageRequest, substitute: bool) -> Response:
     reader = None if substitute else cookie_reader()
+    if not substitute:  # a substitute is public: not a request for the restricted image
+        # The region and size segments as sent: the last four segments are region, size, rotation, quality.format.
+        region, size = request.path.rsplit("/", 4)[1:3]
+        audit_restricted_request(AuditAction.IMAGE, parsed.identifier, reader, region, size)
     environ = request.environ  # the pipeline asks on a thread of its own, outside the request context
 
     def client_copy_is_current(prepared: PreparedImage) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,17 @@ def test_a_public_image_and_a_server_without_auth_list_no_auth_service(auth_app,
     plain = create_app(Settings(image_root=image_root, restricted_prefixes="nested")).test_client()
     assert "service" not in plain.get(RESTRICTED_INFO).get_json()
     assert plain.get("/auth/2/logout").status_code == 404
+
+
+def test_without_a_users_file_no_login_service_is_advertised(image_root: Path):
+    """Auth 2.0 "Access Service": a client opens the active service's id; a server that cannot log anyone in
+    lists no active service (its login page would answer 404) and, with no access service at all, no probe."""
+    app = create_app(Settings(image_root=image_root, restricted_prefixes="nested", auth_secret="test key"))
+    client = app.test_client()
+    info = client.get(RESTRICTED_INFO).get_json()
+    assert "service" not in info and info["@context"] == "http://iiif.io/api/image/3/context.json"
+    assert client.get("/auth/2/login").status_code == 404
+    assert client.get(RESTRICTED_TILE).status_code == 403
 
 
 def test_the_probe_answers_what_the_image_request_would_get(auth_app):
@@ -247,3 +259,104 @@ def test_failed_logins_are_limited_per_client_and_per_user(image_root: Path, use
     from_elsewhere.environ_base["REMOTE_ADDR"] = "127.0.0.9"
     assert log_in(from_elsewhere, "lan", "mật khẩu của Lan").status_code == 429  # the name is protected too
     assert log_in(from_elsewhere, "minh", "minh's password").status_code == 200
+
+
+def kiosk_app(image_root: Path, users_file: Path, tmp_path: Path, **settings: object):
+    return create_app(Settings(image_root=image_root, restricted_prefixes="nested:archivists", auth_secret="test key",
+                               auth_users_file=users_file, audit_log=tmp_path / "audit.jsonl", **settings))
+
+
+def test_a_kiosk_address_sees_everything_without_a_login(image_root: Path, users_file: Path, tmp_path: Path):
+    """Auth 2.0 "Kiosk Interaction Pattern": the client opens the access service without interaction; a
+    reading-room terminal gets the access cookie, then a token as after an active login."""
+    app = kiosk_app(image_root, users_file, tmp_path, auth_kiosk_networks="127.0.0.0/8",
+                    auth_kiosk_groups="archivists, reading-room")
+    client = app.test_client()
+    [probe] = client.get(RESTRICTED_INFO).get_json()["service"]
+    kiosk, active = probe["service"]  # clients try kiosk before active (Auth 2.0 "Interaction Patterns")
+    assert (kiosk["type"], kiosk["profile"], kiosk["id"]) == ("AuthAccessService2", "kiosk", "http://localhost/auth/2/kiosk")
+    assert set(kiosk["label"]) == {"vi", "en"} and active["profile"] == "active"
+    assert [service["type"] for service in kiosk["service"]] == ["AuthAccessTokenService2", "AuthLogoutService2"]
+    assert client.get(RESTRICTED_TILE).status_code == 403
+    opened = client.get("/auth/2/kiosk?origin=http://localhost")
+    assert opened.status_code == 200 and "auth-close.js" in opened.get_data(as_text=True)
+    assert client.get(RESTRICTED_TILE).status_code == 200
+    message, _, _ = token_message(client, origin="http://localhost")
+    assert message["type"] == "AuthAccessToken2"
+    probe_result = client.get("/auth/2/probe/nested%2Fdeeper%2Fgrid-png",
+                              headers={"Authorization": f"Bearer {message['accessToken']}"}).get_json()
+    assert probe_result["status"] == 200
+    [login] = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()
+               if '"login"' in line]
+    assert (login["user"], login["outcome"], login["detail"], login["client"]) == (
+        "kiosk@127.0.0.1", "allowed", "kiosk", "127.0.0.1")
+
+
+def test_outside_the_kiosk_ranges_the_kiosk_service_refuses(image_root: Path, users_file: Path, tmp_path: Path):
+    unconfigured = kiosk_app(image_root, users_file, tmp_path).test_client()
+    [probe] = unconfigured.get(RESTRICTED_INFO).get_json()["service"]
+    assert [service["profile"] for service in probe["service"]] == ["active"]
+    refused = unconfigured.get("/auth/2/kiosk?origin=http://localhost")
+    assert refused.status_code == 403 and "auth-close.js" in refused.get_data(as_text=True)
+    assert unconfigured.get_cookie(ACCESS_COOKIE) is None
+    assert unconfigured.get(RESTRICTED_TILE).status_code == 403
+    elsewhere = kiosk_app(image_root, users_file, tmp_path, auth_kiosk_networks="10.20.0.0/24").test_client()
+    assert elsewhere.get("/auth/2/kiosk").status_code == 403
+    # The header is believed only from a trusted proxy.
+    assert elsewhere.get("/auth/2/kiosk", headers={"X-Forwarded-For": "10.20.0.5"}).status_code == 403
+    assert elsewhere.get_cookie(ACCESS_COOKIE) is None
+
+
+def test_behind_a_trusted_proxy_the_terminal_is_the_forwarded_client(image_root: Path, users_file: Path, tmp_path: Path):
+    app = kiosk_app(image_root, users_file, tmp_path, auth_kiosk_networks="10.20.0.0/24", auth_kiosk_groups="archivists",
+                    trusted_proxies="127.0.0.1")
+    client = app.test_client()
+    assert client.get("/auth/2/kiosk", headers={"X-Forwarded-For": "10.20.0.5"}).status_code == 200
+    assert client.get(RESTRICTED_TILE, headers={"X-Forwarded-For": "198.51.100.4"}).status_code == 200
+    events = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [(event["action"], event["user"], event["client"]) for event in events] == [
+        ("login", "kiosk@10.20.0.5", "10.20.0.5"), ("image", "kiosk@10.20.0.5", "198.51.100.4")]
+
+
+PORTAL_SECRET = "the portal's shared secret, 32+ bytes long"
+
+
+def test_the_portals_session_cookie_is_an_external_access_service(image_root: Path, users_file: Path, tmp_path: Path):
+    """Auth 2.0 "External Interaction Pattern": no access service to open (no id), the token service directly;
+    the portal's session cookie also decides image requests, as the access cookie does."""
+    from joserfc import jwt
+    from joserfc.jwk import OctKey
+
+    app = kiosk_app(image_root, users_file, tmp_path, auth_external_cookie="portal_session",
+                    auth_external_secret=PORTAL_SECRET, auth_token_origins=PORTAL)
+    client = app.test_client()
+    [probe] = client.get(RESTRICTED_INFO).get_json()["service"]
+    external, active = probe["service"]  # external first (Auth 2.0 "Interaction Patterns")
+    assert "id" not in external and (external["type"], external["profile"]) == ("AuthAccessService2", "external")
+    assert set(external["label"]) == {"vi", "en"} and active["profile"] == "active"
+    assert external["service"] == [{"id": "http://localhost/auth/2/token", "type": "AuthAccessTokenService2"}]
+    missing, _, _ = token_message(client)
+    assert missing["profile"] == "missingAspect"
+    expires = int(time.time()) + 600
+    session = jwt.encode({"alg": "HS256"}, {"sub": "lan", "groups": ["archivists"], "exp": expires},
+                         OctKey.import_key(PORTAL_SECRET))
+    client.set_cookie("portal_session", session)
+    assert client.get(RESTRICTED_TILE).status_code == 200
+    message, target, _ = token_message(client)
+    assert message["type"] == "AuthAccessToken2" and target == PORTAL
+    assert 0 < message["expiresIn"] <= 600  # never beyond the portal's session
+    probe_result = client.get("/auth/2/probe/nested%2Fdeeper%2Fgrid-png",
+                              headers={"Authorization": f"Bearer {message['accessToken']}"}).get_json()
+    assert probe_result["status"] == 200
+    client.set_cookie("portal_session", session[:-3] + "AAA")
+    assert client.get(RESTRICTED_TILE).status_code == 403
+    ended = jwt.encode({"alg": "HS256"}, {"sub": "lan", "groups": ["archivists"], "exp": int(time.time()) - 5},
+                       OctKey.import_key(PORTAL_SECRET))
+    client.set_cookie("portal_session", ended)
+    assert client.get(RESTRICTED_TILE).status_code == 403
+    assert token_message(client)[0]["profile"] == "expiredAspect"  # Auth 2.0 "Access Token Error Format"
+    text = (tmp_path / "audit.jsonl").read_text()
+    assert session not in text and message["accessToken"] not in text
+    tokens = [json.loads(line) for line in text.splitlines() if '"token"' in line]
+    assert [(e["outcome"], e["user"], e["detail"]) for e in tokens] == [
+        ("refused", "", "missingAspect"), ("allowed", "lan", "external"), ("refused", "", "expiredAspect")]
