@@ -33,6 +33,9 @@ OPENSEADRAGON_MOBILE_CSS = (
 )
 OPENSEADRAGON_STYLE_HASHES = (base64.b64encode(hashlib.sha256(OPENSEADRAGON_MOBILE_CSS.encode()).digest()).decode(),)
 
+# The viewer runs the IIIF Auth 2.0 flow with any image server: it frames that server's token service.
+VIEWER_FRAME_SOURCES = "'self' https: http:"
+
 SERVER_LINKS = PageLinks(
     static="/viewer/static",
     vendor="/viewer/vendor",
@@ -52,12 +55,13 @@ def viewer_blueprint(presentation_root: Path | None, content_root: Path | None,
     site = pages.Site(presentation_root, content_root)
     try:
         embed_policy = content_security_policy(frame_ancestors=embed_frame_ancestors,
-                                               style_hashes=OPENSEADRAGON_STYLE_HASHES)
+                                               style_hashes=OPENSEADRAGON_STYLE_HASHES,
+                                               frame_sources=VIEWER_FRAME_SOURCES)
     except ValueError as error:
         raise SettingsError(f"embed_frame_ancestors: {error}") from None
     # Mirador's Material UI writes its styles into <style> elements.
     mirador_policy = content_security_policy(inline_styles=True)
-    viewer_policy = content_security_policy(style_hashes=OPENSEADRAGON_STYLE_HASHES)
+    viewer_policy = content_security_policy(style_hashes=OPENSEADRAGON_STYLE_HASHES, frame_sources=VIEWER_FRAME_SOURCES)
 
     def language() -> str:
         return pages.normalise_language(request.args.get("lang"))

@@ -35,6 +35,12 @@ export const STRINGS = {
     loading: "Đang tải tài liệu…",
     loadFailed: "Không tải được tài liệu",
     noManifest: "Chưa có tài liệu: hãy thêm tham số manifest=",
+    restricted: "Tài liệu hạn chế",
+    restrictedNote: "Bạn cần đăng nhập để xem toàn bộ tài liệu này.",
+    logIn: "Đăng nhập",
+    logOut: "Đăng xuất",
+    loginWaiting: "Hãy đăng nhập trong cửa sổ vừa mở; trình xem sẽ tiếp tục khi cửa sổ đóng.",
+    loginFailed: "Không đăng nhập được",
   },
   en: {
     viewer: "Document viewer",
@@ -68,6 +74,12 @@ export const STRINGS = {
     loading: "Loading the document…",
     loadFailed: "The document could not be loaded",
     noManifest: "No document yet: add a manifest= parameter",
+    restricted: "Restricted record",
+    restrictedNote: "Log in to see the whole of this record.",
+    logIn: "Log in",
+    logOut: "Log out",
+    loginWaiting: "Log in in the window that has opened; the viewer goes on when it closes.",
+    loginFailed: "Could not log in",
   },
 };
 

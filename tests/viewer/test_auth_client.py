@@ -1,0 +1,258 @@
+"""The viewer as an IIIF Authorization Flow 2.0 client, end to end in Chromium against a real server:
+probe, the login window, the token frame, full tiles, logout; on the server's origin and framed by a
+portal on another loopback origin (127.0.0.2)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import unquote, urlencode
+
+import pytest
+
+from iiif_archive.samples import sample_masters, write_sample_master
+from iiif_server.auth.users import UsersFile
+from tests.conftest import REPO_ROOT, RunningServer, stop_server
+from tests.viewer.browsing import embed_url
+from tests.viewer.conftest import CHROMIUM, CHROMIUM_ARGS, SAMPLE_SCALE, start_site_server
+
+RESTRICTED_DOCUMENT = "letter-1946"
+READER, PASSWORD = "lan", "mật khẩu của Lan"
+# Tiles of the restricted images, as OpenSeadragon asks for them: {id}/{region}/{size}/0/default.jpg
+TILE = re.compile(r"/iiif/3/(?P<identifier>[^/]+)/(?P<region>[^/]+)/(?P<size>[^/]+)/0/default\.\w+$")
+TIMEOUT = 60_000
+
+
+@dataclass(frozen=True)
+class RestrictedSite:
+    server: RunningServer
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def manifest_url(self, document_id: str) -> str:
+        return f"{self.base_url}/iiif/presentation/manifests/{document_id}.json"
+
+
+@pytest.fixture(scope="module")
+def restricted_site(tmp_path_factory: pytest.TempPathFactory, framing_site: str) -> Iterator[RestrictedSite]:
+    """The letter restricted to the archivists group; the portal's origin may receive tokens."""
+    root = tmp_path_factory.mktemp("restricted-site")
+    images = root / "images"
+    for master in sample_masters():
+        if master.identifier.startswith(RESTRICTED_DOCUMENT):
+            write_sample_master(images, master, SAMPLE_SCALE)
+    content = root / "content"
+    (content / "documents").mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "content" / "documents" / f"{RESTRICTED_DOCUMENT}.yml", content / "documents")
+    users = root / "users.json"
+    UsersFile(users).add(READER, PASSWORD, ("archivists",))
+    presentation = root / "public"
+    presentation.mkdir()
+    server = start_site_server(images, presentation, content, {
+        "IIIF_RESTRICTED_PREFIXES": f"{RESTRICTED_DOCUMENT}:archivists",
+        "IIIF_AUTH_SECRET": "secret of the viewer tests",
+        "IIIF_AUTH_USERS_FILE": str(users),
+    })
+    try:
+        subprocess.run([sys.executable, "-m", "iiif_archive", "build", str(content), "--images", str(images),
+                        "--out", str(presentation), "--base-url", server.base_url],
+                       check=True, capture_output=True, text=True)
+        yield RestrictedSite(server)
+    finally:
+        stop_server(server)
+
+
+@pytest.fixture(scope="module")
+def cookie_friendly_browser(playwright_driver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """Chromium with a profile that allows third-party cookies (a browser's usual setting outside private
+    windows; Playwright's own contexts block them): only there does the access cookie reach a viewer
+    framed by another site."""
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    (profile / "Default").mkdir()
+    (profile / "Default" / "Preferences").write_text(json.dumps({"profile": {"cookie_controls_mode": 0}}))
+    context = playwright_driver.chromium.launch_persistent_context(
+        profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+        viewport={"width": 1100, "height": 800}, reduced_motion="reduce")
+    yield context
+    context.close()
+
+
+class TileLog:
+    """Every image response of a page for a tile of the restricted document: identifier, size, status."""
+
+    def __init__(self, page) -> None:
+        self.responses: list[tuple[str, str, str, int]] = []
+        page.on("response", self.record)
+
+    def record(self, response) -> None:
+        match = TILE.search(response.url)
+        if match and unquote(match["identifier"]).startswith(RESTRICTED_DOCUMENT):
+            self.responses.append((unquote(match["identifier"]), match["region"], match["size"], response.status))
+
+    def full_resolution_tiles(self, status: int) -> list[tuple[str, str, str, int]]:
+        """Tiles answered ``status`` whose size is the region's own width: pixels at full resolution."""
+        return [entry for entry in self.responses if entry[3] == status
+                and (entry[2] in ("max", "full") or entry[1].split(",")[2:3] == [entry[2].split(",")[0]])]
+
+
+def drawn_pixels(frame) -> int:
+    """Pixels OpenSeadragon's canvas has drawn (not transparent)."""
+    return frame.evaluate("""() => {
+      const canvas = document.querySelector('iiif-viewer').viewer.drawer.canvas;
+      const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+      let drawn = 0;
+      for (let index = 3; index < data.length; index += 4) if (data[index]) drawn += 1;
+      return drawn;
+    }""")
+
+
+def wait_for_access(frame, access: str) -> None:
+    """The viewer shows the image as ``access`` (full / substitute / none), with its tiles drawn."""
+    frame.wait_for_function("""(access) => {
+      const viewer = document.querySelector('iiif-viewer');
+      if (!viewer || viewer.dataset.access !== access) return false;
+      if (access === 'none') return viewer.dataset.state === 'restricted';
+      const item = viewer.viewer.world.getItemAt(0);
+      return viewer.dataset.state === 'ready' && Boolean(item && item.getFullyLoaded());
+    }""", arg=access, timeout=TIMEOUT)
+
+
+def log_in_through_popup(page, frame) -> None:
+    """Click the viewer's login button, fill the server's login page in the window it opens; that window
+    closes itself."""
+    with page.expect_popup() as opened:
+        frame.locator(".iv-login").click()
+    popup = opened.value
+    popup.wait_for_load_state()
+    assert "origin=" in popup.url
+    popup.fill("#user", READER)
+    popup.fill("#password", PASSWORD)
+    with popup.expect_event("close", timeout=TIMEOUT):
+        popup.click("button[type=submit]")
+
+
+def log_out_through_popup(page, frame) -> None:
+    with page.expect_popup() as opened:
+        frame.locator(".iv-logout").click()
+    popup = opened.value
+    popup.wait_for_load_state()
+    assert "Signed out" in popup.inner_text("body")
+    popup.close()
+
+
+def test_reader_logs_in_sees_full_tiles_and_logs_out(page, restricted_site) -> None:
+    tiles = TileLog(page)
+    page.goto(embed_url(restricted_site.base_url, manifest=restricted_site.manifest_url(RESTRICTED_DOCUMENT),
+                        lang="en"))
+    wait_for_access(page, "none")
+    panel = page.locator(".iv-access")
+    assert panel.is_visible()
+    assert page.inner_text(".iv-access-heading") == "Restricted record"
+    assert "signed-in readers" in page.inner_text(".iv-access-note")
+    assert page.inner_text(".iv-login") == "Log in"
+    assert drawn_pixels(page) == 0
+    assert tiles.full_resolution_tiles(200) == []
+
+    page.click(".iv-language")  # the panel follows the viewer's language
+    assert page.inner_text(".iv-access-heading") == "Tài liệu hạn chế"
+    assert page.inner_text(".iv-login") == "Đăng nhập"
+    page.click(".iv-language")
+
+    page.wait_for_function("() => document.querySelectorAll('.iv-thumb img[data-refused]').length === 2")
+    before_login = len(tiles.responses)
+    log_in_through_popup(page, page)
+    wait_for_access(page, "full")
+    assert not panel.is_visible()
+    assert drawn_pixels(page) > 10_000
+    assert tiles.full_resolution_tiles(200), f"no full-resolution tile answered 200: {tiles.responses}"
+    assert [entry for entry in tiles.responses[before_login:] if entry[3] != 200] == []
+    page.wait_for_function("() => [...document.querySelectorAll('.iv-thumb img')].every("
+                           "(image) => image.complete && image.naturalWidth > 0)", timeout=TIMEOUT)  # asked again
+    assert page.inner_text(".iv-logout") == "Log out of the Archives"
+
+    page.click(".iv-next")  # the token serves every page of the document
+    page.wait_for_function("() => document.querySelector('iiif-viewer').canvas.id.endsWith('/p2')")
+    wait_for_access(page, "full")
+
+    log_out_through_popup(page, page)
+    wait_for_access(page, "none")
+    assert panel.is_visible() and page.locator(".iv-logout").is_hidden()
+    status = page.evaluate("(url) => fetch(url).then((response) => response.status)",
+                           f"{restricted_site.base_url}/iiif/3/{RESTRICTED_DOCUMENT}%2Fp1/full/64,/0/default.jpg")
+    assert status == 403  # the logout window deleted the access cookie
+
+
+def test_a_reader_who_closes_the_login_window_is_told_so(page, restricted_site) -> None:
+    page.goto(embed_url(restricted_site.base_url, manifest=restricted_site.manifest_url(RESTRICTED_DOCUMENT),
+                        lang="en"))
+    wait_for_access(page, "none")
+    with page.expect_popup() as opened:
+        page.click(".iv-login")
+    assert "window that has opened" in page.inner_text(".iv-access-message")
+    opened.value.close()
+    page.wait_for_function("() => document.querySelector('.iv-access-note').textContent.includes('not logged in')",
+                           timeout=TIMEOUT)
+    assert page.locator("iiif-viewer").get_attribute("data-access") == "none"
+
+
+def test_a_viewer_framed_by_a_portal_on_another_origin_logs_in(cookie_friendly_browser, restricted_site,
+                                                               framing_site) -> None:
+    page = cookie_friendly_browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    tiles = TileLog(page)
+    viewer = embed_url(restricted_site.base_url, manifest=restricted_site.manifest_url(RESTRICTED_DOCUMENT), lang="en")
+    page.goto(f"{framing_site}/?{urlencode({'src': viewer})}")
+    frame = page.frame_locator("iframe")
+    frame.locator(".iv-login").wait_for(timeout=TIMEOUT)
+    embedded = page.main_frame.child_frames[0]
+    wait_for_access(embedded, "none")
+
+    log_in_through_popup(page, frame)
+    wait_for_access(embedded, "full")
+    assert tiles.full_resolution_tiles(200), f"no full-resolution tile answered 200: {tiles.responses}"
+    assert drawn_pixels(embedded) > 10_000
+
+    log_out_through_popup(page, frame)
+    wait_for_access(embedded, "none")
+    page.close()
+    assert not errors, f"script errors: {errors}"
+
+
+RECEIVE_TOKEN_MESSAGE = """async ([tokenUrl, origin]) => {
+  const url = new URL(tokenUrl);
+  url.searchParams.set('messageId', 'portal-1');
+  url.searchParams.set('origin', origin);
+  const frame = document.createElement('iframe');
+  const message = new Promise((resolve) => {
+    window.addEventListener('message', (event) => resolve({ origin: event.origin, data: event.data }));
+    setTimeout(() => resolve(null), 3000);
+  });
+  frame.src = url.href;
+  document.body.append(frame);
+  return message;
+}"""
+
+
+def test_a_token_is_not_given_to_a_foreign_origin(cookie_friendly_browser, restricted_site, framing_site) -> None:
+    """Auth 2.0 "4.5 Access Token Error Format": invalidOrigin for an origin the server does not give
+    tokens to, even to a reader who is logged in; and a page that names another origin gets nothing."""
+    page = cookie_friendly_browser.new_page()
+    page.goto(embed_url(restricted_site.base_url, manifest=restricted_site.manifest_url(RESTRICTED_DOCUMENT)))
+    log_in_through_popup(page, page)
+    wait_for_access(page, "full")
+    page.goto(f"{framing_site}/?src=about:blank")
+    token_service = f"{restricted_site.base_url}/auth/2/token"
+    refused = page.evaluate(RECEIVE_TOKEN_MESSAGE, [token_service, framing_site])
+    assert refused["origin"] == restricted_site.base_url
+    assert refused["data"]["type"] == "AuthAccessTokenError2" and refused["data"]["profile"] == "invalidOrigin"
+    assert "accessToken" not in refused["data"]
+    assert page.evaluate(RECEIVE_TOKEN_MESSAGE, [token_service, restricted_site.base_url]) is None
+    page.close()
