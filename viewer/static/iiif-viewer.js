@@ -454,7 +454,8 @@ export class IIIFViewer extends HTMLElement {
   // The canvas' image as this reader may see it: an open image at once; a restricted one (its info.json
   // lists an Auth 2.0 probe service) in full when the probe allows it, else its substitute (or nothing)
   // with the probe's heading and note and a way to log in.
-  async openCanvasImage() {
+  // ``keepView``: the same canvas again (after a login or logout), at the region the reader was looking at.
+  async openCanvasImage(keepView = false) {
     const ticket = this.openTicket = (this.openTicket || 0) + 1;
     const current = () => ticket === this.openTicket;
     this.access = null;
@@ -469,7 +470,7 @@ export class IIIFViewer extends HTMLElement {
       }
       this.access = { probeService, info, service: null, result: null, tokenError: null, message: "" };
       const outcome = await checkAccess(probeService);
-      if (current()) await this.applyAccess(outcome);
+      if (current()) await this.applyAccess(outcome, keepView);
     } catch (error) {
       if (current()) this.fail(error);
     }
@@ -478,7 +479,7 @@ export class IIIFViewer extends HTMLElement {
   // Auth 2.0 "7.1 Authorization Flow Algorithm": 200 shows the image, a redirect its location, anything
   // else the first substitute the viewer can show, with the panel. No result (the token service said
   // why not) leaves the image as it is and says why.
-  async applyAccess({ result, access, tokenError }) {
+  async applyAccess({ result, access, tokenError }, keepView = false) {
     const state = this.access;
     Object.assign(state, { service: access || state.service, result: result || state.result,
       tokenError: tokenError || null, message: "" });
@@ -488,18 +489,18 @@ export class IIIFViewer extends HTMLElement {
     }
     if (result.status === 200) {
       this.renderAccess();
-      this.openImage({ info: state.info }, "full");
+      this.openImage({ info: state.info }, "full", keepView);
       if (access) this.reloadRefusedThumbnails();
       return;
     }
     if (isRedirect(result)) {
       this.renderAccess();
-      this.openImage(await this.sourceOf(imageSource(result.location)), "full");
+      this.openImage(await this.sourceOf(imageSource(result.location)), "full", keepView);
       return;
     }
     this.renderAccess();
     const substitute = (Array.isArray(result.substitute) ? result.substitute : []).map(imageSource).find(Boolean);
-    if (substitute) this.openImage(await this.sourceOf(substitute), "substitute");
+    if (substitute) this.openImage(await this.sourceOf(substitute), "substitute", keepView);
     else this.showNothing();
   }
 
@@ -508,8 +509,11 @@ export class IIIFViewer extends HTMLElement {
     return source.infoUrl ? { info: await fetchJson(source.infoUrl) } : source;
   }
 
-  openImage(source, access) {
+  openImage(source, access, keepView = false) {
     this.dataset.access = access;
+    if (keepView && this.viewer.world.getItemCount()) {
+      Object.assign(this, { pendingRegion: this.currentRegion(), pendingImmediately: true });
+    }
     if (source.imageUrl) {
       this.shown = null;
       this.viewer.open({ type: "image", url: source.imageUrl });
@@ -547,7 +551,7 @@ export class IIIFViewer extends HTMLElement {
     closed
       .then(() => completeLogin(probeService, service))
       .then((outcome) => {
-        if (this.access === state) return this.applyAccess(outcome);
+        if (this.access === state) return this.applyAccess(outcome, true);
         return undefined;
       })
       .catch((error) => {
@@ -563,7 +567,7 @@ export class IIIFViewer extends HTMLElement {
     const service = this.access && this.access.service;
     if (!service || !service.logout) return;
     logOut(service);
-    this.openCanvasImage();
+    this.openCanvasImage(true);
   }
 
   renderAccess() {
