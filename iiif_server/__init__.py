@@ -12,6 +12,7 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     import pyvips
 
     from iiif_server.auth.credentials import CredentialSigner
+    from iiif_server.auth.services import SUBSTITUTE_PREFIX
     from iiif_server.auth.throttle import LoginThrottle
     from iiif_server.auth.web import auth_blueprint
     from iiif_server.caches.responses import MemoryResponseCache
@@ -46,11 +47,12 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
         app.register_blueprint(auth_blueprint(), url_prefix="/auth/2")
     app.register_blueprint(image_api_blueprint(ApiVersion.V3), url_prefix="/iiif/3")
     app.register_blueprint(image_api_blueprint(ApiVersion.V2), url_prefix="/iiif/2")
+    app.register_blueprint(image_api_blueprint(ApiVersion.V3, substitute=True), url_prefix=SUBSTITUTE_PREFIX)
     register_operations(app, metrics)
     register_response_conventions(app)
     register_security(app)
     if settings.response_cache_bytes:
         app.wsgi_app = ResponseReplay(  # type: ignore[method-assign] - Flask's documented way to add middleware
-            app.wsgi_app, MemoryResponseCache(settings.response_cache_bytes), source, metrics,
+            app.wsgi_app, MemoryResponseCache(settings.response_cache_bytes), source, metrics, app.extensions["iiif"].access,
         )
     return app

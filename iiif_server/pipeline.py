@@ -9,8 +9,9 @@ from dataclasses import dataclass, replace
 
 import pyvips
 
-from iiif_server.access.base import AccessDecision, AccessPolicy, AccessRequest, Reader, is_restricted
+from iiif_server.access.base import AccessDecision, AccessLevel, AccessPolicy, AccessRequest, Reader, is_restricted
 from iiif_server.access.rules import load_access_rules
+from iiif_server.access.substitutes import Substitute, substitutes_of
 from iiif_server.caches.base import DerivativeCache, InfoCache
 from iiif_server.caches.derivatives import DiskDerivativeCache, MemoryDerivativeCache, TieredDerivativeCache
 from iiif_server.caches.info import MemoryInfoCache
@@ -23,11 +24,12 @@ from iiif_server.passthrough import StoredTileReader
 from iiif_server.jpeg2000 import Jpeg2000Regions
 from iiif_server.lane import HeavyLane
 from iiif_server.plan import Box, LevelReader, RenderPlan, plan_render
-from iiif_server.probe import TIFF_SUFFIXES, probe
-from iiif_server.render import render, render_version
-from iiif_server.request import ImageRequest
+from iiif_server.probe import TIFF_SUFFIXES, fitting_scale_factors, probe
+from iiif_server.render import render, render_pixels, render_version
+from iiif_server.request import ApiVersion, ImageRequest, OutputFormat, Quality, Region, RegionKind, Rotation, Size, SizeKind
 from iiif_server.settings import Settings
 from iiif_server.sources.base import ImageSource, Master
+from iiif_server.watermark import Watermark
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,18 @@ class PreparedImage:
     deadline: Deadline
     # An access rule limits who gets it: the response is one reader's, never kept in a shared cache.
     restricted: bool = False
+    # Set when the response is the image's public substitute (``info`` and ``plan`` are then the substitute's).
+    substitute: Substitute | None = None
+
+    @property
+    def tier(self) -> str:
+        return self.substitute.tier if self.substitute is not None else "full"
 
     @property
     def cache_key(self) -> str:
-        return (f"{self.render_version}/{self.master.fingerprint.token}/{self.master.identifier}"
+        # The tier keeps a substitute and the full image apart: the same canonical request of each
+        # has its own cache entry and ETag.
+        return (f"{self.render_version}/{self.master.fingerprint.token}/{self.master.identifier}/{self.tier}"
                 f"/q{self.jpeg_quality}/{self.plan.canonical}")
 
 
@@ -101,6 +111,22 @@ def _load_options(level: Level) -> dict[str, object]:
     return dict([level.load_option]) if level.load_option else {}
 
 
+def substitute_image_info(info: ImageInfo, substitute: Substitute, tile_size: int) -> ImageInfo:
+    """The substitute as an image of its own: the master's information when it keeps the full
+    resolution, else a flat image of the reduced size (cut from the reduced master in memory)."""
+    if substitute.max_size is None:
+        return replace(info, stored_jpeg_tiles=False)  # every answer is drawn on: nothing stored is handed out
+    width, height = substitute.size_of(info.width, info.height)
+    return ImageInfo(width, height, MasterKind.FLAT, (Level(width, height, None),), tile_size, tile_size,
+                     fitting_scale_factors(width, height, tile_size), info.fingerprint, info.has_alpha)
+
+
+def reduction_request(identifier: str, width: int, height: int) -> ImageRequest:
+    """The whole master at exactly ``width`` x ``height``: what a reduced master is made by."""
+    return ImageRequest(ApiVersion.V3, identifier, Region(RegionKind.FULL), Size(SizeKind.EXACT, width, height),
+                        Rotation(), Quality.DEFAULT, OutputFormat.PNG)
+
+
 class ImagePipeline:
     def __init__(
         self,
@@ -119,6 +145,9 @@ class ImagePipeline:
         allowances: DeadlineAllowances,
         runner: DeadlineRunner,
         heavy_lane: HeavyLane,
+        substitutes: dict[AccessLevel, Substitute],
+        reduced_masters: SizedLRU[pyvips.Image],
+        watermark: Watermark,
         derivative_cache: DerivativeCache | None = None,
     ) -> None:
         self.source = source
@@ -136,6 +165,10 @@ class ImagePipeline:
         self.runner = runner
         self.heavy_lane = heavy_lane
         self.derivative_cache = derivative_cache
+        self.substitutes = substitutes
+        # Reduced masters of "max:N" substitutes, by (location, fingerprint, size).
+        self.reduced_masters = reduced_masters
+        self.watermark = watermark
 
     def locate(self, identifier: str) -> Master:
         """The master behind ``identifier``, within the tile deadline (a hung mount answers 503)."""
@@ -154,6 +187,21 @@ class ImagePipeline:
             self.info_cache.put(identifier, info)
         return master, info
 
+    def substitute_for(self, identifier: str) -> Substitute | None:
+        """The public substitute of ``identifier``: its rule's level has one and the rule restricts it."""
+        rule = self.access.rule_for(identifier)
+        return self.substitutes.get(rule.level) if rule is not None and is_restricted(rule) else None
+
+    def substitute_info(self, identifier: str) -> tuple[Master, ImageInfo, Substitute]:
+        """The master, the substitute's image information and the substitute (404 when there is none),
+        within the tile deadline."""
+        substitute = self.substitute_for(identifier)
+        if substitute is None:
+            self.locate(identifier)  # an unknown identifier is a 404 of its own
+            raise NotFound(f"image {identifier!r} has no public substitute")
+        master, info = self.image_info(identifier)
+        return master, substitute_image_info(info, substitute, self.tile_size), substitute
+
     def describe(self, identifier: str) -> MasterDescription | None:
         """The master behind ``identifier`` as a listing shows it; None when there is none."""
         restricted = self.access.decide(AccessRequest(identifier)) is AccessDecision.DENY
@@ -166,15 +214,17 @@ class ImagePipeline:
         return MasterDescription(identifier, restricted, info.width, info.height, info.kind)
 
     def answer(
-        self, request: ImageRequest, reader: Reader | None, client_copy_is_current: Callable[[PreparedImage], bool]
+        self, request: ImageRequest, reader: Reader | None, client_copy_is_current: Callable[[PreparedImage], bool],
+        substitute: bool = False,
     ) -> tuple[PreparedImage, bytes | None]:
         """The prepared response and its bytes, or None for the bytes when ``client_copy_is_current``
-        (the client's validators match: a 304). Within the tile deadline until the request is
-        planned, then within the deadline its plan gets, counted from the start."""
+        (the client's validators match: a 304); of the image's public substitute when ``substitute``.
+        Within the tile deadline until the request is planned, then within the deadline its plan
+        gets, counted from the start."""
         started = time.monotonic()
 
         def prepare_and_produce(extend: Extend) -> tuple[PreparedImage, bytes | None]:
-            prepared = self.prepare(request, reader, started)
+            prepared = self.prepare(request, reader, started, substitute)
             extend(prepared.deadline)
             if client_copy_is_current(prepared):
                 return prepared, None
@@ -182,11 +232,16 @@ class ImagePipeline:
 
         return self.runner.run_extendable(Deadline.after(self.allowances.tile_seconds, started), prepare_and_produce)
 
-    def prepare(self, request: ImageRequest, reader: Reader | None = None, started: float | None = None) -> PreparedImage:
+    def prepare(
+        self, request: ImageRequest, reader: Reader | None = None, started: float | None = None, substitute: bool = False
+    ) -> PreparedImage:
         """Everything about the response short of its pixels (on the calling thread: ``answer``
         runs it within a deadline); the PreparedImage carries the deadline its production gets,
-        counted from ``started`` (``time.monotonic()``; default now)."""
+        counted from ``started`` (``time.monotonic()``; default now). ``substitute``: of the image's
+        public substitute, which anyone may have."""
         started = time.monotonic() if started is None else started
+        if substitute:
+            return self._prepare_substitute(request, started)
         master, info = self._image_info(request.identifier)
         if self.access.decide(AccessRequest(request.identifier, reader)) is AccessDecision.DENY:
             raise Forbidden(f"image {request.identifier!r} is restricted")
@@ -194,6 +249,31 @@ class ImagePipeline:
         plan = plan_render(request, info, self.limits)
         deadline = Deadline.after(self.allowances.for_plan(plan), started)
         return PreparedImage(master, info, plan, self.jpeg_quality, self.render_version, deadline, restricted)
+
+    def _prepare_substitute(self, request: ImageRequest, started: float) -> PreparedImage:
+        master, info, substitute = self.substitute_info(request.identifier)
+        plan = replace(plan_render(request, info, self.limits), stored_tile=None)
+        allowance = self.allowances.for_plan(plan)
+        if substitute.max_size is not None and self.reduced_masters.get(self._reduced_key(master, info)) is None:
+            allowance = self.allowances.heavy_seconds  # the first answer reduces the whole master
+        deadline = Deadline.after(allowance, started)
+        return PreparedImage(master, info, plan, self.jpeg_quality, self.render_version, deadline, substitute=substitute)
+
+    @staticmethod
+    def _reduced_key(master: Master, info: ImageInfo) -> tuple[str, str, int, int]:
+        return (str(master.location), master.fingerprint.token, info.width, info.height)
+
+    def _reduced_master(self, prepared: PreparedImage) -> pyvips.Image:
+        """The whole master at the substitute's size, in display colour, from memory or made now."""
+        master, info = prepared.master, prepared.info
+        key = self._reduced_key(master, info)
+        image = self.reduced_masters.get(key)
+        if image is None:
+            _, master_info = self._image_info(master.identifier)
+            plan = plan_render(reduction_request(master.identifier, info.width, info.height), master_info, self.limits)
+            image = render_pixels(self._level_image(master, plan), plan, prepared.deadline)
+            self.reduced_masters.put(key, image)
+        return image
 
     def produce(self, prepared: PreparedImage) -> bytes:
         """The response's bytes (on the calling thread; the renderer stops once the deadline has passed)."""
@@ -222,6 +302,9 @@ class ImagePipeline:
 
     def _render(self, prepared: PreparedImage) -> bytes:
         plan, master = prepared.plan, prepared.master
+        watermark = self.watermark if prepared.substitute is not None and prepared.substitute.watermark else None
+        if prepared.substitute is not None and prepared.substitute.max_size is not None:
+            return render(self._reduced_master(prepared), plan, self.jpeg_quality, prepared.deadline, watermark)
         layout = prepared.info.jpeg2000_layout
         path = self.source.local_path(master) if plan.reader is LevelReader.JPEG2000_REGION else None
         if layout is not None and path is not None:
@@ -229,7 +312,11 @@ class ImagePipeline:
             region = self.jpeg2000_regions.read(master, path, layout, plan.level_index, plan.crop, prepared.deadline)
             # The plan, seen from the decoded region: nothing left to crop.
             whole_region = replace(plan, crop=Box(0, 0, plan.crop.width, plan.crop.height))
-            return render(region, whole_region, self.jpeg_quality, prepared.deadline)
+            return render(region, whole_region, self.jpeg_quality, prepared.deadline, watermark)
+        return render(self._level_image(master, plan), plan, self.jpeg_quality, prepared.deadline, watermark)
+
+    def _level_image(self, master: Master, plan: RenderPlan) -> pyvips.Image:
+        """The level ``plan`` reads, opened by libvips (fetching its tiles ahead from a remote store)."""
         remote = self.source.local_path(master) is None  # each read may be a round trip
         if remote and plan.reader is not LevelReader.SEQUENTIAL and master.suffix in TIFF_SUFFIXES:
             crop = plan.crop
@@ -237,12 +324,10 @@ class ImagePipeline:
                 self.source.open_bytes, master, plan.level.load_option, (crop.x, crop.y, crop.width, crop.height)))
         try:
             if plan.reader is LevelReader.SEQUENTIAL:
-                level_image = self.source.load_image(master, access="sequential", **_load_options(plan.level))
-            else:
-                level_image = self.opened_levels.get(self.source, master, plan.level)
+                return self.source.load_image(master, access="sequential", **_load_options(plan.level))
+            return self.opened_levels.get(self.source, master, plan.level)
         except pyvips.Error as error:
             raise MasterUnreadable(f"image {master.identifier!r} cannot be opened", decoder_message(error)) from None
-        return render(level_image, plan, self.jpeg_quality, prepared.deadline)
 
 
 def build_pipeline(settings: Settings, source: ImageSource, metrics: DataPathMetrics) -> ImagePipeline:
@@ -272,4 +357,11 @@ def build_pipeline(settings: Settings, source: ImageSource, metrics: DataPathMet
         heavy_lane=HeavyLane(settings.heavy_output_pixels, settings.heavy_slots, settings.heavy_queue,
                              settings.heavy_wait_seconds),
         derivative_cache=derivative_cache,
+        substitutes=substitutes_of(settings),
+        reduced_masters=SizedLRU(settings.substitute_cache_bytes, _image_bytes),
+        watermark=Watermark(),
     )
+
+
+def _image_bytes(image: pyvips.Image) -> int:
+    return image.width * image.height * image.bands

@@ -85,7 +85,7 @@ def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
         tile_width, tile_height = tile or (tile_size, tile_size)
         return ImageInfo(
             width, height, MasterKind.JPEG2000, levels, tile_width, tile_height,
-            _fitting_scale_factors(width, height, max(tile_width, tile_height)), master.fingerprint, has_alpha,
+            fitting_scale_factors(width, height, max(tile_width, tile_height)), master.fingerprint, has_alpha,
             jpeg2000_layout=layout,
             # libvips 8.14 does not read the JP2 colour box's ICC profile: the probe does.
             colour_profile=profile_to_convert(jp2_profile, colour_bands, header.interpretation),
@@ -102,12 +102,12 @@ def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
         levels = (Level(width, height, None),)
     return ImageInfo(
         width, height, kind, levels, tile_size, tile_size,
-        _fitting_scale_factors(width, height, tile_size), master.fingerprint, has_alpha,
+        fitting_scale_factors(width, height, tile_size), master.fingerprint, has_alpha,
         colour_profile=colour_profile,
     )
 
 
-def _fitting_scale_factors(width: int, height: int, tile_size: int) -> tuple[int, ...]:
+def fitting_scale_factors(width: int, height: int, tile_size: int) -> tuple[int, ...]:
     """1, 2, 4 ... until the whole image fits in one tile: what a viewer needs to zoom out fully."""
     steps = max(0, math.ceil(math.log2(max(width, height) / tile_size)))
     return tuple(2**k for k in range(steps + 1))

@@ -12,6 +12,7 @@ from iiif_server.deadlines import Deadline
 from iiif_server.errors import MasterUnreadable, decoder_message
 from iiif_server.plan import LevelReader, RenderPlan
 from iiif_server.request import OutputFormat, Quality
+from iiif_server.watermark import Watermark
 
 WHITE = 255
 # Bump with every change to this module (or to what feeds it) that changes output bytes for a
@@ -26,17 +27,33 @@ def render_version() -> str:
     return f"r{RENDER_REVISION}-vips{pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)}"
 
 
-def render(level_image: pyvips.Image, plan: RenderPlan, jpeg_quality: int, deadline: Deadline) -> bytes:
+def render(
+    level_image: pyvips.Image, plan: RenderPlan, jpeg_quality: int, deadline: Deadline, watermark: Watermark | None = None
+) -> bytes:
+    """The encoded answer; ``watermark`` is drawn on it after rotation, so it reads upright."""
     # Held until the encoder is done: its Python object owns the progress callback libvips calls.
     killable = _killed_after(level_image, deadline)
     try:
         image = _scaled_region(killable, plan)
         image = _to_display_colour(image, plan.colour_profile)
         image = _mirrored_and_rotated(image, plan)
+        if watermark is not None:
+            image = watermark.draw(image)
         image = _with_quality(image, plan.quality)
         return _encode(image, plan.format, jpeg_quality)
     except (pyvips.Error, ConversionError) as error:
         deadline.check()  # killed for running late, not a bad master
+        raise MasterUnreadable(f"image {plan.identifier!r} could not be decoded", decoder_message(error)) from None
+
+
+def render_pixels(level_image: pyvips.Image, plan: RenderPlan, deadline: Deadline) -> pyvips.Image:
+    """The planned region at the planned size in display colour, decoded into memory (for a reduced
+    master that later answers are cut from); ``plan`` must not rotate, mirror or change quality."""
+    killable = _killed_after(level_image, deadline)
+    try:
+        return _to_display_colour(_scaled_region(killable, plan), plan.colour_profile).copy_memory()
+    except (pyvips.Error, ConversionError) as error:
+        deadline.check()
         raise MasterUnreadable(f"image {plan.identifier!r} could not be decoded", decoder_message(error)) from None
 
 

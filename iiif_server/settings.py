@@ -84,6 +84,13 @@ class Settings:
     restricted_prefixes: str = ""
     # JSON access rules the manifest build writes (README "Restricted records"); read at start.
     access_rules_file: Path | None = None
+    # The public substitute of each access level's images, served to anyone in their place (README
+    # "Substitutes"): "max:1024" (at most 1024 px on the longer side), "watermark" (a visible bilingual
+    # text on every answer), both, or empty for none.
+    restricted_substitute: str = ""
+    reading_room_substitute: str = ""
+    # Per worker: reduced masters of "max:N" substitutes kept in memory (each is N x N x 3 bytes at most).
+    substitute_cache_bytes: int = 64 * 1024 * 1024
     # Key that signs access cookies and tokens; the same on every worker and server. Empty: the Auth 2.0
     # services are off and restricted images are refused to everyone.
     auth_secret: str = field(default="", repr=False)

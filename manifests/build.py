@@ -6,7 +6,8 @@ Every id is explicit and derived from the base URL (never prezi3's auto ids); ev
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import quote
@@ -30,6 +31,8 @@ from iiif_prezi3 import (
     ServiceV3,
 )
 
+from iiif_server.access.base import AccessLevel
+from iiif_server.auth.services import AUTH_CONTEXT, image_auth_services
 from manifests.images import ImageSize
 from manifests.model import Content, Document, Exhibition, Section, Text, ThematicSection
 
@@ -64,6 +67,9 @@ class Urls:
 
 
 TOP_COLLECTION_PATH = "collection.json"
+# The access rules of the documents, for the image server (setting access_rules_file; the platform
+# finds it in the presentation folder). Hidden, so the presentation server never hands it out.
+ACCESS_RULES_PATH = ".access-rules.json"
 
 
 def manifest_path(document_id: str) -> str:
@@ -89,21 +95,40 @@ def thumbnail_size(size: ImageSize, box: int = THUMBNAIL_BOX) -> tuple[int, int]
     return max(1, round(size.width * scale)), max(1, round(size.height * scale))
 
 
-def image_services(identifier: str, urls: Urls) -> list[ServiceV3 | ServiceV2]:
-    """The Image API 3.0 service, then the 2.1 one for older clients (Presentation 3.0 §3.3.3)."""
-    return [
+def restricted_images(documents: Iterable[Document]) -> frozenset[str]:
+    """The page images of documents whose ``access:`` keeps them from some readers."""
+    return frozenset(page.image for document in documents
+                     if document.access is not None and document.access.level is not AccessLevel.PUBLIC
+                     for page in document.pages)
+
+
+def image_services(identifier: str, urls: Urls, restricted: frozenset[str] = frozenset()) -> list[object]:
+    """The Image API 3.0 service, then the 2.1 one for older clients (Presentation 3.0 §3.3.3); for a
+    restricted image also its Auth 2.0 probe service with the access services, as its info.json has
+    them (Auth 2.0 "Declaring Services": the probe "MAY additionally be declared in the Manifest")."""
+    services: list[object] = [
         ServiceV3(id=urls.image_service(identifier, 3), type="ImageService3", profile="level2"),
         ServiceV2(id=urls.image_service(identifier, 2), type="ImageService2", profile=IMAGE_SERVICE_2_PROFILE),
     ]
+    if identifier in restricted:
+        services += image_auth_services(urls.base_url, identifier)
+    return services
 
 
-def thumbnail(identifier: str, size: ImageSize, urls: Urls) -> AnnotationBody:
+def thumbnail(identifier: str, size: ImageSize, urls: Urls, restricted: frozenset[str] = frozenset()) -> AnnotationBody:
     width, height = thumbnail_size(size)
     return AnnotationBody(
         id=f"{urls.image_service(identifier, 3)}/full/{width},{height}/0/default.jpg",
         type="Image", format="image/jpeg", width=width, height=height,
-        service=image_services(identifier, urls),
+        service=image_services(identifier, urls, restricted),
     )
+
+
+def declare_auth_context(manifest: Manifest, restricted: frozenset[str]) -> None:
+    """The Auth 2.0 context before the Presentation one when the manifest lists a probe service
+    (Auth 2.0 "Declaring Services"; Presentation 3.0 "Linked Data Context and Extensions")."""
+    if restricted:
+        manifest.add_context(AUTH_CONTEXT)
 
 
 def required_statement(attribution: Text) -> KeyValueString:
@@ -114,7 +139,8 @@ def build_manifest(
     document: Document, sizes: Mapping[str, ImageSize], urls: Urls, part_of: tuple[ParentCollection, ...] = ()
 ) -> Manifest:
     manifest_id = urls.manifest(document.id)
-    canvases = [_canvas(document, index, sizes, urls) for index in range(len(document.pages))]
+    restricted = restricted_images((document,))
+    canvases = [_canvas(document, index, sizes, urls, restricted) for index in range(len(document.pages))]
     first_image = document.pages[0].image
     manifest = Manifest(
         id=manifest_id,
@@ -124,10 +150,11 @@ def build_manifest(
         requiredStatement=required_statement(document.attribution),
         rights=document.rights,
         provider=[_provider(document)],
-        thumbnail=[thumbnail(first_image, sizes[first_image], urls)],
+        thumbnail=[thumbnail(first_image, sizes[first_image], urls, restricted)],
         viewingDirection=document.viewing_direction.value,
         items=canvases,
     )
+    declare_auth_context(manifest, restricted)
     if document.behavior:
         manifest.behavior = [behavior.value for behavior in document.behavior]
     if document.nav_date:
@@ -152,14 +179,16 @@ def page_label(document: Document, page_index: int) -> Text:
     return label or Text(vi=f"Trang {page_index + 1}", en=f"Page {page_index + 1}")
 
 
-def _canvas(document: Document, index: int, sizes: Mapping[str, ImageSize], urls: Urls) -> Canvas:
+def _canvas(
+    document: Document, index: int, sizes: Mapping[str, ImageSize], urls: Urls, restricted: frozenset[str]
+) -> Canvas:
     page = document.pages[index]
     size = sizes[page.image]
     canvas_id = urls.canvas(document.id, index)
     image = AnnotationBody(
         id=f"{urls.image_service(page.image, 3)}/full/max/0/default.jpg",
         type="Image", format="image/jpeg", width=size.width, height=size.height,
-        service=image_services(page.image, urls),
+        service=image_services(page.image, urls, restricted),
     )
     painting = Annotation(id=f"{canvas_id}/page/image", type="Annotation", motivation="painting",
                           body=image, target=canvas_id)
@@ -168,7 +197,7 @@ def _canvas(document: Document, index: int, sizes: Mapping[str, ImageSize], urls
         label=page_label(document, index).language_map(),
         width=size.width,
         height=size.height,
-        thumbnail=[thumbnail(page.image, size, urls)],
+        thumbnail=[thumbnail(page.image, size, urls, restricted)],
         items=[AnnotationPage(id=f"{canvas_id}/page", type="AnnotationPage", items=[painting])],
     )
 
@@ -265,16 +294,36 @@ def parent_collections(content: Content, urls: Urls) -> dict[str, tuple[ParentCo
 
 
 @dataclass(frozen=True)
+class AccessRulesFile:
+    """The rules file the image server reads (format: ``iiif_server.access.rules.parse_rules_file``):
+    one rule per page image of each document that states an ``access:``."""
+
+    rules: tuple[tuple[str, str, tuple[str, ...]], ...]  # (identifier, level, groups), sorted
+
+    def json(self) -> str:
+        return json.dumps({"rules": [{"prefix": identifier, "level": level, "groups": list(groups)}
+                                     for identifier, level, groups in self.rules]})
+
+
+def build_access_rules(content: Content) -> AccessRulesFile:
+    rules = {(page.image, document.access.level.value, document.access.groups)
+             for document in content.documents if document.access is not None for page in document.pages}
+    return AccessRulesFile(tuple(sorted(rules)))
+
+
+@dataclass(frozen=True)
 class PlannedOutput:
     """One file of the build: where it goes, everything it is made from, and how to make it.
 
     ``inputs`` is the repr of the frozen values the resource is built from: equal inputs give an
-    equal resource, which is what lets an incremental build reuse the previous file.
+    equal resource, which is what lets an incremental build reuse the previous file. ``presentation``:
+    a IIIF Presentation resource, checked against its schema (else the access rules file).
     """
 
     path: str
     inputs: str
-    make: Callable[[], Manifest | Collection]
+    make: Callable[[], Manifest | Collection | AccessRulesFile]
+    presentation: bool = True
 
 
 def plan_outputs(content: Content, sizes: Mapping[str, ImageSize], urls: Urls) -> tuple[PlannedOutput, ...]:
@@ -307,6 +356,8 @@ def plan_outputs(content: Content, sizes: Mapping[str, ImageSize], urls: Urls) -
     titles = [(e, content.exhibition(e).title) for e in content.top.exhibition_ids]
     planned.append(PlannedOutput(TOP_COLLECTION_PATH, repr((content.top, titles, urls)),
                                  lambda: build_top_collection(content, urls)))
+    rules = build_access_rules(content)
+    planned.append(PlannedOutput(ACCESS_RULES_PATH, repr(rules), lambda: rules, presentation=False))
     return tuple(planned)
 
 

@@ -15,7 +15,7 @@ import json
 import re
 import threading
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,11 +23,13 @@ import jsonschema
 import referencing
 import yaml
 
+from iiif_server.access.base import AccessLevel
 from manifests.model import (
     Behavior,
     Content,
     CoverImage,
     Document,
+    DocumentAccess,
     Exhibition,
     ExhibitionItem,
     MetadataEntry,
@@ -348,6 +350,7 @@ def read_content(content_dir: Path, files: CheckedFiles | None = None) -> Conten
             problems.append(checked.file.problem(("id",), f"'{document.id}' is already used by {first}"))
             continue
         documents[document.id] = document
+    problems += _access_conflicts(documents.values())
     exhibitions: dict[str, Exhibition] = {}
     for checked in _read_folder(content_dir / "exhibitions", "exhibition.schema.json", files, problems):
         references += _image_references(checked, [("cover",)])
@@ -363,6 +366,27 @@ def read_content(content_dir: Path, files: CheckedFiles | None = None) -> Conten
     top = _top_collection(content_dir, documents, exhibitions, files, broken_ids, problems)
     return ContentReading(tuple(documents.values()), tuple(exhibitions.values()), top, tuple(references),
                           tuple(problems))
+
+
+def _access_conflicts(documents: Iterable[Document]) -> list[Problem]:
+    """An image shown by two documents whose ``access:`` differ: the server could apply only one."""
+    governing: dict[str, Document] = {}
+    problems = []
+    for document in documents:
+        if document.access is None:
+            continue
+        for page in document.pages:
+            first = governing.setdefault(page.image, document)
+            if first.access != document.access:
+                problems.append(Problem(document.access.origin, "access", (
+                    f"image '{page.image}' is also in {first.source} with access '{first.access.level.value}'"
+                    f"{_groups_text(first.access.groups)}; give both documents the same access")))
+                break
+    return problems
+
+
+def _groups_text(groups: tuple[str, ...]) -> str:
+    return f" for {', '.join(groups)}" if groups else ""
 
 
 def _read_folder(folder: Path, schema_name: str, files: CheckedFiles, problems: list[Problem]) -> Iterator[CheckedFile]:
@@ -451,6 +475,9 @@ def _document(checked: CheckedFile, problems: list[Problem]) -> Document | None:
     if checked.sound(("contents",)) and page_count is not None:
         contents = _sections(curator_file, data.get("contents", []), ("contents",), page_count, problems)
     nav_date = _nav_date(curator_file, ("navDate",), problems) if checked.sound(("navDate",)) else None
+    if checked.sound(("access",)) and data.get("access", {}).get("level") == "public" and "groups" in data["access"]:
+        problems.append(curator_file.problem(
+            ("access", "groups"), "a public document is open to everyone; remove 'groups' or choose another level"))
     if checked.problems or len(problems) > before:
         return None
     pages = tuple(
@@ -480,8 +507,16 @@ def _document(checked: CheckedFile, problems: list[Problem]) -> Document | None:
         viewing_direction=ViewingDirection(data.get("viewingDirection", ViewingDirection.LEFT_TO_RIGHT.value)),
         start_page=None if start is None else start - 1,
         homepage=data.get("homepage"),
+        access=_access(curator_file, data["access"]) if "access" in data else None,
         source=curator_file.path,
     )
+
+
+def _access(curator_file: CuratorFile, access: Mapping[str, object]) -> DocumentAccess:
+    groups = access.get("groups", [])
+    assert isinstance(groups, list)  # the schema holds
+    level = AccessLevel(access["level"])
+    return DocumentAccess(level, tuple(sorted(set(map(str, groups)))), curator_file.origin(("access",)))
 
 
 _PAGE_SPAN = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")

@@ -11,6 +11,8 @@ import enum
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from iiif_server.access.base import AccessLevel
+
 LANGUAGES = ("vi", "en")
 
 
@@ -76,6 +78,16 @@ class Page:
 
 
 @dataclass(frozen=True)
+class DocumentAccess:
+    """Who may see a document's pages (its ``access:``): the level, and the groups of readers it admits
+    (none: every signed-in reader for ``restricted``, the reading-room group for ``reading-room``)."""
+
+    level: AccessLevel
+    groups: tuple[str, ...] = ()
+    origin: Origin = field(default=Origin(Path(), 1), compare=False)
+
+
+@dataclass(frozen=True)
 class Section:
     """An entry of a document's table of contents (an IIIF Range): its pages, then its sub-sections."""
 
@@ -102,6 +114,8 @@ class Document:
     viewing_direction: ViewingDirection = ViewingDirection.LEFT_TO_RIGHT
     start_page: int | None = None
     homepage: str | None = None
+    # None: the document states no access, and its pages are as the server's own rules make them.
+    access: DocumentAccess | None = None
     source: Path = field(default=Path(), compare=False)
 
 

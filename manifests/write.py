@@ -24,6 +24,8 @@ import jsonschema
 from tqdm import tqdm
 
 import manifests.build
+from iiif_server.access.rules import parse_rules_file
+from iiif_server.settings import SettingsError
 from manifests.build import PlannedOutput
 
 SCHEMA_ENV = "PRESENTATION_SCHEMA"
@@ -83,6 +85,15 @@ def schema_errors(document: dict) -> list[str]:
     return lines
 
 
+def rules_file_errors(data: bytes, path: str) -> list[str]:
+    """What the image server would refuse in the access rules file, as it reads it at start."""
+    try:
+        parse_rules_file(data.decode("utf-8"), path)
+    except SettingsError as error:
+        return [str(error)]
+    return []
+
+
 def builder_version() -> str:
     """Changes whenever the code that turns content into JSON changes, so outputs are rebuilt then."""
     digest = hashlib.sha256(Path(manifests.build.__file__).read_bytes())
@@ -122,7 +133,10 @@ def publish(
             reused.append(output.path)
             continue
         document, data = render_json(output.make())
-        problems += [f"{output.path}: {line}" for line in schema_errors(document)]
+        if output.presentation:
+            problems += [f"{output.path}: {line}" for line in schema_errors(document)]
+        else:
+            problems += rules_file_errors(data, output.path)
         contents[output.path] = data
         built.append(output.path)
     if problems:

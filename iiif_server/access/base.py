@@ -18,6 +18,12 @@ class AccessDecision(enum.Enum):
 class AccessLevel(enum.Enum):
     PUBLIC = "public"  # anyone
     RESTRICTED = "restricted"  # signed-in readers (of the rule's groups, when it names any)
+    # Readers at the reading room's terminals, and staff: readers of the rule's groups, and when it
+    # names none, of READING_ROOM_GROUP (the group reading-room terminals and accounts are given).
+    READING_ROOM = "reading-room"
+
+
+READING_ROOM_GROUP = "reading-room"
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,13 @@ class AccessRule:
 
     def covers(self, identifier: str) -> bool:
         return identifier == self.prefix or identifier.startswith(self.prefix + "/")
+
+    def admits(self, reader: Reader | None) -> bool:
+        """``reader`` (None: anonymous) may see what the rule covers."""
+        if self.level is AccessLevel.PUBLIC:
+            return True
+        groups = self.groups or (frozenset({READING_ROOM_GROUP}) if self.level is AccessLevel.READING_ROOM else frozenset())
+        return reader is not None and (not groups or bool(groups & reader.groups))
 
 
 def is_restricted(rule: AccessRule | None) -> bool:

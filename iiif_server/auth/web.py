@@ -15,7 +15,7 @@ from iiif_server.access.base import AccessDecision, AccessRequest, Reader
 from iiif_server.auth.credentials import CredentialKind, CredentialSigner
 from iiif_server.auth.services import (
     LOGIN_CONFIRM, LOGIN_LABEL, LOGIN_NOTE, LOGOUT_LABEL, access_token_error, access_token_message, probe_result,
-    probe_url,
+    probe_url, substitute_resources,
 )
 from iiif_server.auth.throttle import LoginThrottle
 from iiif_server.auth.users import UsersFile
@@ -65,7 +65,9 @@ def auth_blueprint() -> Blueprint:
         pipeline.locate(identifier)  # 404 for an unknown identifier
         reader = token_reader()
         allowed = pipeline.access.decide(AccessRequest(identifier, reader)) is AccessDecision.ALLOW
-        result = probe_result(probe_url(public_base_url(), identifier), 200 if allowed else 403, reader is not None)
+        substitute = pipeline.substitute_for(identifier)
+        offered = substitute_resources(public_base_url(), identifier, substitute) if substitute is not None else None
+        result = probe_result(probe_url(public_base_url(), identifier), 200 if allowed else 403, reader is not None, offered)
         response = jsonify(result)
         response.headers["Cache-Control"] = "no-store"
         return response

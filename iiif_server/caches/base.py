@@ -19,8 +19,8 @@ class InfoCache(Protocol):
 
 
 class DerivativeCache(Protocol):
-    """Encoded responses by key ``"<render version>/<fingerprint token>/<identifier>/q<quality>/<canonical
-    request path>"`` (opaque to caches).
+    """Encoded responses by key ``"<render version>/<fingerprint token>/<identifier>/<tier>/q<quality>/<canonical
+    request path>"`` (opaque to caches; the tier is ``full`` or the public substitute's).
 
     ``get`` before rendering, ``put`` after; a miss is never an error. A key's bytes never change,
     because the key changes with the master's fingerprint and with the renderer.

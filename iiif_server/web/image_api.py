@@ -1,4 +1,5 @@
-"""The Image API blueprints, one per version (/iiif/3/, /iiif/2/): parse, call the pipeline, respond."""
+"""The Image API blueprints, one per version (/iiif/3/, /iiif/2/), and the substitutes' (/iiif/substitute/3/):
+parse, call the pipeline, respond."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from flask import Blueprint, Response, current_app, redirect, request
 
 from iiif_server.info import V2_CONTEXT, V2_PROFILE_URI, V3_CONTEXT, V3_PROFILE_URI, info_json_v2, info_json_v3
 from iiif_server.access.base import is_restricted
-from iiif_server.auth.services import AUTH_CONTEXT, image_auth_services
+from iiif_server.auth.services import AUTH_CONTEXT, image_auth_services, substitute_service_url
 from iiif_server.auth.web import cookie_reader, credential_signer
 from iiif_server.pipeline import ImagePipeline, PreparedImage
 from iiif_server.request import ApiVersion, BaseUriRequest, ImageRequest, InfoRequest, parse_image_path
+from iiif_server.sources.base import Master
 from iiif_server.web.replay import REPLAYABLE_ENVIRON_KEY
 from iiif_server.web.responses import (
     cacheable, last_modified_of, not_modified, not_modified_response, public_base_url, restricted, strong_etag,
@@ -24,8 +26,10 @@ _CONTEXT = {ApiVersion.V3: V3_CONTEXT, ApiVersion.V2: V2_CONTEXT}
 _INFO_JSON = {ApiVersion.V3: info_json_v3, ApiVersion.V2: info_json_v2}
 
 
-def image_api_blueprint(version: ApiVersion) -> Blueprint:
-    blueprint = Blueprint(f"image_api_v{version.value}", __name__)
+def image_api_blueprint(version: ApiVersion, substitute: bool = False) -> Blueprint:
+    """The Image API of the masters, or with ``substitute`` (3.0 only, under SUBSTITUTE_PREFIX) of the
+    public substitutes of restricted images: anyone gets them, and they have URLs of their own."""
+    blueprint = Blueprint(f"image_api_v{version.value}" + ("_substitute" if substitute else ""), __name__)
 
     @blueprint.route("/<path:path>", methods=["GET", "HEAD", "OPTIONS"])
     def image_api(path: str) -> Response:
@@ -33,10 +37,10 @@ def image_api_blueprint(version: ApiVersion) -> Blueprint:
             return Response(status=204)
         parsed = parse_image_path(path, version)
         if isinstance(parsed, InfoRequest):
-            return _info_response(parsed)
+            return _substitute_info_response(parsed) if substitute else _info_response(parsed)
         if isinstance(parsed, ImageRequest):
-            return _image_response(parsed)
-        return _base_uri_redirect(parsed)
+            return _image_response(parsed, substitute)
+        return _base_uri_redirect(parsed, substitute)
 
     return blueprint
 
@@ -45,7 +49,9 @@ def _pipeline() -> ImagePipeline:
     return current_app.extensions["iiif"]
 
 
-def service_id(version: ApiVersion, identifier: str) -> str:
+def service_id(version: ApiVersion, identifier: str, substitute: bool = False) -> str:
+    if substitute:
+        return substitute_service_url(public_base_url(), identifier)
     return f"{public_base_url()}/iiif/{version.value}/{quote(identifier, safe='')}"
 
 
@@ -62,6 +68,18 @@ def _info_response(parsed: InfoRequest) -> Response:
         # the Image API's, which stays last (Image API 3.0 "Linked Data Context and Extensions").
         document["@context"] = [AUTH_CONTEXT, document["@context"]]
         document["service"] = image_auth_services(public_base_url(), parsed.identifier)
+    return _info_document_response(parsed, master, document)
+
+
+def _substitute_info_response(parsed: InfoRequest) -> Response:
+    """The substitute's image information: public, with no Auth services (Auth 2.0 "substitute": a
+    substitute that declares none must be accessible to whoever probed)."""
+    master, info, _ = _pipeline().substitute_info(parsed.identifier)
+    document = _INFO_JSON[parsed.version](info, service_id(parsed.version, parsed.identifier, True), _pipeline().limits)
+    return _info_document_response(parsed, master, document)
+
+
+def _info_document_response(parsed: InfoRequest, master: Master, document: dict[str, object]) -> Response:
     wants_jsonld = request.accept_mimetypes.quality("application/ld+json") > request.accept_mimetypes.quality(
         "application/json"
     )
@@ -77,15 +95,15 @@ def _info_response(parsed: InfoRequest) -> Response:
     return cacheable(response, etag, modified)
 
 
-def _image_response(parsed: ImageRequest) -> Response:
-    reader = cookie_reader()
+def _image_response(parsed: ImageRequest, substitute: bool) -> Response:
+    reader = None if substitute else cookie_reader()
     environ = request.environ  # the pipeline asks on a thread of its own, outside the request context
 
     def client_copy_is_current(prepared: PreparedImage) -> bool:
         return not_modified(_etag_of(prepared), _last_modified_of(prepared), environ)
 
-    prepared, data = _pipeline().answer(parsed, reader, client_copy_is_current)
-    canonical = f"{service_id(parsed.version, parsed.identifier)}/{prepared.plan.canonical}"
+    prepared, data = _pipeline().answer(parsed, reader, client_copy_is_current, substitute)
+    canonical = f"{service_id(parsed.version, parsed.identifier, substitute)}/{prepared.plan.canonical}"
     headers = {"Link": f'<{canonical}>;rel="canonical", {_profile_link(parsed.version)}'}
     etag, modified = _etag_of(prepared), _last_modified_of(prepared)
     if data is None:
@@ -107,6 +125,10 @@ def _last_modified_of(prepared: PreparedImage) -> datetime:
     return last_modified_of(prepared.master.fingerprint.mtime_ns)
 
 
-def _base_uri_redirect(parsed: BaseUriRequest) -> Response:
-    _pipeline().locate(parsed.identifier)  # 404 here rather than a redirect to a 404
-    return redirect(f"{service_id(parsed.version, parsed.identifier)}/info.json", code=303)
+def _base_uri_redirect(parsed: BaseUriRequest, substitute: bool) -> Response:
+    # 404 here rather than a redirect to a 404
+    if substitute:
+        _pipeline().substitute_info(parsed.identifier)
+    else:
+        _pipeline().locate(parsed.identifier)
+    return redirect(f"{service_id(parsed.version, parsed.identifier, substitute)}/info.json", code=303)

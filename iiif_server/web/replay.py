@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
+from iiif_server.access.base import AccessPolicy, is_restricted
 from iiif_server.caches.base import ResponseCache
 from iiif_server.caches.responses import StoredResponse
 from iiif_server.errors import IIIFError
@@ -40,11 +41,14 @@ def replay_key(environ: dict) -> str | None:
 
 
 class ResponseReplay:
-    def __init__(self, app: WSGIApp, cache: ResponseCache, source: ImageSource, metrics: ServerMetrics) -> None:
+    def __init__(
+        self, app: WSGIApp, cache: ResponseCache, source: ImageSource, metrics: ServerMetrics, access: AccessPolicy
+    ) -> None:
         self.app = app
         self.cache = cache
         self.source = source
         self.metrics = metrics
+        self.access = access
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         key = replay_key(environ)
@@ -62,6 +66,8 @@ class ResponseReplay:
     def _current(self, stored: StoredResponse, environ: dict) -> bool:
         if stored.negotiated_accept is not None and environ.get("HTTP_ACCEPT", "") != stored.negotiated_accept:
             return False
+        if is_restricted(self.access.rule_for(stored.identifier)):
+            return False  # restricted since it was kept (the rules file was rebuilt): the app decides
         try:
             return self.source.locate(stored.identifier).fingerprint == stored.fingerprint
         except (IIIFError, OSError):

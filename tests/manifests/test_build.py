@@ -208,16 +208,17 @@ def test_every_planned_output_matches_the_presentation_schema() -> None:
     outputs = plan_outputs(CONTENT, SIZES, URLS)
     assert [output.path for output in outputs] == [
         "manifests/decree.json", "manifests/photo.json", "collections/show.json", "collections/photos.json",
-        "collection.json"]
+        "collection.json", ".access-rules.json"]
     for output in outputs:
-        assert schema_errors(as_json(output.make())) == [], output.path
+        if output.presentation:
+            assert schema_errors(as_json(output.make())) == [], output.path
 
 
 def test_the_demo_content_builds_valid_manifests_and_collections(demo_content: Path, sample_images: Path) -> None:
     content, sizes = check_content(demo_content, sample_images)
     for output in plan_outputs(content, sizes, Urls("http://127.0.0.1:8000")):
         document = as_json(output.make())
-        assert schema_errors(document) == [], output.path
+        assert not output.presentation or schema_errors(document) == [], output.path
         text = json.dumps(document, ensure_ascii=False)
         assert "example.org" not in text  # no auto-generated ids
 

@@ -35,13 +35,13 @@ def test_build_publishes_the_demo_exhibition(content: Path, sample_images: Path,
     out = tmp_path / "public" / "iiif"
     result = run_build(content, sample_images, out)
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"published to {out}: 8 built, 0 unchanged, 0 removed\n"
+    assert result.stdout == f"published to {out}: 9 built, 0 unchanged, 0 removed\n"
     top = json.loads((out / "collection.json").read_text(encoding="utf-8"))
     assert top["items"][0]["id"] == f"{BASE_URL}/iiif/presentation/collections/national-day-75.json"
     exhibition = json.loads((out / "collections" / "national-day-75.json").read_text(encoding="utf-8"))
     assert len(exhibition["items"]) >= 4
     again = run_build(content, sample_images, out)
-    assert again.stdout == f"{out} is up to date: 0 built, 8 unchanged, 0 removed\n"
+    assert again.stdout == f"{out} is up to date: 0 built, 9 unchanged, 0 removed\n"
 
 
 def test_a_curator_mistake_fails_the_build_and_keeps_the_previous_output(

@@ -31,7 +31,7 @@ def published(tmp_path: Path) -> Path:
 
 def test_publish_writes_every_output_and_its_state(published: Path) -> None:
     files = snapshot(published)
-    assert sorted(files) == [".build-state.json", "collection.json", "collections/photos.json", "collections/show.json",
+    assert sorted(files) == [".access-rules.json", ".build-state.json", "collection.json", "collections/photos.json", "collections/show.json",
                              "manifests/decree.json", "manifests/photo.json"]
     assert files["manifests/photo.json"].startswith(b'{\n  "@context": "http://iiif.io/api/presentation/3/context.json",\n  "id"')
     assert siblings(published) == ["iiif"]  # no staging folder left behind
@@ -41,7 +41,7 @@ def test_unchanged_inputs_are_not_rebuilt(published: Path) -> None:
     before = snapshot(published)
     report = publish(plan_outputs(CONTENT, SIZES, URLS), published, progress=False)
     assert (report.built, report.written) == ((), False)
-    assert len(report.reused) == 5
+    assert len(report.reused) == 6
     assert snapshot(published) == before
 
 
@@ -67,7 +67,7 @@ def test_check_only_validates_and_writes_nothing(tmp_path: Path, published: Path
     before = snapshot(published)
     renamed = replace(CONTENT, documents=(CONTENT.documents[0], replace(PHOTO, label=Text("Mới", "New"))))
     report = publish(plan_outputs(renamed, SIZES, URLS), published, check_only=True, progress=False)
-    assert len(report.built) == 5 and not report.written  # --check validates everything, reusing nothing
+    assert len(report.built) == 6 and not report.written  # --check validates everything, reusing nothing
     assert snapshot(published) == before
     publish(plan_outputs(CONTENT, SIZES, URLS), tmp_path / "fresh", check_only=True, progress=False)
     assert not (tmp_path / "fresh").exists()
