@@ -91,10 +91,10 @@ def write_test_content(folder: Path) -> Path:
 
 
 def start_site_server(images: Path, presentation: Path, content: Path,
-                      settings: dict[str, str] | None = None) -> RunningServer:
+                      settings: dict[str, str] | None = None, port: int | None = None) -> RunningServer:
     """``iiif-archive serve`` on a loopback port, once it answers; stopped by PID if it never does.
     ``settings`` are further ``IIIF_*`` environment variables."""
-    port = free_port()
+    port = port or free_port()
     command = [sys.executable, "-m", "iiif_archive", "serve", "--images", str(images), "--presentation",
                str(presentation), "--content", str(content), "--host", "127.0.0.1", "--port", str(port),
                "--workers", "2", "--threads", "4"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,18 +17,21 @@ import yaml
 
 from iiif_archive.samples import sample_masters, write_sample_master
 from iiif_server.auth.users import UsersFile
-from tests.conftest import REPO_ROOT, RunningServer, stop_server
+from tests.conftest import REPO_ROOT, RunningServer, free_port, stop_server
 from tests.viewer.browsing import assert_shows, embed_url
 from tests.viewer.conftest import CHROMIUM, CHROMIUM_ARGS, SAMPLE_SCALE, start_site_server
 from viewer.deeplink import Region
 
 # TIFF pages: the letter's 210 x 295 JP2 (smaller than one code-tile) answers 500 to every other request
 # once nothing caches it, as for a restricted image (reported; not at 1050 x 1475).
-RESTRICTED_DOCUMENT = "decree-1945"
+RESTRICTED_DOCUMENT = "decree-1945"  # restricted, with a public substitute of at most SUBSTITUTE_EDGE px
+SUBSTITUTE_EDGE = 100
+READING_ROOM_DOCUMENT = "photo-ba-dinh-1945"  # reading-room, without a substitute
 EXHIBITION_ID = "restricted-decree"
 READER, PASSWORD = "lan", "mật khẩu của Lan"
-# Tiles of the restricted images, as OpenSeadragon asks for them: {id}/{region}/{size}/0/default.jpg
-TILE = re.compile(r"/iiif/3/(?P<identifier>[^/]+)/(?P<region>[^/]+)/(?P<size>[^/]+)/0/default\.\w+$")
+# Image requests for the restricted images, full (/iiif/3/) or substitute (/iiif/substitute/3/).
+IMAGE_REQUEST = re.compile(r"/iiif/(?P<substitute>substitute/)?3/(?P<identifier>[^/]+)/(?P<region>[^/]+)/(?P<size>[^/]+)"
+                           r"/0/default\.\w+$")
 TIMEOUT = 60_000
 
 
@@ -47,15 +49,20 @@ class RestrictedSite:
 
 @pytest.fixture(scope="module")
 def restricted_site(tmp_path_factory: pytest.TempPathFactory, framing_site: str) -> Iterator[RestrictedSite]:
-    """The decree restricted to the archivists group, alone and in an exhibition."""
+    """The decree restricted to the archivists group (alone and in an exhibition), the photograph kept
+    for the reading room (the same group), through the documents' access:."""
     root = tmp_path_factory.mktemp("restricted-site")
     images = root / "images"
     for master in sample_masters():
-        if master.identifier.startswith(RESTRICTED_DOCUMENT):
+        if master.identifier.startswith((RESTRICTED_DOCUMENT, "photos/")):
             write_sample_master(images, master, SAMPLE_SCALE)
     content = root / "content"
     (content / "documents").mkdir(parents=True)
-    shutil.copy(REPO_ROOT / "content" / "documents" / f"{RESTRICTED_DOCUMENT}.yml", content / "documents")
+    for document, level in ((RESTRICTED_DOCUMENT, "restricted"), (READING_ROOM_DOCUMENT, "reading-room")):
+        curated = yaml.safe_load((REPO_ROOT / "content" / "documents" / f"{document}.yml").read_text(encoding="utf-8"))
+        curated["access"] = {"level": level, "groups": ["archivists"]}
+        (content / "documents" / f"{document}.yml").write_text(yaml.safe_dump(curated, allow_unicode=True),
+                                                               encoding="utf-8")
     exhibition = {"id": EXHIBITION_ID, "title": {"vi": "Sắc lệnh hạn chế", "en": "Restricted decree"},
                   "introduction": {"vi": "Giới thiệu.", "en": "Introduction."}, "cover": f"{RESTRICTED_DOCUMENT}/p1",
                   "items": [{"document": RESTRICTED_DOCUMENT, "page": 1, "region": [20, 30, 120, 90],
@@ -66,16 +73,17 @@ def restricted_site(tmp_path_factory: pytest.TempPathFactory, framing_site: str)
     users = root / "users.json"
     UsersFile(users).add(READER, PASSWORD, ("archivists",))
     presentation = root / "public"
-    presentation.mkdir()
+    # Built before the server starts, which reads the access rules the build writes beside the manifests.
+    port = free_port()
+    subprocess.run([sys.executable, "-m", "iiif_archive", "build", str(content), "--images", str(images),
+                    "--out", str(presentation), "--base-url", f"http://127.0.0.1:{port}"],
+                   check=True, capture_output=True, text=True)
     server = start_site_server(images, presentation, content, {
-        "IIIF_RESTRICTED_PREFIXES": f"{RESTRICTED_DOCUMENT}:archivists",
+        "IIIF_RESTRICTED_SUBSTITUTE": f"max:{SUBSTITUTE_EDGE}",
         "IIIF_AUTH_SECRET": "secret of the viewer tests",
         "IIIF_AUTH_USERS_FILE": str(users),
-    })
+    }, port=port)
     try:
-        subprocess.run([sys.executable, "-m", "iiif_archive", "build", str(content), "--images", str(images),
-                        "--out", str(presentation), "--base-url", server.base_url],
-                       check=True, capture_output=True, text=True)
         yield RestrictedSite(server)
     finally:
         stop_server(server)
@@ -97,16 +105,19 @@ def cookie_friendly_browser(playwright_driver, tmp_path_factory: pytest.TempPath
 
 
 class TileLog:
-    """Every image response of a page for a tile of the restricted document: identifier, size, status."""
+    """Every image response of a page for the restricted document, full (``responses``: identifier,
+    region, size, status) or of its substitute (``substitutes``, the same)."""
 
     def __init__(self, page) -> None:
         self.responses: list[tuple[str, str, str, int]] = []
+        self.substitutes: list[tuple[str, str, str, int]] = []
         page.on("response", self.record)
 
     def record(self, response) -> None:
-        match = TILE.search(response.url)
+        match = IMAGE_REQUEST.search(response.url)
         if match and unquote(match["identifier"]).startswith(RESTRICTED_DOCUMENT):
-            self.responses.append((unquote(match["identifier"]), match["region"], match["size"], response.status))
+            entry = (unquote(match["identifier"]), match["region"], match["size"], response.status)
+            (self.substitutes if match["substitute"] else self.responses).append(entry)
 
     def full_resolution_tiles(self, status: int) -> list[tuple[str, str, str, int]]:
         """Tiles answered ``status`` whose size is the region's own width: pixels at full resolution."""
@@ -159,18 +170,21 @@ def log_out_through_popup(page, frame) -> None:
     popup.close()
 
 
-def test_reader_logs_in_sees_full_tiles_and_logs_out(page, restricted_site) -> None:
+def test_reader_sees_the_substitute_logs_in_sees_full_tiles_and_logs_out(page, restricted_site) -> None:
     tiles = TileLog(page)
     page.goto(embed_url(restricted_site.base_url, manifest=restricted_site.manifest_url(RESTRICTED_DOCUMENT),
                         lang="en"))
-    wait_for_access(page, "none")
+    wait_for_access(page, "substitute")
     panel = page.locator(".iv-access")
     assert panel.is_visible()
     assert page.inner_text(".iv-access-heading") == "Restricted record"
     assert "signed-in readers" in page.inner_text(".iv-access-note")
     assert page.inner_text(".iv-login") == "Log in"
-    assert drawn_pixels(page) == 0
-    assert tiles.full_resolution_tiles(200) == []
+    assert drawn_pixels(page) > 10_000
+    assert tiles.substitutes and all(entry[3] == 200 for entry in tiles.substitutes)
+    shown = page.evaluate("() => document.querySelector('iiif-viewer').viewer.world.getItemAt(0).source")
+    assert max(shown["width"], shown["height"]) == SUBSTITUTE_EDGE
+    assert [entry for entry in tiles.responses if entry[3] == 200] == []
 
     page.click(".iv-language")  # the panel follows the viewer's language
     assert page.inner_text(".iv-access-heading") == "Tài liệu hạn chế"
@@ -194,7 +208,7 @@ def test_reader_logs_in_sees_full_tiles_and_logs_out(page, restricted_site) -> N
     wait_for_access(page, "full")
 
     log_out_through_popup(page, page)
-    wait_for_access(page, "none")
+    wait_for_access(page, "substitute")
     assert panel.is_visible() and page.locator(".iv-logout").is_hidden()
     status = page.evaluate("(url) => fetch(url).then((response) => response.status)",
                            f"{restricted_site.base_url}/iiif/3/{RESTRICTED_DOCUMENT}%2Fp1/full/64,/0/default.jpg")
@@ -203,18 +217,20 @@ def test_reader_logs_in_sees_full_tiles_and_logs_out(page, restricted_site) -> N
 
 def test_an_exhibition_step_on_a_restricted_record_logs_in_in_place(page, restricted_site) -> None:
     page.goto(f"{restricted_site.base_url}/viewer/exhibitions/{EXHIBITION_ID}?lang=en")
-    wait_for_access(page, "none")
+    wait_for_access(page, "substitute")
+    assert_shows(page, Region(20, 30, 120, 90))
     assert page.inner_text(".ex-viewer .iv-access-heading") == "Restricted record"
     log_in_through_popup(page, page)
     wait_for_access(page, "full")
     assert drawn_pixels(page) > 10_000
-    assert_shows(page, Region(20, 30, 120, 90))  # the step's region, once the image opens
+    assert_shows(page, Region(20, 30, 120, 90))  # still the step's region
 
 
-def test_a_reader_who_closes_the_login_window_is_told_so(page, restricted_site) -> None:
-    page.goto(embed_url(restricted_site.base_url, manifest=restricted_site.manifest_url(RESTRICTED_DOCUMENT),
+def test_without_a_substitute_the_stage_stays_empty_and_a_closed_login_window_is_told(page, restricted_site) -> None:
+    page.goto(embed_url(restricted_site.base_url, manifest=restricted_site.manifest_url(READING_ROOM_DOCUMENT),
                         lang="en"))
     wait_for_access(page, "none")
+    assert page.locator(".iv-access").is_visible() and drawn_pixels(page) == 0
     with page.expect_popup() as opened:
         page.click(".iv-login")
     assert "window that has opened" in page.inner_text(".iv-access-message")
@@ -235,7 +251,7 @@ def test_a_viewer_framed_by_a_portal_on_another_origin_logs_in(cookie_friendly_b
     frame = page.frame_locator("iframe")
     frame.locator(".iv-login").wait_for(timeout=TIMEOUT)
     embedded = page.main_frame.child_frames[0]
-    wait_for_access(embedded, "none")
+    wait_for_access(embedded, "substitute")
 
     log_in_through_popup(page, frame)
     wait_for_access(embedded, "full")
@@ -243,7 +259,7 @@ def test_a_viewer_framed_by_a_portal_on_another_origin_logs_in(cookie_friendly_b
     assert drawn_pixels(embedded) > 10_000
 
     log_out_through_popup(page, frame)
-    wait_for_access(embedded, "none")
+    wait_for_access(embedded, "substitute")
     page.close()
     assert not errors, f"script errors: {errors}"
 
