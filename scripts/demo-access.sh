@@ -1,5 +1,6 @@
 # The demo's restricted record and its reader (sourced by scripts/demo.sh and tests/test_demo_access.py,
-# not run). The letter of 1946 is open only to the group "researchers"; the demo user is in it.
+# not run). The letter of 1946 is open only to the group "researchers", the demo user's; anyone else
+# gets its public substitute (reduced, watermarked).
 # The password is fixed and printed: the demo serves loopback only. The key that signs access cookies
 # and tokens is made on the first run, kept in the (git-ignored) demo folder, mode 0600, never printed.
 
@@ -27,6 +28,8 @@ settings = {
     "auth_secret": (folder / "auth-secret").read_text().strip(),
     "auth_users_file": str(folder / "users.json"),
     "restricted_prefixes": f"{sys.argv[3]}:{sys.argv[2]}",
+    # What anonymous readers see instead: a reduced copy with a visible bilingual watermark.
+    "restricted_substitute": "max:1200 watermark",
 }
 # A JSON string is a TOML basic string: quotes and backslashes in the path stay escaped.
 print("\n".join(f"{key} = {json.dumps(value)}" for key, value in settings.items()))

@@ -84,12 +84,15 @@ def test_demo_sh_serves_with_the_demo_access_settings() -> None:
     assert "--config demo-data/access.toml" in script
 
 
-def test_the_letter_is_refused_to_anonymous_readers_and_shown_to_the_demo_user(demo_client, printed) -> None:
+def test_anonymous_readers_get_the_letters_substitute_and_the_demo_user_the_letter(demo_client, printed) -> None:
     restricted = "/iiif/3/letter-1946%2Fp2/full/64,/0/default.jpg"
     assert demo_client.get("/iiif/3/decree-1945%2Fp1/full/64,/0/default.jpg").status_code == 200
     assert demo_client.get(restricted).status_code == 403
     [probe] = demo_client.get("/iiif/3/letter-1946%2Fp2/info.json").get_json()["service"]
     assert probe["type"] == "AuthProbeService2"
+    [substitute] = demo_client.get("/auth/2/probe/letter-1946%2Fp2").get_json()["substitute"]
+    [service] = substitute["service"]
+    assert demo_client.get(f"{service['id']}/full/64,/0/default.jpg").status_code == 200
     form = demo_client.get("/auth/2/login").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)[1]
     signed_in = demo_client.post("/auth/2/login", data={"csrf_token": csrf, "user": printed["user"],
