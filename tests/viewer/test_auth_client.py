@@ -8,12 +8,15 @@ import json
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import unquote, urlencode
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import pytest
 import yaml
+from markupsafe import escape
 
 from iiif_archive.samples import sample_masters, write_sample_master
 from iiif_server.auth.users import UsersFile
@@ -48,7 +51,34 @@ class RestrictedSite:
 
 
 @pytest.fixture(scope="module")
-def restricted_site(tmp_path_factory: pytest.TempPathFactory, framing_site: str) -> Iterator[RestrictedSite]:
+def element_portal() -> Iterator[str]:
+    """A portal on a third origin (127.0.0.3) whose page runs the <iiif-viewer> element itself: the
+    module from ?script=, the manifest from ?manifest=."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            query = parse_qs(urlsplit(self.path).query)
+            script, manifest = escape(query["script"][0]), escape(query["manifest"][0])
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(f'<!doctype html><script type="module" src="{script}"></script>'
+                             f'<iiif-viewer manifest="{manifest}" lang="en" style="height:600px"></iiif-viewer>'.encode())
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class' name
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.3", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.3:{server.server_address[1]}"
+    server.shutdown()
+    thread.join()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def restricted_site(tmp_path_factory: pytest.TempPathFactory, element_portal: str) -> Iterator[RestrictedSite]:
     """The decree restricted to the archivists group (alone and in an exhibition), the photograph kept
     for the reading room (the same group), through the documents' access:."""
     root = tmp_path_factory.mktemp("restricted-site")
@@ -82,6 +112,7 @@ def restricted_site(tmp_path_factory: pytest.TempPathFactory, framing_site: str)
         "IIIF_RESTRICTED_SUBSTITUTE": f"max:{SUBSTITUTE_EDGE}",
         "IIIF_AUTH_SECRET": "secret of the viewer tests",
         "IIIF_AUTH_USERS_FILE": str(users),
+        "IIIF_AUTH_TOKEN_ORIGINS": element_portal,
     }, port=port)
     try:
         yield RestrictedSite(server)
@@ -260,6 +291,26 @@ def test_a_viewer_framed_by_a_portal_on_another_origin_logs_in(cookie_friendly_b
 
     log_out_through_popup(page, frame)
     wait_for_access(embedded, "substitute")
+    page.close()
+    assert not errors, f"script errors: {errors}"
+
+
+def test_the_element_on_a_portal_page_logs_in_and_loads_full_tiles_without_cors(
+        cookie_friendly_browser, restricted_site, element_portal) -> None:
+    """The portal's own origin is in auth_token_origins: the token comes to it; the tiles, from another
+    origin, carry the cookie only as requests without CORS."""
+    page = cookie_friendly_browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    tiles = TileLog(page)
+    page.goto(f"{element_portal}/?" + urlencode({"script": f"{restricted_site.base_url}/viewer/static/iiif-viewer.js",
+                                                 "manifest": restricted_site.manifest_url(RESTRICTED_DOCUMENT)}))
+    wait_for_access(page, "substitute")
+    log_in_through_popup(page, page)
+    wait_for_access(page, "full")
+    assert tiles.full_resolution_tiles(200), f"no full-resolution tile answered 200: {tiles.responses}"
+    log_out_through_popup(page, page)
+    wait_for_access(page, "substitute")
     page.close()
     assert not errors, f"script errors: {errors}"
 
