@@ -213,7 +213,7 @@ def _check(settings: Settings) -> None:
                  "auth_login_failures", "auth_login_window_seconds"):
         if getattr(settings, name) < 1:
             raise SettingsError(f"{name} must be at least 1")
-    for name in ("heavy_queue", "heavy_wait_seconds"):
+    for name in ("heavy_queue", "heavy_wait_seconds", "substitute_cache_bytes"):
         if getattr(settings, name) < 0:
             raise SettingsError(f"{name} must not be negative")
     if not 1 <= settings.jpeg_quality <= 100:

@@ -146,3 +146,24 @@ def test_no_substitute_without_one(tier_app, image_root: Path):
     plain = create_app(Settings(image_root=image_root, restricted_prefixes="grid-png", auth_secret="k")).test_client()
     assert plain.get(f"/iiif/substitute/3/{REDUCED}/full/max/0/default.jpg").status_code == 404
     assert "substitute" not in plain.get(f"/auth/2/probe/{REDUCED}").get_json()
+
+
+@pytest.mark.parametrize("master", ["grid-tiff", "grid-jp2", "grid-jpeg", "grid-png"])
+def test_every_kind_of_master_gives_its_reduced_and_watermarked_substitutes(image_root: Path, tmp_path: Path, master: str):
+    settings = Settings(image_root=image_root, restricted_substitute="max:400", reading_room_substitute="watermark",
+                        auth_secret="k")
+    client = create_app(settings.replace(restricted_prefixes=master)).test_client()
+    reduced = image(client.get(f"/iiif/substitute/3/{master}/full/max/0/default.png"))
+    assert reduced.shape[:2] == (300, 400)
+    for column, row in ((0, 0), (7, 5), (15, 11)):
+        centre = reduced[int((row + 0.5) * CELL / 4), int((column + 0.5) * CELL / 4)]
+        assert np.abs(centre - cell_colour(column, row)).max() <= 12  # JPEG masters' tolerance
+    # A tile on the stored grid of the TIFF pyramid is drawn on too, never handed out as stored.
+    rules = tmp_path / "rules.json"
+    rules.write_text(f'{{"rules": [{{"prefix": "{master}", "level": "reading-room"}}]}}')
+    room = create_app(settings.replace(access_rules_file=rules))
+    tile = f"{master}/0,0,256,256/256,/0/default.png"
+    substitute = image(room.test_client().get(f"/iiif/substitute/3/{tile}"))
+    full = image(reader_client(room, Reader("terminal", frozenset({"reading-room"}))).get(f"/iiif/3/{tile}"))
+    changed = np.abs(substitute - full).max(axis=2) > 40
+    assert 0.02 < changed.mean() < 0.6
