@@ -177,16 +177,17 @@ export function openAccessWindow(accessService) {
 
 // Auth 2.0 "6.2 Logout Interaction": the logout service in a window with an address bar, and the
 // tokens from that access service forgotten (and not fetched again quietly while the window works).
-export function logOut(accessService) {
+export function openLogoutWindow(accessService) {
   tokens.delete(accessService.token.id);
   askedQuietly.add(accessService.token.id);
   window.open(accessService.logout.id, "_blank");
 }
 
 // Auth 2.0 "7.1 Authorization Flow Algorithm" up to the point where the reader must act: the probe with
-// each token held, then the access services that need no click (external; active and kiosk ones quietly,
-// through their token service, for a reader who has the cookie already). Resolves to the probe result
-// (status 200 means the image may be shown) and the access service that needs the reader, if any.
+// each token held, then each access service's token service once without a click (external ones as the
+// spec says; kiosk and active ones for a terminal recognised by its address or a reader who has the
+// cookie already: no window opens without the reader's click). Resolves to the probe result (status
+// 200 means the image may be shown) and the access service that needs the reader, if any.
 export async function checkAccess(probeService) {
   const attempt = async (access) => {
     const token = tokenFor(access.token.id);
@@ -203,7 +204,8 @@ export async function checkAccess(probeService) {
   for (const access of probeService.access) {
     if (tokenFor(access.token.id) || askedQuietly.has(access.token.id)) continue;
     askedQuietly.add(access.token.id);
-    const answer = await requestToken(access.token);
+    // A token service that does not answer in time leaves the reader where a refusal would: at the button.
+    const answer = await requestToken(access.token).catch(() => ({ error: "unavailable", heading: null, note: null }));
     if (answer.error) {
       tokenError = access.profile === "external" ? answer : tokenError;
       continue;

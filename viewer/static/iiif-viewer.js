@@ -7,7 +7,7 @@ import {
 } from "./deeplink.js";
 import { normaliseLanguage, pickText, STRINGS } from "./i18n.js";
 import {
-  authServices, checkAccess, completeLogin, holdsToken, imageSource, isRedirect, logOut, openAccessWindow,
+  authServices, checkAccess, completeLogin, holdsToken, imageSource, isRedirect, openAccessWindow, openLogoutWindow,
 } from "./auth-client.js";
 
 const OPENSEADRAGON_URL = new URL("../vendor/openseadragon/openseadragon.min.js", import.meta.url);
@@ -566,7 +566,7 @@ export class IIIFViewer extends HTMLElement {
   logOut() {
     const service = this.access && this.access.service;
     if (!service || !service.logout) return;
-    logOut(service);
+    openLogoutWindow(service);
     this.openCanvasImage(true);
   }
 
