@@ -447,6 +447,8 @@ export class IIIFViewer extends HTMLElement {
     this.pendingImmediately = immediately;
     this.dataset.state = "loading";
     this.dataset.tilesLoaded = "0";
+    // Emptied now, not when the new image's info.json has come: a region asked for meanwhile waits for it.
+    this.viewer.close();
     this.openCanvasImage();
     this.updatePosition();
   }
