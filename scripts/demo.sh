@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/install.sh
+source scripts/demo-access.sh
 
 DEMO_HOST="${DEMO_HOST:-127.0.0.1}"
 DEMO_PORT="${DEMO_PORT:-8000}"
@@ -23,6 +24,8 @@ echo "sample masters in $IMAGE_ROOT (generated once: about a minute on 2 cores)"
 echo "manifests and page text (OCR of the pages, a few minutes the first time) from content/ into $PRESENTATION_ROOT"
 .venv/bin/iiif-archive build content --images "$IMAGE_ROOT" --out "$PRESENTATION_ROOT" --base-url "$DEMO_BASE_URL"
 
+prepare_demo_access demo-data .venv/bin
+
 echo "serving at $DEMO_BASE_URL/ (Ctrl-C stops)"
 exec .venv/bin/iiif-archive serve --images "$IMAGE_ROOT" --presentation "$PRESENTATION_ROOT" --content content \
-  --host "$DEMO_HOST" --port "$DEMO_PORT"
+  --host "$DEMO_HOST" --port "$DEMO_PORT" --config demo-data/access.toml

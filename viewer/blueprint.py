@@ -37,6 +37,9 @@ OPENSEADRAGON_STYLE_HASHES = (base64.b64encode(hashlib.sha256(OPENSEADRAGON_MOBI
 
 SEARCH_PATH = "/viewer/search"
 SEARCH_API_PATH = "/viewer/search.json"
+# The viewer runs the IIIF Auth 2.0 flow with any image server: it frames that server's token service.
+VIEWER_FRAME_SOURCES = "'self' https: http:"
+
 SERVER_LINKS = PageLinks(
     static="/viewer/static",
     vendor="/viewer/vendor",
@@ -56,12 +59,13 @@ def viewer_blueprint(presentation_root: Path | None, content_root: Path | None,
     site = pages.Site(presentation_root, content_root)
     try:
         embed_policy = content_security_policy(frame_ancestors=embed_frame_ancestors,
-                                               style_hashes=OPENSEADRAGON_STYLE_HASHES)
+                                               style_hashes=OPENSEADRAGON_STYLE_HASHES,
+                                               frame_sources=VIEWER_FRAME_SOURCES)
     except ValueError as error:
         raise SettingsError(f"embed_frame_ancestors: {error}") from None
     # Mirador's Material UI writes its styles into <style> elements.
     mirador_policy = content_security_policy(inline_styles=True)
-    viewer_policy = content_security_policy(style_hashes=OPENSEADRAGON_STYLE_HASHES)
+    viewer_policy = content_security_policy(style_hashes=OPENSEADRAGON_STYLE_HASHES, frame_sources=VIEWER_FRAME_SOURCES)
 
     def language() -> str:
         return pages.normalise_language(request.args.get("lang"))

@@ -250,8 +250,7 @@ def auth_blueprint() -> Blueprint:
         page = render_template("auth_logout.html", label=LOGOUT_LABEL)
         response = Response(page, mimetype="text/html")
         response.headers["Cache-Control"] = "no-store"
-        response.delete_cookie(ACCESS_COOKIE, path="/", secure=not _is_loopback_http(), httponly=True,
-                               samesite=_same_site())
+        response.delete_cookie(ACCESS_COOKIE, path="/", secure=True, httponly=True, samesite="None")
         return response
 
     return blueprint
@@ -283,11 +282,6 @@ def _is_loopback_http() -> bool:
     return request.scheme == "http" and host_name(request.host or "") in LOCAL_HOSTS
 
 
-def _same_site() -> str:
-    # SameSite=None lets a portal on another site embed the viewer; browsers accept it only with Secure.
-    return "Lax" if _is_loopback_http() else "None"
-
-
 def _signed_in(reader: Reader, method: str) -> Response:
     """Sets the access cookie for ``reader``, who logged in by ``method`` (audited)."""
     signer = credential_signer()
@@ -296,6 +290,9 @@ def _signed_in(reader: Reader, method: str) -> Response:
     value, grant = signer.issue(CredentialKind.COOKIE, reader)
     response = Response(render_template("auth_signed_in.html", user=reader.user), mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
+    # SameSite=None lets a portal on another site embed the viewer; browsers accept it only with Secure,
+    # which they also accept from plain http to a loopback address (a potentially trustworthy origin:
+    # Chromium keeps it and sends it to a frame under 127.0.0.2, tests/viewer/test_auth_client.py).
     response.set_cookie(ACCESS_COOKIE, value, max_age=signer.seconds_left(grant), path="/", httponly=True,
-                        secure=not _is_loopback_http(), samesite=_same_site())
+                        secure=True, samesite="None")
     return response

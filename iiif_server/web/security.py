@@ -62,14 +62,15 @@ def private_cache_control(value: str) -> str:
 
 
 def content_security_policy(frame_ancestors: str = "'self'", inline_styles: bool = False,
-                            style_hashes: tuple[str, ...] = ()) -> str:
+                            style_hashes: tuple[str, ...] = (), frame_sources: str = "'self'") -> str:
     """The policy of an HTML page: scripts and styles from this server only, no inline script, no plugins.
 
     Manifests, info.json and tiles may come from any IIIF server, so images and fetches may go to any
     http(s) URL. ``inline_styles`` is for Mirador, whose Material UI injects ``<style>`` elements.
     ``style_hashes`` admit the ``<style>`` elements of exactly these contents (base64 SHA-256), for a
     library that writes a fixed rule. ``frame_ancestors`` lists the origins that may frame the page
-    (a CSP source list).
+    (a CSP source list); ``frame_sources`` those the page may frame (a IIIF viewer frames the Auth 2.0
+    token service of whichever server holds the image).
     """
     if not _SOURCE_LIST.fullmatch(frame_ancestors):
         raise ValueError(f"frame ancestors {frame_ancestors!r} are not a space-separated list of CSP sources")
@@ -82,7 +83,7 @@ def content_security_policy(frame_ancestors: str = "'self'", inline_styles: bool
         "img-src 'self' https: http:",
         "connect-src 'self' https: http:",
         "font-src 'self'",
-        "frame-src 'self'",
+        f"frame-src {frame_sources}",
         "base-uri 'none'",
         "form-action 'self'",
         "object-src 'none'",

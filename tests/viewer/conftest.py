@@ -7,14 +7,18 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 import yaml
+from markupsafe import escape
 
 from iiif_archive.samples import write_sample_masters
 from tests.conftest import REPO_ROOT, RunningServer, free_port, stop_server
@@ -111,13 +115,15 @@ def write_test_content(folder: Path) -> Path:
     return folder
 
 
-def start_site_server(images: Path, presentation: Path, content: Path) -> RunningServer:
-    """``iiif-archive serve`` on a loopback port, once it answers; stopped by PID if it never does."""
-    port = free_port()
+def start_site_server(images: Path, presentation: Path, content: Path,
+                      settings: dict[str, str] | None = None, port: int | None = None) -> RunningServer:
+    """``iiif-archive serve`` on a loopback port, once it answers; stopped by PID if it never does.
+    ``settings`` are further ``IIIF_*`` environment variables."""
+    port = port or free_port()
     command = [sys.executable, "-m", "iiif_archive", "serve", "--images", str(images), "--presentation",
                str(presentation), "--content", str(content), "--host", "127.0.0.1", "--port", str(port),
                "--workers", "2", "--threads", "4"]
-    process = subprocess.Popen(command, env=dict(os.environ), start_new_session=True,
+    process = subprocess.Popen(command, env={**os.environ, **(settings or {})}, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     server = RunningServer(process, f"http://127.0.0.1:{port}", port)
     deadline = time.monotonic() + 60
@@ -151,13 +157,19 @@ def published_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Publish
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def playwright_driver() -> Iterator[object]:
+    """The one Playwright of the session (a second one cannot start while it runs)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver) -> Iterator[object]:
+    chromium = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture()
@@ -171,3 +183,27 @@ def page(browser) -> Iterator[object]:
     yield page
     context.close()
     assert not errors, f"script errors: {errors}"
+
+
+@pytest.fixture(scope="session")
+def framing_site() -> Iterator[str]:
+    """A portal on another origin (127.0.0.2) whose page frames the URL given as ?src=."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            source = parse_qs(urlsplit(self.path).query).get("src", [""])[0]
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(f'<!doctype html><iframe src="{escape(source)}" width="1000" height="700"></iframe>'.encode())
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class' name
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.2", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.2:{server.server_address[1]}"
+    server.shutdown()
+    thread.join()
+    server.server_close()

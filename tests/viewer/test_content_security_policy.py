@@ -3,13 +3,10 @@ frame-ancestors lets any site frame the embed page but no other page."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import pytest
-from markupsafe import escape
 
 from tests.viewer.browsing import embed_url, wait_for_viewer
 from tests.viewer.conftest import EXHIBITION_ID
@@ -62,30 +59,6 @@ def test_every_page_runs_without_a_policy_violation(watched, published_site, pag
         page.goto(f"{base}/viewer/mirador?{urlencode({'manifest': manifest})}")
         page.wait_for_selector(".mirador-window .openseadragon-canvas canvas", timeout=60_000)
     assert violations(page, reported) == []
-
-
-@pytest.fixture(scope="module")
-def framing_site() -> Iterator[str]:
-    """Another origin (127.0.0.2) whose page frames the URL given as ?src=."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            source = parse_qs(urlsplit(self.path).query).get("src", [""])[0]
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.end_headers()
-            self.wfile.write(f'<!doctype html><iframe src="{escape(source)}"></iframe>'.encode())
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class' name
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.2", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.2:{server.server_address[1]}"
-    server.shutdown()
-    thread.join()
-    server.server_close()
 
 
 @pytest.mark.parametrize(("path", "framed"), [("/viewer/embed?lang=en", True), ("/viewer/exhibitions/", False),

@@ -198,6 +198,8 @@ def test_every_page_has_a_content_security_policy_without_inline_script(client, 
     admitted_styles = {"/viewer/mirador": "'self' 'unsafe-inline'"}.get(
         path, f"'self' 'sha256-{OPENSEADRAGON_STYLE_HASHES[0]}'" if path in openseadragon_pages else "'self'")
     assert policy["style-src"] == admitted_styles
+    # Pages running our viewer frame the IIIF Auth 2.0 token service of whichever server holds the image.
+    assert policy["frame-src"] == ("'self' https: http:" if path in openseadragon_pages else "'self'")
     html = response.get_data(as_text=True)
     assert re.findall(r"<script(?![^>]* src=)[^>]*>", html) == []  # every script is a file
     assert not re.search(r"<[^>]+ (on[a-z]+|style)=", html)

@@ -49,6 +49,12 @@ export const STRINGS = {
     hideText: "Ẩn văn bản của trang",
     pageText: "Văn bản của trang",
     noPageText: "Trang này chưa có văn bản.",
+    restricted: "Tài liệu hạn chế",
+    restrictedNote: "Bạn cần đăng nhập để xem toàn bộ tài liệu này.",
+    logIn: "Đăng nhập",
+    logOut: "Đăng xuất",
+    loginWaiting: "Hãy đăng nhập trong cửa sổ vừa mở; trình xem sẽ tiếp tục khi cửa sổ đóng.",
+    loginFailed: "Không đăng nhập được",
   },
   en: {
     viewer: "Document viewer",
@@ -96,6 +102,12 @@ export const STRINGS = {
     hideText: "Hide the page's text",
     pageText: "Text of the page",
     noPageText: "This page has no text yet.",
+    restricted: "Restricted record",
+    restrictedNote: "Log in to see the whole of this record.",
+    logIn: "Log in",
+    logOut: "Log out",
+    loginWaiting: "Log in in the window that has opened; the viewer goes on when it closes.",
+    loginFailed: "Could not log in",
   },
 };
 

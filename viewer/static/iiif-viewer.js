@@ -6,6 +6,9 @@ import {
   viewportToRegion, webUrl,
 } from "./deeplink.js";
 import { normaliseLanguage, pickText, STRINGS } from "./i18n.js";
+import {
+  authServices, checkAccess, completeLogin, holdsToken, imageSource, isRedirect, openAccessWindow, openLogoutWindow,
+} from "./auth-client.js";
 import { SearchPanel } from "./search.js";
 
 const OPENSEADRAGON_URL = new URL("../vendor/openseadragon/openseadragon.min.js", import.meta.url);
@@ -152,6 +155,9 @@ export class IIIFViewer extends HTMLElement {
     this.index = 0;
     this.pendingRegion = null;
     this.viewer = null;
+    // The Auth 2.0 state of the image in view: its probe service, the access service the reader may use,
+    // and what the last probe (or token service) said.
+    this.access = null;
   }
 
   connectedCallback() {
@@ -195,13 +201,15 @@ export class IIIFViewer extends HTMLElement {
     this.titleNode = element("h1", { class: "iv-title" });
     this.languageButton = element("button", { type: "button", class: "iv-language" });
     this.languageButton.addEventListener("click", () => this.setLanguage(this.language === "vi" ? "en" : "vi"));
-    const header = element("div", { class: "iv-header" }, this.titleNode, this.languageButton);
+    this.logoutButton = element("button", { type: "button", class: "iv-logout", hidden: true });
+    this.logoutButton.addEventListener("click", () => this.logOut());
+    const header = element("div", { class: "iv-header" }, this.titleNode, this.logoutButton, this.languageButton);
 
     this.contentsList = element("ul");
     this.contentsHeading = element("h2", { id: this.uniqueId("contents") });
     this.contentsPanel = element("nav", { class: "iv-contents-panel", hidden: true, "aria-labelledby": this.contentsHeading.id },
       this.contentsHeading, this.contentsList);
-    this.stage = element("div", { class: "iv-stage", role: "region" });
+    this.stage = element("div", { class: "iv-stage", role: "region" }, this.buildAccessPanel());
 
     this.buttons = {};
     const toolbar = element("div", { class: "iv-toolbar", role: "toolbar" });
@@ -228,6 +236,19 @@ export class IIIFViewer extends HTMLElement {
     this.append(this.root);
     this.root.addEventListener("keydown", (event) => this.onKey(event));
     this.applyLanguage();
+  }
+
+  // Shown over the stage when the reader may not see the full image (Auth 2.0 "3.3.1.1 Active Pattern
+  // Interaction": the heading and note, then the button that opens the access service).
+  buildAccessPanel() {
+    this.accessHeading = element("h2", { class: "iv-access-heading", id: this.uniqueId("access") });
+    this.accessNote = element("p", { class: "iv-access-note" });
+    this.loginButton = element("button", { type: "button", class: "iv-login" });
+    this.loginButton.addEventListener("click", () => this.logIn());
+    this.accessMessage = element("p", { class: "iv-access-message", role: "status" });
+    this.accessPanel = element("section", { class: "iv-access", hidden: true, "aria-labelledby": this.accessHeading.id },
+      this.accessHeading, this.accessNote, this.loginButton, this.accessMessage);
+    return this.accessPanel;
   }
 
   buildShareDialog() {
@@ -283,6 +304,7 @@ export class IIIFViewer extends HTMLElement {
     this.previewImage.alt = text.preview;
     this.closeButton.textContent = text.close;
     this.searchPanel.applyLanguage();
+    this.renderAccessText();
     if (this.manifest) this.renderManifestText();
   }
 
@@ -438,8 +460,162 @@ export class IIIFViewer extends HTMLElement {
     this.pendingImmediately = immediately;
     this.dataset.state = "loading";
     this.dataset.tilesLoaded = "0";
-    this.viewer.open(`${this.canvas.serviceId}/info.json`);
+    // Emptied now, not when the new image's info.json has come: a region asked for meanwhile waits for it.
+    this.viewer.close();
+    this.openCanvasImage();
     this.updatePosition();
+  }
+
+  // The canvas' image as this reader may see it: an open image at once; a restricted one (its info.json
+  // lists an Auth 2.0 probe service) in full when the probe allows it, else its substitute (or nothing)
+  // with the probe's heading and note and a way to log in.
+  // ``keepView``: the same canvas again (after a login or logout), at the region the reader was looking at.
+  async openCanvasImage(keepView = false) {
+    const ticket = this.openTicket = (this.openTicket || 0) + 1;
+    const current = () => ticket === this.openTicket;
+    this.access = null;
+    this.renderAccess();
+    try {
+      const info = await fetchJson(`${this.canvas.serviceId}/info.json`);
+      if (!current()) return;
+      const [probeService] = authServices(info);
+      if (!probeService) {
+        this.openImage({ info }, "open");
+        return;
+      }
+      this.access = { probeService, info, service: null, result: null, tokenError: null, message: "" };
+      const outcome = await checkAccess(probeService);
+      if (current()) await this.applyAccess(outcome, keepView);
+    } catch (error) {
+      if (current()) this.fail(error);
+    }
+  }
+
+  // Auth 2.0 "7.1 Authorization Flow Algorithm": 200 shows the image, a redirect its location, anything
+  // else the first substitute the viewer can show, with the panel. No result (the token service said
+  // why not) leaves the image as it is and says why.
+  async applyAccess({ result, access, tokenError }, keepView = false) {
+    const state = this.access;
+    Object.assign(state, { service: access || state.service, result: result || state.result,
+      tokenError: tokenError || null, message: "" });
+    if (!result) {
+      this.renderAccess();
+      return;
+    }
+    if (result.status === 200) {
+      this.renderAccess();
+      this.openImage({ info: state.info }, "full", keepView);
+      if (access) this.reloadRefusedThumbnails();
+      return;
+    }
+    if (isRedirect(result)) {
+      this.renderAccess();
+      this.openImage(await this.sourceOf(imageSource(result.location)), "full", keepView);
+      return;
+    }
+    this.renderAccess();
+    const substitute = (Array.isArray(result.substitute) ? result.substitute : []).map(imageSource).find(Boolean);
+    if (substitute) this.openImage(await this.sourceOf(substitute), "substitute", keepView);
+    else this.showNothing();
+  }
+
+  // info.json is fetched here rather than by OpenSeadragon so that its size is known for share previews.
+  async sourceOf(source) {
+    return source.infoUrl ? { info: await fetchJson(source.infoUrl) } : source;
+  }
+
+  openImage(source, access, keepView = false) {
+    this.dataset.access = access;
+    if (keepView && this.viewer.world.getItemCount()) {
+      Object.assign(this, { pendingRegion: this.currentRegion(), pendingImmediately: true });
+    }
+    if (source.imageUrl) {
+      this.shown = null;
+      this.viewer.open({ type: "image", url: source.imageUrl });
+      return;
+    }
+    const info = source.info;
+    const serviceId = String(info.id || info["@id"]).replace(/\/$/, "");
+    this.shown = { serviceId, imageSize: [info.width, info.height] };
+    // Tiles of a restricted image are decided by the access cookie. From this page's origin an
+    // anonymous-CORS image request carries it; from another origin only a request without CORS does
+    // (the server answers CORS with "*", which credentials may not use), leaving the canvas unreadable,
+    // which drawing does not need.
+    const foreign = new URL(serviceId).origin !== window.location.origin;
+    const tileSource = structuredClone(info);
+    this.viewer.open(access === "full" && foreign ? { tileSource, crossOriginPolicy: false } : tileSource);
+  }
+
+  // No image the reader may see: an empty stage under the panel.
+  showNothing() {
+    this.shown = null;
+    this.viewer.close();
+    this.dataset.access = "none";
+    this.dataset.state = "restricted";
+  }
+
+  // Opens the access service in a window in the click itself (a user gesture), then follows the flow
+  // when the window closes.
+  logIn() {
+    const state = this.access;
+    if (!state || !state.service) return;
+    const { probeService, service } = state;
+    const closed = openAccessWindow(service);
+    state.message = this.text.loginWaiting;
+    this.renderAccessText();
+    closed
+      .then(() => completeLogin(probeService, service))
+      .then((outcome) => {
+        if (this.access === state) return this.applyAccess(outcome, true);
+        return undefined;
+      })
+      .catch((error) => {
+        if (this.access !== state) return;
+        state.message = `${this.text.loginFailed}: ${error.message}`;
+        this.renderAccessText();
+      });
+  }
+
+  // Auth 2.0 "6.2 Logout Interaction": the logout service in its own window, the token forgotten, and
+  // the image probed again (which shows the substitute).
+  logOut() {
+    const service = this.access && this.access.service;
+    if (!service || !service.logout) return;
+    openLogoutWindow(service);
+    this.openCanvasImage(true);
+  }
+
+  renderAccess() {
+    const state = this.access;
+    const denied = Boolean(state && (state.tokenError || (state.result && state.result.status !== 200
+      && !isRedirect(state.result))));
+    this.accessPanel.hidden = !denied;
+    this.loginButton.hidden = !(state && state.service && state.service.profile !== "external");
+    this.logoutButton.hidden = !(state && !denied && state.service && state.service.logout
+      && holdsToken(state.probeService));
+    this.renderAccessText();
+  }
+
+  // Texts come from the server's language maps (the probe's, else the token error's, else the access
+  // service's), set as text only; the interface's own words fill the gaps.
+  renderAccessText() {
+    const state = this.access;
+    const text = this.text;
+    const language = this.language;
+    const pick = (...maps) => pickText(maps.find(Boolean), language);
+    const service = state && state.service;
+    const result = state && state.result;
+    const tokenError = state && state.tokenError;
+    this.accessHeading.textContent = pick(tokenError && tokenError.heading,
+      tokenError && service && service.token.errorHeading, result && result.heading,
+      state && state.probeService.errorHeading, service && service.heading) || text.restricted;
+    this.accessNote.textContent = pick(tokenError && tokenError.note, tokenError && service && service.token.errorNote,
+      result && result.note, state && state.probeService.errorNote, service && service.note) || text.restrictedNote;
+    this.loginButton.textContent = pick(service && service.confirmLabel, service && service.label) || text.logIn;
+    this.loginButton.title = pick(service && service.label);
+    this.logoutButton.textContent = pick(service && service.logout && service.logout.label) || text.logOut;
+    this.accessMessage.textContent = state ? state.message : "";
+    for (const node of [this.accessHeading, this.accessNote, this.loginButton, this.logoutButton]) node.lang = language;
   }
 
   step(direction) {
@@ -493,9 +669,11 @@ export class IIIFViewer extends HTMLElement {
     return link.href;
   }
 
+  // Of the image in view: the substitute's when the reader sees the substitute.
   regionImage(region, maxEdge) {
     const canvas = this.canvas;
-    return regionImageUrl(canvas.serviceId, region, [canvas.width, canvas.height], canvas.imageSize, maxEdge);
+    const shown = this.shown || canvas;
+    return regionImageUrl(shown.serviceId, region, [canvas.width, canvas.height], shown.imageSize, maxEdge);
   }
 
   citationText(link) {
@@ -549,11 +727,20 @@ export class IIIFViewer extends HTMLElement {
         alt: "",
         loading: "lazy",
       });
+      // A restricted page's thumbnail is refused until the reader logs in (then reloadRefusedThumbnails).
+      image.addEventListener("error", () => { image.dataset.refused = ""; });
       const button = element("button", { type: "button", class: "iv-thumb", "data-index": index }, image,
         element("span", { class: "iv-thumb-label" }));
       button.addEventListener("click", () => this.goTo(index));
       return element("li", {}, button);
     }));
+  }
+
+  reloadRefusedThumbnails() {
+    this.strip.querySelectorAll("img[data-refused]").forEach((image) => {
+      delete image.dataset.refused;
+      image.src = image.src;  // a refused image is not cached: setting its source asks the server again
+    });
   }
 
   renderManifestText() {
