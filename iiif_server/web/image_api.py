@@ -74,7 +74,7 @@ def _info_response(parsed: InfoRequest) -> Response:
             # the Image API's, which stays last (Image API 3.0 "Linked Data Context and Extensions").
             document["@context"] = [AUTH_CONTEXT, document["@context"]]
             document["service"] = services
-    return _info_document_response(parsed, master, document)
+    return _info_document_response(parsed, master, document, replayable=not restricted)
 
 
 def _substitute_info_response(parsed: InfoRequest) -> Response:
@@ -82,10 +82,11 @@ def _substitute_info_response(parsed: InfoRequest) -> Response:
     substitute that declares none must be accessible to whoever probed)."""
     master, info, _ = _pipeline().substitute_info(parsed.identifier)
     document = _INFO_JSON[parsed.version](info, service_id(parsed.version, parsed.identifier, True), _pipeline().limits)
-    return _info_document_response(parsed, master, document)
+    return _info_document_response(parsed, master, document, replayable=True)
 
 
-def _info_document_response(parsed: InfoRequest, master: Master, document: dict[str, object]) -> Response:
+def _info_document_response(parsed: InfoRequest, master: Master, document: dict[str, object], *,
+                            replayable: bool) -> Response:
     wants_jsonld = request.accept_mimetypes.quality("application/ld+json") > request.accept_mimetypes.quality(
         "application/json"
     )
@@ -97,7 +98,7 @@ def _info_document_response(parsed: InfoRequest, master: Master, document: dict[
     if not_modified(etag, modified, request.environ):
         return not_modified_response(etag, modified, headers)
     response = Response(body, content_type=media_type, headers=headers)
-    if not restricted:  # a replayed answer would pass by the audit log
+    if replayable:  # not a restricted image's: a replayed answer would pass by the audit log
         request.environ[REPLAYABLE_ENVIRON_KEY] = master
     return cacheable(response, etag, modified)
 
