@@ -89,6 +89,7 @@ def test_the_platform_serves_what_the_build_restricted(restricted_build, image_r
     content, out = restricted_build
     assert (out / ACCESS_RULES_PATH).is_file()
     app = create_platform_app(PlatformSettings(image_root=image_root, presentation_root=out, auth_secret="k",
+                                               auth_users_file=out.parent / "users.json",
                                                restricted_prefixes="grid-jpeg"))
     client = app.test_client()
     assert client.get("/iiif/3/grid-png/0,0,256,256/128,/0/default.jpg").status_code == 403
@@ -120,7 +121,9 @@ def test_restricted_images_carry_the_probe_service_in_manifests(restricted_build
     assert closed["@context"] == [AUTH_CONTEXT, "http://iiif.io/api/presentation/3/context.json"]
     canvas = closed["items"][0]
     body = canvas["items"][0]["items"][0]["body"]
-    app = create_platform_app(PlatformSettings(image_root=image_root, presentation_root=out, auth_secret="k"))
+    # A users file makes the active access service work, so info.json lists the probe (else it has none).
+    app = create_platform_app(PlatformSettings(image_root=image_root, presentation_root=out, auth_secret="k",
+                                               auth_users_file=out.parent / "users.json"))
     info = app.test_client().get("/iiif/3/grid-png/info.json").get_json()
     # The same services as the image's info.json, so a client can start the flow from either.
     for services in (body["service"], canvas["thumbnail"][0]["service"], closed["thumbnail"][0]["service"]):
