@@ -115,7 +115,8 @@ class SearchIndex:
     may call, and a build that swaps the folder is seen by the next call."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
+        # Absolute: SQLite opens it by file URI, and `serve --presentation public/iiif` is relative.
+        self.path = path.absolute()
 
     def exists(self) -> bool:
         return self.path.is_file()

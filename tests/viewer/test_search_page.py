@@ -132,3 +132,14 @@ def test_without_text_the_page_says_so(tmp_path: Path) -> None:
     client = create_platform_app(PlatformSettings(image_root=tmp_path, presentation_root=tmp_path / "iiif")).test_client()
     assert "Chưa có tài liệu nào có văn bản để tìm." in client.get("/viewer/search").get_data(as_text=True)
     assert client.get("/viewer/search.json?q=x").json["totalPages"] == 0
+
+
+def test_a_presentation_folder_named_relative_to_the_working_directory_is_searched(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`iiif-archive serve --presentation public/iiif`, as scripts/demo.sh runs it."""
+    publish_with_text(tmp_path / "public" / "iiif", TEXTS)
+    monkeypatch.chdir(tmp_path)
+    settings = PlatformSettings(image_root=tmp_path, presentation_root=Path("public/iiif"))
+    client = create_platform_app(settings).test_client()
+    assert "2 trang khớp" in client.get("/viewer/search", query_string={"q": '"quốc khánh"'}).get_data(as_text=True)
+    assert client.get("/iiif/presentation/search/decree", query_string={"q": "quoc"}).status_code == 200
