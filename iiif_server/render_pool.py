@@ -98,6 +98,19 @@ class PooledRenderer:
             client.close()
 
 
+class WorkerGoneFilter(logging.Filter):
+    """A worker killed while its heavy render streamed back (a crash, an operator's kill) leaves the
+    render process writing to a closed socket: gunicorn logs that with a traceback of its own code. It
+    is the worker's failure, answered there, not this process's: one line, no traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        gone = next((arg for arg in record.args or () if isinstance(arg, (ConnectionResetError, BrokenPipeError))),
+                    None) if isinstance(record.args, tuple) else None
+        if gone is not None:
+            record.msg, record.args = "the worker that asked for a heavy render went away: %s", (gone,)
+        return True
+
+
 class HeavyRenderApp(DirtyApp):
     """Runs in each render process: the data path's own render, nothing else. ``start`` is called
     once, with the server's settings, before the first request (wsgi.py's dirty_worker_init hook)."""
@@ -110,6 +123,7 @@ class HeavyRenderApp(DirtyApp):
         # then they would live on, holding its listening socket open.
         libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        logging.getLogger("gunicorn.error").addFilter(WorkerGoneFilter())
         run_at_low_priority()
         # One libvips thread: heavy work never takes more cores than there are render processes.
         pyvips.concurrency_set(1)

@@ -3,6 +3,7 @@ a render in the worker, and a killed render process (or its arbiter) answered 50
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -15,7 +16,7 @@ import pyvips
 import requests
 
 from iiif_server import create_app
-from iiif_server.render_pool import RENDER_NICENESS
+from iiif_server.render_pool import RENDER_NICENESS, WorkerGoneFilter
 from iiif_server.settings import Settings
 from tests.conftest import RunningServer, _children, start_server, stop_server
 from tests.grid import grid_image
@@ -117,3 +118,19 @@ def test_a_killed_pool_arbiter_is_replaced_and_every_worker_reaches_the_new_one(
     for width in range(500, 508):
         answer = requests.get(f"{server.base_url}/iiif/3/map/full/{width},/0/default.png", timeout=GENEROUS)
         assert answer.status_code == 200, answer.text
+
+
+@pytest.mark.parametrize("error", [ConnectionResetError(104, "Connection reset by peer"), BrokenPipeError(32, "Broken pipe")])
+def test_a_worker_gone_mid_answer_is_one_line_in_the_render_process_log(error: OSError) -> None:
+    """gunicorn's dirty worker logs a client that went away with its own formatted traceback as an argument."""
+    record = logging.LogRecord("gunicorn.error", logging.ERROR, __file__, 1, "Error during streaming: %s\n%s",
+                               (error, "Traceback (most recent call last):\n  ..."), None)
+    assert WorkerGoneFilter().filter(record)
+    assert record.getMessage() == f"the worker that asked for a heavy render went away: {error}"
+
+
+def test_other_render_process_errors_keep_their_traceback() -> None:
+    record = logging.LogRecord("gunicorn.error", logging.ERROR, __file__, 1, "Error executing %s.%s: %s\n%s",
+                               ("app", "render", ValueError("bug"), "Traceback (most recent call last):\n  ..."), None)
+    assert WorkerGoneFilter().filter(record)
+    assert "Traceback" in record.getMessage()

@@ -62,9 +62,11 @@ def timed_get(url: str) -> tuple[requests.Response, float]:
 
 
 def test_heavy_requests_take_turns_and_tiles_do_not_wait_behind_them(noisy_root: Path) -> None:
-    # Two workers of 2 threads for everything else and 2 for the lane each; 1 heavy slot and 1 queue
-    # place for the whole server. Renders at low priority crawl on a busy machine: a long deadline.
-    server = start_server(noisy_root, "--workers", "2", "--threads", "2",
+    # Two workers; 1 heavy slot and 1 queue place for the whole server. Renders at low priority crawl
+    # on a busy machine: a long deadline.
+    # Threads enough for every request at once: a heavy request waiting for a thread would reach the
+    # lane only after the first render ended, and find a place there.
+    server = start_server(noisy_root, "--workers", "2", "--threads", "8",
                           env={"IIIF_HEAVY_SLOTS": "1", "IIIF_HEAVY_QUEUE": "1", "IIIF_HEAVY_DEADLINE_MS": "300000"})
     base = f"{server.base_url}/iiif/3/map"
     heavy_running = threading.Event()
@@ -85,9 +87,17 @@ def test_heavy_requests_take_turns_and_tiles_do_not_wait_behind_them(noisy_root:
                 tile_latencies.append(seconds)
             return answers
 
+        # All heavy requests leave together, once every client thread is up: on a loaded machine,
+        # threads started one by one could send the last ones after the first render has ended.
+        together = threading.Barrier(HEAVY_REQUESTS)
+
+        def heavy_get(url: str) -> tuple[requests.Response, float]:
+            together.wait(60)
+            return timed_get(url)
+
         with ThreadPoolExecutor(HEAVY_REQUESTS + 1) as pool:
             tiles = pool.submit(tiles_while_heavy_run)
-            heavy = [pool.submit(timed_get, f"{base}/full/{width},/90/default.png") for width in HEAVY_WIDTHS]
+            heavy = [pool.submit(heavy_get, f"{base}/full/{width},/90/default.png") for width in HEAVY_WIDTHS]
             time.sleep(0.05)
             heavy_running.set()
             heavy_answers = [future.result() for future in heavy]
@@ -103,9 +113,10 @@ def test_heavy_requests_take_turns_and_tiles_do_not_wait_behind_them(noisy_root:
     answered = [seconds for response, seconds in heavy_answers if response.status_code == 200]
     refused = [response for response, _ in heavy_answers if response.status_code == 503]
     # Everything arrives at once, spread over both workers: the server's one slot and one queue place
-    # take two; the rest are refused, none lost.
+    # take two, and a request that reaches the lane just as the first render ends may take the freed
+    # place (seen at once on a quiet machine); the rest are refused, none lost.
     assert answered and refused, statuses
-    assert len(answered) <= 2, statuses
+    assert len(answered) <= 3 and len(refused) >= HEAVY_REQUESTS - 3, statuses
     for response in refused:
         assert int(response.headers["Retry-After"]) >= 1
         assert "heavy-request lane" in response.text
