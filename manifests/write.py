@@ -25,7 +25,9 @@ from pathlib import Path
 import jsonschema
 from tqdm import tqdm
 
+import manifests.annotations
 import manifests.build
+import manifests.content_search
 import manifests.describe
 import manifests.search_index
 import manifests.search_query
@@ -106,7 +108,9 @@ def rules_file_errors(data: bytes, path: str) -> list[str]:
 def builder_version() -> str:
     """Changes whenever the code that turns content into JSON changes, so outputs are rebuilt then."""
     digest = hashlib.sha256(Path(manifests.build.__file__).read_bytes())
-    digest.update(Path(manifests.describe.__file__).read_bytes())
+    # The pure builders build.py calls: a change to any of them changes what is written.
+    for builder in (manifests.describe, manifests.annotations, manifests.content_search):
+        digest.update(Path(builder.__file__).read_bytes())
     digest.update(Path(__file__).read_bytes())  # key order and layout of the written JSON
     digest.update(metadata.version("iiif-prezi3").encode())
     return digest.hexdigest()[:16]
