@@ -17,9 +17,10 @@ from flask import Flask
 from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
 from gunicorn.http import wsgi as gunicorn_wsgi
-from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.workers import gthread
 
 from iiif_server.lane import LaneCounts
+from iiif_server.lingering import LingeringCloser
 from iiif_server.metrics import UncountedMetrics
 from iiif_server.pipeline import HeavyPool, build_pipeline
 from iiif_server.render_pool import APP_PATH as HEAVY_RENDER_APP, PoolAddress, PooledRenderer
@@ -61,7 +62,20 @@ class SingleSendResponse(gunicorn_wsgi.Response):
         super()._emit_body(data)
 
 
-class BalancedThreadWorker(ThreadWorker):
+class LingeringConnection(gthread.TConn):
+    """gthread's connection, whose graceful close lingers on the worker's LingeringCloser thread
+    instead of its event loop (lingering.py)."""
+
+    closer: ClassVar[LingeringCloser]
+
+    def close(self, graceful: bool = False) -> None:
+        if graceful:
+            self.closer.close(self.sock)
+        else:
+            super().close()
+
+
+class BalancedThreadWorker(gthread.ThreadWorker):
     """gunicorn's gthread worker, leaving new connections to a less busy worker.
 
     Workers race for each new connection on the shared socket, and the one already running tends to
@@ -94,9 +108,11 @@ class BalancedThreadWorker(ThreadWorker):
             self._slot = free[0] if free else None  # a worker added by TTIN stays out of the balance
             if self._slot is not None:
                 self.table[2 * self._slot], self.table[2 * self._slot + 1] = os.getpid(), 0
-        # gthread's handle_request makes its responses through this module attribute; set in the
+        # gthread makes its responses and connections through these module attributes; set in the
         # forked worker only, before it serves.
         gunicorn_wsgi.Response = SingleSendResponse
+        LingeringConnection.closer = LingeringCloser()
+        gthread.TConn = LingeringConnection
         super().init_process()
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -164,6 +165,30 @@ def test_a_replaced_worker_leaves_the_balance_to_the_live_ones(image_root: Path)
     finally:
         for connection in connections:
             connection.close()
+        stop_server(server)
+
+
+def test_clients_that_keep_their_sockets_open_after_the_answer_hold_up_no_one(image_root: Path) -> None:
+    # gunicorn waits up to 2 s for such a client to close after its answer; on the worker's event
+    # loop that stopped every other request of the worker (iiif_server/lingering.py).
+    server = start_server(image_root, "--workers", "1", "--threads", "2")
+    idle = []
+    try:
+        for _ in range(3):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            answer = b""
+            while chunk := sock.recv(65536):  # the server's FIN ends the answer
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200 ")
+            idle.append(sock)  # read, and never closed by its client
+        started = time.perf_counter()
+        assert requests.get(f"{server.base_url}/iiif/3/grid-tiff/info.json", timeout=30).status_code == 200
+        waited = time.perf_counter() - started
+        assert waited < 1.0, f"a request waited {waited:.1f} s behind connections lingering on the event loop"
+    finally:
+        for sock in idle:
+            sock.close()
         stop_server(server)
 
 
