@@ -8,7 +8,8 @@ JSON-LD dict: iiif-prezi3 drops properties its model does not know, such as exte
 
 from __future__ import annotations
 
-from manifests.pagetext import Box, PageText
+from manifests.model import Region
+from manifests.pagetext import PageText
 
 PRESENTATION_CONTEXT = "http://iiif.io/api/presentation/3/context.json"
 TEXT_GRANULARITY_CONTEXT = "http://iiif.io/api/extension/text-granularity/context.json"
@@ -44,7 +45,7 @@ def build_text_annotation_page(page_text: PageText, page_id: str, canvas_id: str
     }
 
 
-def _annotation(annotation_id: str, text: str, box: Box, granularity: str, language: str, canvas_id: str) -> dict:
+def _annotation(annotation_id: str, text: str, box: Region, granularity: str, language: str, canvas_id: str) -> dict:
     return {
         "id": annotation_id,
         "type": "Annotation",

@@ -13,31 +13,23 @@ import json
 import unicodedata
 from dataclasses import dataclass, field
 
+from manifests.model import Region
 
-@dataclass(frozen=True)
-class Box:
-    """A rectangle in canvas pixels (the master's full-resolution pixel grid), as in ``#xywh=``."""
 
-    x: int
-    y: int
-    width: int
-    height: int
-
-    def __post_init__(self) -> None:
-        if min(self.x, self.y) < 0 or min(self.width, self.height) < 1:
-            raise ValueError(f"box {self.xywh} is not a rectangle inside a canvas")
-
-    @property
-    def xywh(self) -> str:
-        return f"{self.x},{self.y},{self.width},{self.height}"
+def _check_on_canvas(region: Region) -> None:
+    """Page text is drawn on its canvas: a box must be a rectangle inside it (a deep link's region
+    may reach outside; a word's may not)."""
+    if min(region.x, region.y) < 0 or min(region.width, region.height) < 1:
+        raise ValueError(f"box {region.xywh} is not a rectangle inside a canvas")
 
 
 @dataclass(frozen=True)
 class Word:
     text: str
-    box: Box
+    box: Region  # in canvas pixels (the master's full-resolution grid), as in ``#xywh=``
 
     def __post_init__(self) -> None:
+        _check_on_canvas(self.box)
         object.__setattr__(self, "text", unicodedata.normalize("NFC", self.text))
 
 
@@ -46,7 +38,10 @@ class Line:
     """Words in reading order; the line's text is its words joined by single spaces."""
 
     words: tuple[Word, ...]
-    box: Box
+    box: Region
+
+    def __post_init__(self) -> None:
+        _check_on_canvas(self.box)
 
     @property
     def text(self) -> str:
@@ -84,8 +79,8 @@ def page_text_from_json(data: dict) -> PageText:
     return PageText(
         lines=tuple(
             Line(
-                words=tuple(Word(text, Box(x, y, width, height)) for text, x, y, width, height in line["words"]),
-                box=Box(*line["box"]),
+                words=tuple(Word(text, Region(x, y, width, height)) for text, x, y, width, height in line["words"]),
+                box=Region(*line["box"]),
             )
             for line in data["lines"]
         ),
@@ -95,7 +90,7 @@ def page_text_from_json(data: dict) -> PageText:
     )
 
 
-def _box_json(box: Box) -> list[int]:
+def _box_json(box: Region) -> list[int]:
     return [box.x, box.y, box.width, box.height]
 
 

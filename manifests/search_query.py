@@ -16,7 +16,8 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from manifests.pagetext import Box, PageText
+from manifests.model import Region
+from manifests.pagetext import PageText
 
 MAX_QUERY_LENGTH = 200
 MAX_TERMS = 10
@@ -95,7 +96,7 @@ class MatchPart:
     """The words of a match on one line: their text and the box around them (canvas pixels)."""
 
     text: str
-    box: Box
+    box: Region
 
 
 @dataclass(frozen=True)
@@ -200,9 +201,9 @@ def match_at(page: PageWords, span: Span) -> Match:
     )
 
 
-def _union(boxes: Sequence[int], words: Sequence[int]) -> Box:
+def _union(boxes: Sequence[int], words: Sequence[int]) -> Region:
     left = min(boxes[4 * w] for w in words)
     top = min(boxes[4 * w + 1] for w in words)
     right = max(boxes[4 * w] + boxes[4 * w + 2] for w in words)
     bottom = max(boxes[4 * w + 1] + boxes[4 * w + 3] for w in words)
-    return Box(left, top, right - left, bottom - top)
+    return Region(left, top, right - left, bottom - top)

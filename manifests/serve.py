@@ -7,9 +7,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
+import cachetools
 from flask import Blueprint, Response, redirect, request
 from werkzeug.security import safe_join
 
@@ -67,13 +69,14 @@ def presentation_blueprint(root: Path) -> Blueprint:
 
     # The index is opened per request: a build swaps the folder, and the next search reads the new one.
     index = SearchIndex(root / INDEX_FILE)
+    searchable = SearchableManifests(root)
 
     @blueprint.route("/search/<document_id>", methods=["GET", "HEAD", "OPTIONS"])
     def search(document_id: str) -> Response:
         """IIIF Content Search 2.0 within one document (README "Search")."""
         if request.method == "OPTIONS":
             return Response(status=204)
-        manifest = _searchable_manifest(root, document_id)
+        manifest = searchable.get(document_id)
         try:
             query = parse_query(request.args.get("q", ""))
         except QueryError as error:
@@ -93,7 +96,7 @@ def presentation_blueprint(root: Path) -> Blueprint:
         """Content Search 2.0 §5: words of the document that begin with ``q``."""
         if request.method == "OPTIONS":
             return Response(status=204)
-        _searchable_manifest(root, document_id)
+        searchable.get(document_id)
         typed = request.args.get("q", "")
         if not typed.strip():
             raise BadRequest("q is empty: give the first letters of a word")
@@ -143,17 +146,43 @@ def static_file(root: Path, name: str, media_type: str | None, not_found: str) -
     return response.make_conditional(request)
 
 
-def _searchable_manifest(root: Path, document_id: str) -> SearchedManifest:
-    """The published manifest of a document with text; NotFound for any other id."""
-    manifest_file = root / manifest_path(document_id)
-    try:
-        if not DOCUMENT_ID.match(document_id):
-            raise FileNotFoundError
-        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise NotFound(f"no document {document_id!r} is published") from None
+class SearchableManifests:
+    """The published manifests of documents with text, as a search answer needs them: parsed once
+    per version of the file (its size and modification time, one stat a query), not per query.
+    Thread-safe."""
+
+    def __init__(self, root: Path, kept: int = 256) -> None:
+        self.root = root
+        self._parsed: cachetools.LRUCache[str, tuple[tuple[int, int], SearchedManifest | None]] = \
+            cachetools.LRUCache(kept)
+        self._lock = threading.Lock()
+
+    def get(self, document_id: str) -> SearchedManifest:
+        """NotFound for an id with no published manifest, or one without text."""
+        manifest_file = self.root / manifest_path(document_id)
+        try:
+            if not DOCUMENT_ID.match(document_id):
+                raise FileNotFoundError
+            status = manifest_file.stat()
+            version = (status.st_mtime_ns, status.st_size)
+            with self._lock:
+                kept = self._parsed.get(document_id)
+            if kept is not None and kept[0] == version:
+                searched = kept[1]
+            else:
+                searched = _searched(json.loads(manifest_file.read_text(encoding="utf-8")))
+                with self._lock:
+                    self._parsed[document_id] = (version, searched)
+        except (OSError, ValueError):
+            raise NotFound(f"no document {document_id!r} is published") from None
+        if searched is None:
+            raise NotFound(f"document {document_id!r} has no text to search")
+        return searched
+
+
+def _searched(manifest: dict) -> SearchedManifest | None:
     if not any(service.get("type") == "SearchService2" for service in manifest.get("service", [])):
-        raise NotFound(f"document {document_id!r} has no text to search")
+        return None
     return SearchedManifest(id=manifest["id"], label=manifest.get("label", {}),
                             canvas_ids=tuple(canvas["id"] for canvas in manifest["items"]))
 

@@ -26,7 +26,8 @@ from xml.etree.ElementTree import Element
 import defusedxml.ElementTree as SafeElementTree
 from defusedxml import DefusedXmlException
 
-from manifests.pagetext import Box, Line, PageText, Word
+from manifests.model import Region
+from manifests.pagetext import Line, PageText, Word
 
 ALTO_NAMESPACES = tuple(f"http://www.loc.gov/standards/alto/ns-v{version}#" for version in (2, 3, 4))
 _ALTO_NAMESPACE = re.compile(rb"http://www\.loc\.gov/standards/alto/ns-v(\d)#")
@@ -50,14 +51,14 @@ class _Scale:
     canvas_width: int
     canvas_height: int
 
-    def box(self, left: float, top: float, width: float, height: float) -> Box | None:
+    def box(self, left: float, top: float, width: float, height: float) -> Region | None:
         """The canvas box of a page rectangle, or None when it lies outside the canvas or is empty."""
         x0, y0 = max(0, math.floor(left * self.x + 1e-9)), max(0, math.floor(top * self.y + 1e-9))
         x1 = min(self.canvas_width, math.ceil((left + width) * self.x - 1e-9))
         y1 = min(self.canvas_height, math.ceil((top + height) * self.y - 1e-9))
         if x1 <= x0 or y1 <= y0:
             return None
-        return Box(x0, y0, x1 - x0, y1 - y0)
+        return Region(x0, y0, x1 - x0, y1 - y0)
 
 
 def text_format(name: str | PurePath) -> str:
@@ -135,20 +136,20 @@ def _number(element: Element, name: str) -> float | None:
     return value if math.isfinite(value) and value >= 0 else None
 
 
-def _alto_box(element: Element, scale: _Scale) -> Box | None:
+def _alto_box(element: Element, scale: _Scale) -> Region | None:
     values = [_number(element, name) for name in ("HPOS", "VPOS", "WIDTH", "HEIGHT")]
     if any(value is None for value in values):
         return None
     return scale.box(*values)  # type: ignore[arg-type]
 
 
-def _union(boxes: Iterator[Box]) -> Box | None:
+def _union(boxes: Iterator[Region]) -> Region | None:
     found = list(boxes)
     if not found:
         return None
     x0, y0 = min(box.x for box in found), min(box.y for box in found)
     x1, y1 = max(box.x + box.width for box in found), max(box.y + box.height for box in found)
-    return Box(x0, y0, x1 - x0, y1 - y0)
+    return Region(x0, y0, x1 - x0, y1 - y0)
 
 
 def parse_hocr(data: bytes, canvas: tuple[int, int], language: str = "vi") -> PageText:
@@ -183,7 +184,7 @@ def parse_hocr(data: bytes, canvas: tuple[int, int], language: str = "vi") -> Pa
 _Bbox = tuple[float, float, float, float]
 
 
-def _hocr_box(bbox: _Bbox | None, origin: tuple[float, float], scale: _Scale) -> Box | None:
+def _hocr_box(bbox: _Bbox | None, origin: tuple[float, float], scale: _Scale) -> Region | None:
     if bbox is None:
         return None
     x0, y0, x1, y1 = bbox

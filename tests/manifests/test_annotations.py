@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from manifests.annotations import PRESENTATION_CONTEXT, TEXT_GRANULARITY_CONTEXT, build_text_annotation_page
-from manifests.pagetext import Box, Line, PageText, Word
+from manifests.model import Region
+from manifests.pagetext import Line, PageText, Word
 from manifests.write import schema_errors
 
 PAGE_ID = "https://iiif.example.vn/iiif/presentation/annotations/decree/p1.json"
 CANVAS_ID = "https://iiif.example.vn/iiif/presentation/manifests/decree/canvas/p1"
 TEXT = PageText((
-    Line((Word("Quốc", Box(10, 20, 40, 12)), Word("khánh", Box(55, 20, 50, 12))), Box(10, 20, 95, 12)),
-    Line((Word("1945", Box(10, 40, 30, 12)),), Box(10, 40, 30, 12)),
+    Line((Word("Quốc", Region(10, 20, 40, 12)), Word("khánh", Region(55, 20, 50, 12))), Region(10, 20, 95, 12)),
+    Line((Word("1945", Region(10, 40, 30, 12)),), Region(10, 40, 30, 12)),
 ), source="ocr", language="vi")
 
 

@@ -185,3 +185,19 @@ def test_a_new_build_is_searched_at_once_and_an_unchanged_one_keeps_its_index(tm
     without_text = publish(plan_outputs(CONTENT, SIZES, URLS), out, stream_url=URLS.activity_stream(), progress=False)
     assert INDEX_FILE in without_text.removed and not (out / INDEX_FILE).exists()
     assert client.get(SEARCH + "?q=tuyen").status_code == 404
+
+
+def test_a_searched_manifest_is_parsed_once_per_version_of_its_file(folder: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from manifests.serve import SearchableManifests
+
+    root = tmp_path / "iiif"
+    shutil.copytree(folder, root)
+    manifests = SearchableManifests(root)
+    first = manifests.get("decree")
+    assert manifests.get("decree") is first, "the same file: no second parse"
+    manifest_file = root / "manifests" / "decree.json"
+    manifest_file.write_text(manifest_file.read_text(encoding="utf-8").replace('canvas/p2"', 'canvas/page-2"'), encoding="utf-8")
+    rebuilt = manifests.get("decree")
+    assert rebuilt is not first and rebuilt.canvas_ids[1].endswith("/page-2")

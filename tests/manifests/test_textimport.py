@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from manifests.pagetext import Box
+from manifests.model import Region
 from manifests.textimport import TextFileError, parse_alto, parse_hocr, text_format
 
 # The known layout, in canvas pixels (a 2480 x 1240 canvas): two lines, three words.
 CANVAS = (2480, 1240)
 EXPECTED = [
-    ("Quốc khánh", Box(248, 124, 1240, 124), [("Quốc", Box(248, 124, 496, 124)), ("khánh", Box(992, 124, 496, 124))]),
-    ("Hà Nội", Box(248, 496, 744, 124), [("Hà", Box(248, 496, 248, 124)), ("Nội", Box(620, 496, 372, 124))]),
+    ("Quốc khánh", Region(248, 124, 1240, 124), [("Quốc", Region(248, 124, 496, 124)), ("khánh", Region(992, 124, 496, 124))]),
+    ("Hà Nội", Region(248, 496, 744, 124), [("Hà", Region(248, 496, 248, 124)), ("Nội", Region(620, 496, 372, 124))]),
 ]
 
 
 def alto(namespace_version: int, unit: str, page: tuple[float, float] | None, factor: float) -> bytes:
     """The known layout written in ALTO, each measure being canvas pixels x ``factor``."""
 
-    def measures(box: Box) -> str:
+    def measures(box: Region) -> str:
         return (f'HPOS="{box.x * factor:g}" VPOS="{box.y * factor:g}" '
                 f'WIDTH="{box.width * factor:g}" HEIGHT="{box.height * factor:g}"')
 
@@ -65,9 +65,9 @@ def test_alto_measures_off_the_pixel_grid_round_outwards_and_clip_to_the_canvas(
                          '<String CONTENT="b" HPOS="990" VPOS="0" WIDTH="100" HEIGHT="600"/>')
     (line,) = parse_alto(data, CANVAS).lines
     # 248.99 -> 248 and 249.49 -> 250; 26.29 -> 26 and 28.77 -> 29; the second word stops at the canvas edge.
-    assert [word.box for word in line.words] == [Box(248, 26, 2, 3), Box(2455, 0, 25, 1240)]
+    assert [word.box for word in line.words] == [Region(248, 26, 2, 3), Region(2455, 0, 25, 1240)]
     # A line without measures of its own covers its words.
-    assert line.box == Box(248, 0, 2232, 1240)
+    assert line.box == Region(248, 0, 2232, 1240)
 
 
 def test_alto_words_without_text_or_measures_and_empty_lines_are_left_out() -> None:
@@ -94,7 +94,7 @@ def test_unreadable_alto_is_one_line_that_says_why(data: bytes, message: str) ->
 
 
 def hocr(page_bbox: str, factor: float, doctype: str = "<!DOCTYPE html>") -> bytes:
-    def title(box: Box) -> str:
+    def title(box: Region) -> str:
         return (f'bbox {box.x * factor:g} {box.y * factor:g} {(box.x + box.width) * factor:g} '
                 f'{(box.y + box.height) * factor:g}; x_wconf 93')
 

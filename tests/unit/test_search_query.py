@@ -6,7 +6,8 @@ import unicodedata
 
 import pytest
 
-from manifests.pagetext import Box, Line, PageText, Word
+from manifests.model import Region
+from manifests.pagetext import Line, PageText, Word
 from manifests.search_query import (
     MAX_QUERY_LENGTH,
     MAX_TERMS,
@@ -87,8 +88,8 @@ def test_folded_term() -> None:
 def page(*lines: str) -> PageText:
     """Words 100 px apart, lines 50 px apart: word n of line m is at (10 + 100 n, 20 + 50 m), 80 x 30."""
     return PageText(tuple(
-        Line(tuple(Word(text, Box(10 + 100 * n, 20 + 50 * m, 80, 30)) for n, text in enumerate(line.split())),
-             Box(10, 20 + 50 * m, 100 * len(line.split()), 30))
+        Line(tuple(Word(text, Region(10 + 100 * n, 20 + 50 * m, 80, 30)) for n, text in enumerate(line.split())),
+             Region(10, 20 + 50 * m, 100 * len(line.split()), 30))
         for m, line in enumerate(lines)), source="ocr")
 
 
