@@ -214,6 +214,12 @@ class Bench:
               f"  p99 {result.p99_ms:7.1f} ms  {result.cpu_seconds_per_thousand:5.2f} CPU s/1,000"
               f"  errors {result.errors}", flush=True)
 
+    def warm(self, server: ServerProcess, kind: str, repetition: int, paths: list[str]) -> None:
+        """One unmeasured walk of ``paths``: a repeated pass then measures cache hits only, not the
+        first walk's misses (which the distinct passes measure)."""
+        run_wrk(origin_of(server.base_url), paths, self.work, f"r{repetition}-{kind}-warm", 16, self.plan.distinct_seconds,
+                server.cpu_seconds, once=True)
+
     # -- phases -----------------------------------------------------------------------------------
 
     def cold_requests(self, kind: str, repetition: int, start: int) -> None:
@@ -269,10 +275,12 @@ class Bench:
             self.load(server, kind, REPEATED_INFO, [info], 16, self.half_repeated_seconds, repetition)
             image, tiles = self.sessions[REPEATED_MASTER]
             repeated = [f"{self.image_path(server, kind, REPEATED_MASTER)}/{tile_path(image, tile, 2)}" for tile in tiles]
+            self.warm(server, kind, repetition, repeated)
             for connections, name in ((4, REPEATED_TILES_C4), (16, REPEATED_TILES_C16)):
                 self.load(server, kind, name, repeated, connections, plan.repeated_seconds, repetition)
             if kind == "ours":
                 v3 = [f"{self.image_path(server, kind, REPEATED_MASTER, 3)}/{tile_path(image, tile, 3)}" for tile in tiles]
+                self.warm(server, kind, repetition, v3)
                 self.load(server, kind, REPEATED_V3, v3, 16, self.half_repeated_seconds, repetition)
             origin = origin_of(server.base_url)
             self.recorder.body_bytes[kind].append(statistics.mean(timed_get(origin + path)[1] for path in repeated[:300]))
@@ -432,8 +440,8 @@ def report(recorder: Recorder, plan: Plan, machine: dict[str, str]) -> str:
               f"{plan.jp2_seconds:g} s; info.json: {plan.info_identifiers:,} identifiers (TIFF copies), at most "
               f"{plan.distinct_seconds:g} s. A pass that runs out of URLs before its time is timed by Little's law "
               "(requests × mean latency / connections). Repeated (cache hits): the "
-              f"{plan.tiles_per_master:,} tile URLs of the 16k master cycled for {plan.repeated_seconds:g} s on the same server after the distinct passes, so "
-              "after the first walk both servers answer from their caches (iipsrv's tile cache gets the memory "
+              f"{plan.tiles_per_master:,} tile URLs of the 16k master cycled for {plan.repeated_seconds:g} s on the same server after the distinct passes and one "
+              "unmeasured walk of them, so both servers answer from their caches (iipsrv's tile cache gets the memory "
               f"our worker keeps responses in: {CACHE_BYTES_PER_PROCESS // 1_000_000} MB per process); "
               f"one info.json repeated for {max(1, round(plan.repeated_seconds / 2))} s. Cold requests: the first request of each "
               "kind to a freshly started server (the files are in the OS page cache for both)."]

@@ -16,10 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
-import tifffile
-
 from iiif_server.caches.lru import SizedLRU
 from iiif_server.sources.base import Master
+from iiif_server.tiff_directory import LevelOption, TiffDirectory, TiffStructureError, read_directories
 
 TIFF_COMPRESSION_JPEG = 7
 PHOTOMETRIC_RGB = 2
@@ -31,7 +30,6 @@ JFIF_APP0 = b"\xff\xe0" + struct.pack(">H5sBBBHHBB", 16, b"JFIF\0", 1, 1, 0, 1, 
 # Adobe APP14 with transform 0: the three components are RGB, not to be converted.
 ADOBE_APP14_RGB = b"\xff\xee" + struct.pack(">H5sHHHB", 14, b"Adobe", 100, 0, 0, 0)
 
-LevelOption = tuple[str, int] | None
 StreamOpener = Callable[[Master], BinaryIO]
 
 
@@ -137,45 +135,41 @@ class StoredTileReader:
 
 def index_stored_tiles(stream: BinaryIO) -> dict[LevelOption, StoredTileLevel | None]:
     """Every level of a TIFF by the loader option that opens it (None, ("page", n), ("subifd", n));
-    None for a level whose tiles are not baseline 8-bit JPEG. A file tifffile cannot read has no
-    levels, and the request is rendered instead."""
+    None for a level whose tiles are not baseline 8-bit JPEG. A file whose directories cannot be
+    read has no levels, and the request is rendered instead."""
     try:
-        with tifffile.TiffFile(stream) as tiff:
-            first = tiff.pages.first
-            pages: dict[LevelOption, object] = {None: first}
-            pages.update({("page", n): page for n, page in enumerate(tiff.pages) if n > 0})
-            pages.update({("subifd", n): page for n, page in enumerate(first.pages or ())})
-            return {option: _stored_tile_level(page) for option, page in pages.items()}
-    except (tifffile.TiffFileError, ValueError, IndexError, struct.error):
+        directories = read_directories(stream)
+    except (TiffStructureError, struct.error, OSError):
         return {}
+    return {option: _stored_tile_level(page) for option, page in directories.items()}
 
 
-def holds_baseline_jpeg_tiles(page: tifffile.TiffPage) -> bool:
+def holds_baseline_jpeg_tiles(page: TiffDirectory) -> bool:
     """The one test, shared with the probe, of a TIFF level whose tiles can be handed out as they are."""
     return (
         page.is_tiled
         and page.compression == TIFF_COMPRESSION_JPEG
-        and page.bitspersample == 8
-        and page.planarconfig == 1
-        and page.samplesperpixel in (1, 3)
-        and page.imagedepth == 1
+        and page.bits_per_sample == 8
+        and page.planar_config == 1
+        and page.samples_per_pixel in (1, 3)
+        and page.image_depth == 1
     )
 
 
-def _stored_tile_level(page: tifffile.TiffPage) -> StoredTileLevel | None:
+def _stored_tile_level(page: TiffDirectory) -> StoredTileLevel | None:
     if not holds_baseline_jpeg_tiles(page):
         return None
-    tables = page.jpegtables or b""
+    tables = page.jpeg_tables or b""
     if tables and not (tables.startswith(START_OF_IMAGE) and tables.endswith(END_OF_IMAGE)):
         return None
     colour_marker = ADOBE_APP14_RGB if page.photometric == PHOTOMETRIC_RGB else JFIF_APP0
     return StoredTileLevel(
-        width=page.imagewidth,
-        height=page.imagelength,
-        tile_width=page.tilewidth,
-        tile_height=page.tilelength,
-        tiles_across=-(-page.imagewidth // page.tilewidth),
-        offsets=array("Q", page.dataoffsets),
-        byte_counts=array("Q", page.databytecounts),
+        width=page.width,
+        height=page.height,
+        tile_width=page.tile_width,
+        tile_height=page.tile_height,
+        tiles_across=-(-page.width // page.tile_width),
+        offsets=page.data_offsets,
+        byte_counts=page.data_byte_counts,
         stream_head=START_OF_IMAGE + colour_marker + tables[len(START_OF_IMAGE) : -len(END_OF_IMAGE)],
     )

@@ -1,5 +1,5 @@
-"""The one place that asks a master about itself: pyvips for the header, tifffile for the TIFF
-pyramid, the JPEG 2000 codestream markers for its resolution levels. Nothing here decodes pixels."""
+"""The one place that asks a master about itself: pyvips for the header, the TIFF directories for its
+pyramid (tiff_directory.py), the JPEG 2000 codestream markers for its resolution levels. Nothing here decodes pixels."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import struct
 from typing import BinaryIO
 
 import pyvips
-import tifffile
 
 from iiif_server.colour import profile_to_convert
 from iiif_server.errors import MasterUnreadable, UnsupportedMaster, decoder_message
@@ -16,6 +15,7 @@ from iiif_server.info import ImageInfo, Jpeg2000Layout, Level, MasterKind
 from iiif_server.loaders import SUPPORTED_FORMATS, needs_a_blocked_loader
 from iiif_server.passthrough import holds_baseline_jpeg_tiles
 from iiif_server.sources.base import ImageSource, Master
+from iiif_server.tiff_directory import TiffStructureError, read_directories
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 JPEG2000_SUFFIXES = (".jp2", ".jpx", ".j2k")
@@ -120,27 +120,23 @@ def _pyramid_scale_factors(width: int, height: int, levels: tuple[Level, ...]) -
 def _tiff_levels(stream: BinaryIO, identifier: str) -> tuple[tuple[Level, ...], bool]:
     """The full-resolution page and each further page (or SubIFD) that halves it, as a pyramid."""
     try:
-        with tifffile.TiffFile(stream) as tiff:
-            first = tiff.pages.first
-            candidates: list[tuple[tuple[str, int] | None, object]] = [(None, first)]
-            if first.subifds:
-                candidates += [(("subifd", i), page) for i, page in enumerate(first.pages or ())]
-            else:
-                candidates += [(("page", i), page) for i, page in enumerate(tiff.pages) if i > 0]
-            full_width, full_height = first.imagewidth, first.imagelength
-            levels: list[Level] = []
-            all_jpeg = True
-            for option, page in candidates:
-                page_width, page_height = page.imagewidth, page.imagelength
-                factor = 2 ** len(levels)
-                # Each level halves the previous one, rounded either way by the writer.
-                if abs(page_width - full_width / factor) > 1 or abs(page_height - full_height / factor) > 1:
-                    break
-                tile = (page.tilewidth, page.tilelength) if page.is_tiled else None
-                all_jpeg = all_jpeg and holds_baseline_jpeg_tiles(page)
-                levels.append(Level(page_width, page_height, option, tile))
-    except (tifffile.TiffFileError, ValueError, struct.error, IndexError) as error:
+        directories = read_directories(stream, with_tile_index=False)
+    except (TiffStructureError, struct.error, OSError) as error:
         raise MasterUnreadable(f"image {identifier!r} is not a readable TIFF", str(error)) from None
+    first = directories[None]
+    nested = "subifd" if first.sub_ifds else "page"
+    candidates = [(None, first)] + [(option, page) for option, page in directories.items()
+                                    if option is not None and option[0] == nested]
+    levels: list[Level] = []
+    all_jpeg = True
+    for option, page in candidates:
+        factor = 2 ** len(levels)
+        # Each level halves the previous one, rounded either way by the writer.
+        if abs(page.width - first.width / factor) > 1 or abs(page.height - first.height / factor) > 1:
+            break
+        tile = (page.tile_width, page.tile_height) if page.is_tiled else None
+        all_jpeg = all_jpeg and holds_baseline_jpeg_tiles(page)
+        levels.append(Level(page.width, page.height, option, tile))
     tile_sizes = {level.stored_tile for level in levels}
     return tuple(levels), all_jpeg and len(tile_sizes) == 1
 

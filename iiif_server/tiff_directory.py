@@ -1,0 +1,188 @@
+"""The image file directories (IFDs) of a TIFF, as the probe and the stored-tile passthrough need them.
+
+Only the tags that say what a level is and where its tiles are: reading them costs a few reads of
+the header bytes. tifffile parses every tag of every page into Python objects (about 1 ms a page):
+on the benchmark's 16k and 40k masters, 4–6 ms of CPU per master, where iipsrv's libtiff takes
+under 1 ms. That is the whole price of an info.json for an image no worker has seen yet, and an
+archive's viewers open thousands of those (bench/run.py's distinct info.json pass). Classic TIFF
+and BigTIFF, either byte order (TIFF 6.0 section 2; BigTIFF as libtiff writes it).
+"""
+
+from __future__ import annotations
+
+import struct
+from array import array
+from dataclasses import dataclass
+from typing import BinaryIO
+
+LevelOption = tuple[str, int] | None
+
+# Tags read (TIFF 6.0 appendix A; ImageDepth is SGI's, which tifffile honours too).
+IMAGE_WIDTH, IMAGE_LENGTH, BITS_PER_SAMPLE, COMPRESSION, PHOTOMETRIC = 256, 257, 258, 259, 262
+STRIP_OFFSETS, SAMPLES_PER_PIXEL, STRIP_BYTE_COUNTS, PLANAR_CONFIG = 273, 277, 279, 284
+TILE_WIDTH, TILE_LENGTH, TILE_OFFSETS, TILE_BYTE_COUNTS, SUB_IFDS, JPEG_TABLES = 322, 323, 324, 325, 330, 347
+IMAGE_DEPTH = 32997
+_WANTED = frozenset({IMAGE_WIDTH, IMAGE_LENGTH, BITS_PER_SAMPLE, COMPRESSION, PHOTOMETRIC, STRIP_OFFSETS,
+                     SAMPLES_PER_PIXEL, STRIP_BYTE_COUNTS, PLANAR_CONFIG, TILE_WIDTH, TILE_LENGTH, TILE_OFFSETS,
+                     TILE_BYTE_COUNTS, SUB_IFDS, JPEG_TABLES, IMAGE_DEPTH})
+_INDEX_TAGS = frozenset({STRIP_OFFSETS, STRIP_BYTE_COUNTS, TILE_OFFSETS, TILE_BYTE_COUNTS})
+# Field type -> (struct code, size): BYTE, ASCII, SHORT, LONG, UNDEFINED, IFD, LONG8, IFD8.
+_TYPES = {1: ("B", 1), 2: ("B", 1), 3: ("H", 2), 4: ("I", 4), 7: ("B", 1), 13: ("I", 4), 16: ("Q", 8), 18: ("Q", 8)}
+# Bounds a hostile or damaged file cannot push past: pages in a chain, entries in a directory,
+# values in one field (a 2^24-tile level is 4 billion pixels on a side at 256 px tiles).
+MAX_PAGES = 256
+MAX_ENTRIES = 4096
+MAX_VALUES = 1 << 24
+
+
+class TiffStructureError(ValueError):
+    """The file is not a TIFF whose directories can be read."""
+
+
+@dataclass(frozen=True)
+class TiffDirectory:
+    """One page (or SubIFD) of a TIFF: its size, how its pixels are stored, and where."""
+
+    width: int
+    height: int
+    tile_width: int  # 0 for a page stored in strips
+    tile_height: int
+    compression: int
+    photometric: int | None
+    bits_per_sample: int
+    samples_per_pixel: int
+    planar_config: int
+    image_depth: int
+    jpeg_tables: bytes | None
+    data_offsets: array  # array('Q'): of its tiles (or strips), row-major; empty unless asked for
+    data_byte_counts: array
+    sub_ifds: tuple[int, ...]
+
+    @property
+    def is_tiled(self) -> bool:
+        return self.tile_width > 0 and self.tile_height > 0
+
+
+def read_directories(stream: BinaryIO, with_tile_index: bool = True) -> dict[LevelOption, TiffDirectory]:
+    """Every page by the libvips loader option that opens it: None for the first, ("page", n) for
+    the n-th of the chain, ("subifd", n) for the first page's SubIFDs. ``with_tile_index``: also read
+    the offsets and byte counts of every tile. TiffStructureError when the file is not a TIFF or a
+    directory is damaged."""
+    reader = _Reader(stream)
+    directories: dict[LevelOption, TiffDirectory] = {}
+    seen: set[int] = set()
+    offset = reader.first_ifd
+    while offset and len(directories) < MAX_PAGES:
+        if offset in seen:
+            raise TiffStructureError(f"the directory at {offset} is linked twice")
+        seen.add(offset)
+        directory, offset = reader.directory(offset, with_tile_index)
+        directories[("page", len(directories)) if directories else None] = directory
+    if None not in directories:
+        raise TiffStructureError("the TIFF has no image directory")
+    for n, sub_offset in enumerate(directories[None].sub_ifds[:MAX_PAGES]):
+        directories[("subifd", n)] = reader.directory(sub_offset, with_tile_index)[0]
+    return directories
+
+
+class _Reader:
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        head = self._read(0, 16, "header")
+        order = {b"II": "<", b"MM": ">"}.get(head[:2])
+        if order is None:
+            raise TiffStructureError("not a TIFF (no byte-order mark)")
+        self.order = order
+        version = struct.unpack(f"{order}H", head[2:4])[0]
+        if version == 42:
+            self.big, self.first_ifd = False, struct.unpack(f"{order}I", head[4:8])[0]
+        elif version == 43 and struct.unpack(f"{order}HH", head[4:8]) == (8, 0):
+            self.big, self.first_ifd = True, struct.unpack(f"{order}Q", head[8:16])[0]
+        else:
+            raise TiffStructureError(f"not a TIFF (version {version})")
+
+    def _read(self, offset: int, size: int, what: str) -> bytes:
+        self.stream.seek(offset)
+        data = self.stream.read(size)
+        if len(data) != size:
+            raise TiffStructureError(f"the file ends inside the {what} at {offset}")
+        return data
+
+    def directory(self, offset: int, with_tile_index: bool) -> tuple[TiffDirectory, int]:
+        """The directory at ``offset`` and the offset of the next one (0: the last)."""
+        order = self.order
+        count_format, entry_size, pointer_format = ("Q", 20, "Q") if self.big else ("H", 12, "I")
+        count_size, pointer_size = struct.calcsize(count_format), struct.calcsize(pointer_format)
+        count = struct.unpack(f"{order}{count_format}", self._read(offset, count_size, "directory"))[0]
+        if count > MAX_ENTRIES:
+            raise TiffStructureError(f"the directory at {offset} claims {count} entries")
+        body = self._read(offset + count_size, count * entry_size + pointer_size, "directory")
+        values: dict[int, tuple] = {}
+        for start in range(0, count * entry_size, entry_size):
+            tag, field_type = struct.unpack(f"{order}HH", body[start : start + 4])
+            if tag not in _WANTED or (tag in _INDEX_TAGS and not with_tile_index):
+                continue
+            values[tag] = self._values(field_type, body[start + 4 : start + entry_size], tag)
+        next_offset = struct.unpack(f"{order}{pointer_format}", body[count * entry_size :])[0]
+        return self._directory(values, offset), next_offset
+
+    def _values(self, field_type: int, entry: bytes, tag: int) -> tuple:
+        kind = _TYPES.get(field_type)
+        if kind is None:
+            raise TiffStructureError(f"tag {tag} has field type {field_type}")
+        code, size = kind
+        count_format, inline = ("Q", 8) if self.big else ("I", 4)
+        count_size = struct.calcsize(count_format)
+        count = struct.unpack(f"{self.order}{count_format}", entry[:count_size])[0]
+        if count > MAX_VALUES:
+            raise TiffStructureError(f"tag {tag} claims {count} values")
+        if count * size <= inline:
+            data = entry[count_size : count_size + count * size]
+        else:
+            pointer = struct.unpack(f"{self.order}{count_format}", entry[count_size:])[0]
+            data = self._read(pointer, count * size, f"values of tag {tag}")
+        if code == "B":
+            return (data,)  # bytes as they are (JPEGTables)
+        return struct.unpack(f"{self.order}{count}{code}", data) if count < 64 else (_array(data, code, self.order),)
+
+    def _directory(self, values: dict[int, tuple], offset: int) -> TiffDirectory:
+        def number(tag: int, default: int | None = None) -> int:
+            found = values.get(tag)
+            if not found:
+                if default is None:
+                    raise TiffStructureError(f"the directory at {offset} has no tag {tag}")
+                return default
+            first = found[0]
+            return int(first[0] if isinstance(first, array) else first)
+
+        def index(tag: int) -> array:
+            found = values.get(tag, ())
+            return array("Q", found[0] if found and isinstance(found[0], array) else found)
+
+        tiled = TILE_WIDTH in values
+        tables = values.get(JPEG_TABLES)
+        sub_ifds = values.get(SUB_IFDS, ())
+        return TiffDirectory(
+            width=number(IMAGE_WIDTH), height=number(IMAGE_LENGTH),
+            tile_width=number(TILE_WIDTH, 0), tile_height=number(TILE_LENGTH, 0),
+            compression=number(COMPRESSION, 1), photometric=number(PHOTOMETRIC, -1) if PHOTOMETRIC in values else None,
+            bits_per_sample=_same_for_every_sample(values.get(BITS_PER_SAMPLE, (1,))), samples_per_pixel=number(SAMPLES_PER_PIXEL, 1),
+            planar_config=number(PLANAR_CONFIG, 1), image_depth=number(IMAGE_DEPTH, 1),
+            jpeg_tables=tables[0] if tables and isinstance(tables[0], bytes) else None,
+            data_offsets=index(TILE_OFFSETS if tiled else STRIP_OFFSETS),
+            data_byte_counts=index(TILE_BYTE_COUNTS if tiled else STRIP_BYTE_COUNTS),
+            sub_ifds=tuple(int(v) for v in (sub_ifds[0] if sub_ifds and isinstance(sub_ifds[0], array) else sub_ifds)),
+        )
+
+
+def _same_for_every_sample(bits: tuple) -> int:
+    """Bits per sample when every sample has as many, else 0 (no level the server hands out as is)."""
+    values = list(bits[0]) if bits and isinstance(bits[0], array) else list(bits)
+    return int(values[0]) if values and all(value == values[0] for value in values) else 0
+
+
+def _array(data: bytes, code: str, order: str) -> array:
+    values = array(code, data)
+    if (order == "<") != (array("H", b"\x01\x00")[0] == 1):
+        values.byteswap()
+    return values
