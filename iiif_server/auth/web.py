@@ -50,6 +50,8 @@ def _reader(kind: CredentialKind, value: str | None) -> Reader | None:
 
 def cookie_reader() -> Reader | None:
     """The reader the access cookie names, else the one the portal's session cookie names (external)."""
+    if "HTTP_COOKIE" not in request.environ:  # most image requests: no cookie to parse
+        return None
     reader = _reader(CredentialKind.COOKIE, request.cookies.get(ACCESS_COOKIE))
     if reader is None:
         portal = portal_grant()
