@@ -77,7 +77,10 @@ class Settings:
     jpeg2000_code_tile_bytes: int = 32 * 1024 * 1024
     # Per worker: tile indexes of pyramidal TIFFs for stored-tile passthrough (16 bytes per tile).
     stored_tile_index_bytes: int = 16 * 1024 * 1024
-    derivative_cache_bytes: int = 128 * 1024 * 1024
+    # Per worker: rendered responses (a repeat of the same URL is usually a replay, response_cache_bytes;
+    # this keeps renders for conditional requests and the other API version's URL of the same image).
+    # 64 MiB keeps all processes of a 2-worker server within 1 GiB serving the 40k JP2 (benchmark).
+    derivative_cache_bytes: int = 64 * 1024 * 1024
     derivative_cache_dir: Path | None = None
     derivative_cache_dir_bytes: int = 2 * 1024 * 1024 * 1024
     # Whole Image API responses per worker, replayed to repeats of the same URL without Flask (0 = off).
