@@ -153,8 +153,10 @@ class Settings:
     tile_deadline_ms: int = 5_000
     heavy_deadline_ms: int = 60_000
     # The heavy-request lane (iiif_server/lane.py): responses of more pixels than this (the rotated
-    # bounding box) are rendered a few at a time per worker, so they never starve tiles.
-    heavy_output_pixels: int = 4_000_000
+    # bounding box) are rendered a few at a time per worker, so they never starve tiles. A 2048 px
+    # square, the largest region viewers and exports commonly ask for, is not heavy: it renders at
+    # once on the worker with all of libvips' threads (in the lane it took 1.4 x iipsrv's time).
+    heavy_output_pixels: int = 2048 * 2048
     # Heavy renders at once per worker, and heavy requests waiting for a slot per worker; beyond
     # those, or after heavy_wait_seconds of waiting, a heavy request gets 503 with Retry-After.
     # The worker runs heavy_slots + heavy_queue threads on top of `threads`.

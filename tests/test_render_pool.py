@@ -102,7 +102,8 @@ def test_a_killed_render_process_fails_its_request_with_503_and_is_replaced(serv
     assert answer.text == "the heavy-render process stopped before answering; retry later\n"
     assert answer.headers["Retry-After"] == "1"
     (replacement,) = wait_for(lambda: [pid for pid in server.render_processes() if pid != renderer])
-    assert os.sched_getscheduler(replacement) == os.SCHED_BATCH
+    # It lowers its priority as it starts, before it takes a render: wait for that, not just for the process.
+    wait_for(lambda: os.sched_getscheduler(replacement) == os.SCHED_BATCH)
     again = requests.get(f"{server.base_url}/iiif/3/map/full/500,/0/default.png", timeout=GENEROUS)
     assert again.status_code == 200 and pixels(again.content).shape == (375, 500, 3)
 

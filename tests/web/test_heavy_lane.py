@@ -20,7 +20,7 @@ from tests.grid import grid_image
 
 WIDTH, HEIGHT = 4000, 3000
 HEAVY_REQUESTS = 8
-# Each answers a new PNG of about 2400 x 1800 px (4.3 Mpx, above the 4 Mpx threshold) of grainy pixels.
+# Each answers a new PNG of about 2400 x 1800 px (4.3 Mpx, above the 2048 x 2048 threshold) of grainy pixels.
 HEAVY_WIDTHS = [2400 - n for n in range(HEAVY_REQUESTS)]
 
 
