@@ -48,14 +48,18 @@ class LingeringCloser:
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._wake_reader.setblocking(False)
         self._wake_writer.setblocking(False)
-        self._lingering: dict[socket.socket, _Lingering] = {}
+        self._lingering: dict[socket.socket, _Lingering] = {}  # the closer thread's own
+        # Sockets handed over and not closed yet: counted apart from the queue and the dict, which
+        # a socket passes between on the closer's thread.
+        self._count = 0
+        self._count_lock = threading.Lock()
         self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
     @property
     def lingering(self) -> int:
         """Sockets handed over and not closed yet."""
-        return len(self._lingering) + self._arrivals.qsize()
+        return self._count
 
     def close(self, sock: socket.socket) -> None:
         """Send FIN now; the socket is closed later, on the closer's thread. Returns at once."""
@@ -64,7 +68,11 @@ class LingeringCloser:
         except OSError:  # the peer is already gone
             sock.close()
             return
-        if self.lingering >= self.max_lingering:
+        with self._count_lock:
+            full = self._count >= self.max_lingering
+            if not full:
+                self._count += 1
+        if full:
             sock.close()
             return
         self._start()
@@ -114,7 +122,7 @@ class LingeringCloser:
                 sock.setblocking(False)
                 selector.register(sock, selectors.EVENT_READ)
             except (OSError, ValueError):  # closed meanwhile: nothing left to wait for
-                sock.close()
+                self._closed(sock)
                 continue
             self._lingering[sock] = _Lingering(closes_at)
 
@@ -133,4 +141,9 @@ class LingeringCloser:
     def _finish(self, selector: selectors.BaseSelector, sock: socket.socket) -> None:
         selector.unregister(sock)
         del self._lingering[sock]
+        self._closed(sock)
+
+    def _closed(self, sock: socket.socket) -> None:
         sock.close()
+        with self._count_lock:
+            self._count -= 1
