@@ -9,7 +9,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -185,6 +186,21 @@ def page(browser) -> Iterator[object]:
     assert not errors, f"script errors: {errors}"
 
 
+@contextmanager
+def http_server(host: str, handler: Callable[..., BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServer]:
+    """A ThreadingHTTPServer on a free port of the loopback address ``host``, serving on a thread of
+    its own until the block ends (another origin for a browser test, or a folder served as files)."""
+    server = ThreadingHTTPServer((host, 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
 @pytest.fixture(scope="session")
 def framing_site() -> Iterator[str]:
     """A portal on another origin (127.0.0.2) whose page frames the URL given as ?src=."""
@@ -200,10 +216,5 @@ def framing_site() -> Iterator[str]:
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class' name
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.2", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.2:{server.server_address[1]}"
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    with http_server("127.0.0.2", Handler) as server:
+        yield f"http://127.0.0.2:{server.server_address[1]}"

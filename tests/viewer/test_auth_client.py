@@ -8,10 +8,9 @@ import json
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import pytest
@@ -22,7 +21,7 @@ from iiif_archive.samples import sample_masters, write_sample_master
 from iiif_server.auth.users import UsersFile
 from tests.conftest import REPO_ROOT, RunningServer, free_port, stop_server
 from tests.viewer.browsing import assert_shows, embed_url
-from tests.viewer.conftest import CHROMIUM, CHROMIUM_ARGS, SAMPLE_SCALE, start_site_server
+from tests.viewer.conftest import CHROMIUM, CHROMIUM_ARGS, SAMPLE_SCALE, http_server, start_site_server
 from viewer.deeplink import Region
 
 # TIFF pages: the letter's 210 x 295 JP2 (smaller than one code-tile) answers 500 to every other request
@@ -68,13 +67,8 @@ def element_portal() -> Iterator[str]:
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class' name
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.3", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.3:{server.server_address[1]}"
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    with http_server("127.0.0.3", Handler) as server:
+        yield f"http://127.0.0.3:{server.server_address[1]}"
 
 
 @pytest.fixture(scope="module")

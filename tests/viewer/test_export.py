@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from click.testing import CliRunner
 
 from iiif_archive.cli import main
 from tests.viewer.browsing import assert_shows, wait_for_viewer
-from tests.viewer.conftest import EXHIBITION_ID, EXHIBITION_STEPS
+from tests.viewer.conftest import EXHIBITION_ID, EXHIBITION_STEPS, http_server
 from viewer.deeplink import Region
 
 
@@ -29,13 +28,8 @@ def exported(published_site, tmp_path_factory) -> Iterator[tuple[Path, str]]:
                                        str(published_site.presentation_root), "--content",
                                        str(published_site.content_root)])
     assert result.exit_code == 0, result.output
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(out)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield out, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    with http_server("127.0.0.1", functools.partial(QuietHandler, directory=str(out))) as server:
+        yield out, f"http://127.0.0.1:{server.server_address[1]}"
 
 
 def test_export_writes_every_page_in_both_languages(exported) -> None:

@@ -5,17 +5,16 @@ literally, and none of its javascript: or data: URLs becomes a link."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlencode
 
 import pytest
 import requests
 
 from tests.viewer.browsing import embed_url, wait_for_viewer
-from tests.viewer.conftest import EXHIBITION_ID
+from tests.viewer.conftest import EXHIBITION_ID, http_server
 from tests.viewer.test_export import exported  # noqa: F401 - the static export on its own web server
 from viewer.deeplink import PRESENTATION_CONTEXT, ContentState, encode_content_state
 
@@ -103,16 +102,11 @@ def hostile(published_site) -> Iterator[HostileOrigin]:
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class' name
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.2", 0), Handler)
-    origin = HostileOrigin(f"http://127.0.0.2:{server.server_address[1]}", requested=requested)
-    origin.manifest = hostile_manifest(origin, built["items"][0])
-    body.append(json.dumps(origin.manifest).encode())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield origin
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    with http_server("127.0.0.2", Handler) as server:
+        origin = HostileOrigin(f"http://127.0.0.2:{server.server_address[1]}", requested=requested)
+        origin.manifest = hostile_manifest(origin, built["items"][0])
+        body.append(json.dumps(origin.manifest).encode())
+        yield origin
 
 
 @pytest.fixture()

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import functools
 import re
-import threading
 import time
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 
 import pytest
 
-from tests.conftest import REPO_ROOT, free_port
+from tests.conftest import REPO_ROOT
 from tests.viewer.browsing import screenshot_deviation
+from tests.viewer.conftest import http_server
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 README_BASE_URL = "http://127.0.0.1:8000"
@@ -53,15 +53,8 @@ def client_pages(tmp_path_factory: pytest.TempPathFactory, published_site) -> It
         body = readme_snippet(client).replace(README_BASE_URL, published_site.base_url)
         (root / name).write_text(f'<!doctype html>\n<html lang="en"><meta charset="utf-8"><title>{client}</title>\n'
                                  f"<body>\n{body}</body></html>\n", encoding="utf-8")
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), functools.partial(ClientPageHandler, directory=root))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with http_server("127.0.0.1", functools.partial(ClientPageHandler, directory=root)) as server:
         yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def record_site_responses(page, base_url: str) -> list[tuple[int, str]]:

@@ -10,6 +10,7 @@ import {
   authServices, checkAccess, completeLogin, holdsToken, imageSource, isRedirect, openAccessWindow, openLogoutWindow,
 } from "./auth-client.js";
 import { SearchPanel } from "./search.js";
+import { element } from "./dom.js";
 
 const OPENSEADRAGON_URL = new URL("../vendor/openseadragon/openseadragon.min.js", import.meta.url);
 const STYLESHEET_URL = new URL("iiif-viewer.css", import.meta.url);
@@ -55,16 +56,6 @@ function icon(name) {
   path.setAttribute("d", ICONS[name]);
   svg.append(path);
   return svg;
-}
-
-function element(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === null || value === undefined || value === false) continue;
-    node.setAttribute(name, value === true ? "" : value);
-  }
-  node.append(...children);
-  return node;
 }
 
 // One <script> tag is the whole embed: the module brings its stylesheet and OpenSeadragon itself.

@@ -2,6 +2,7 @@
 // The pure readers at the top turn service answers into plain values; SearchPanel is the interface.
 
 import { splitFragment, webUrl } from "./deeplink.js";
+import { element } from "./dom.js";
 
 const MAX_RESULT_PAGES = 10; // a document's hits arrive in pages of the service's size; stop at 10 of them
 const HIT_MARGIN = 0.6; // a hit is shown with this much of its size around it, so its line reads
@@ -101,16 +102,6 @@ async function fetchJson(url) {
   const response = await fetch(url, { headers: { Accept: "application/ld+json, application/json" } });
   if (!response.ok) throw new Error(`${response.status} ${response.statusText}: ${url}`);
   return response.json();
-}
-
-function element(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === null || value === undefined || value === false) continue;
-    node.setAttribute(name, value === true ? "" : value);
-  }
-  node.append(...children);
-  return node;
 }
 
 // The search box, its results and the page text, in a side panel of the viewer. All text from the
