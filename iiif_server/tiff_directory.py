@@ -11,6 +11,7 @@ and BigTIFF, either byte order (TIFF 6.0 section 2; BigTIFF as libtiff writes it
 from __future__ import annotations
 
 import struct
+import sys
 from array import array
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -126,7 +127,8 @@ class _Reader:
         next_offset = struct.unpack(f"{order}{pointer_format}", body[count * entry_size :])[0]
         return self._directory(values, offset), next_offset
 
-    def _values(self, field_type: int, entry: bytes, tag: int) -> tuple:
+    def _values(self, field_type: int, entry: bytes, tag: int) -> bytes | array:
+        """A field's values: bytes as they are (JPEGTables), numbers as an array in this machine's order."""
         kind = _TYPES.get(field_type)
         if kind is None:
             raise TiffStructureError(f"tag {tag} has field type {field_type}")
@@ -142,47 +144,36 @@ class _Reader:
             pointer = struct.unpack(f"{self.order}{count_format}", entry[count_size:])[0]
             data = self._read(pointer, count * size, f"values of tag {tag}")
         if code == "B":
-            return (data,)  # bytes as they are (JPEGTables)
-        return struct.unpack(f"{self.order}{count}{code}", data) if count < 64 else (_array(data, code, self.order),)
+            return data
+        numbers = array(code, data)
+        if (self.order == "<") != (sys.byteorder == "little"):
+            numbers.byteswap()
+        return numbers
 
-    def _directory(self, values: dict[int, tuple], offset: int) -> TiffDirectory:
+    def _directory(self, values: dict[int, bytes | array], offset: int) -> TiffDirectory:
         def number(tag: int, default: int | None = None) -> int:
             found = values.get(tag)
             if not found:
                 if default is None:
                     raise TiffStructureError(f"the directory at {offset} has no tag {tag}")
                 return default
-            first = found[0]
-            return int(first[0] if isinstance(first, array) else first)
-
-        def index(tag: int) -> array:
-            found = values.get(tag, ())
-            return array("Q", found[0] if found and isinstance(found[0], array) else found)
+            return int(found[0])
 
         tiled = TILE_WIDTH in values
         tables = values.get(JPEG_TABLES)
-        sub_ifds = values.get(SUB_IFDS, ())
         return TiffDirectory(
             width=number(IMAGE_WIDTH), height=number(IMAGE_LENGTH),
             tile_width=number(TILE_WIDTH, 0), tile_height=number(TILE_LENGTH, 0),
             compression=number(COMPRESSION, 1), photometric=number(PHOTOMETRIC, -1) if PHOTOMETRIC in values else None,
-            bits_per_sample=_same_for_every_sample(values.get(BITS_PER_SAMPLE, (1,))), samples_per_pixel=number(SAMPLES_PER_PIXEL, 1),
+            bits_per_sample=_same_for_every_sample(values.get(BITS_PER_SAMPLE, b"\x01")), samples_per_pixel=number(SAMPLES_PER_PIXEL, 1),
             planar_config=number(PLANAR_CONFIG, 1), image_depth=number(IMAGE_DEPTH, 1),
-            jpeg_tables=tables[0] if tables and isinstance(tables[0], bytes) else None,
-            data_offsets=index(TILE_OFFSETS if tiled else STRIP_OFFSETS),
-            data_byte_counts=index(TILE_BYTE_COUNTS if tiled else STRIP_BYTE_COUNTS),
-            sub_ifds=tuple(int(v) for v in (sub_ifds[0] if sub_ifds and isinstance(sub_ifds[0], array) else sub_ifds)),
+            jpeg_tables=tables if isinstance(tables, bytes) and tables else None,
+            data_offsets=array("Q", values.get(TILE_OFFSETS if tiled else STRIP_OFFSETS, ())),
+            data_byte_counts=array("Q", values.get(TILE_BYTE_COUNTS if tiled else STRIP_BYTE_COUNTS, ())),
+            sub_ifds=tuple(values.get(SUB_IFDS, ())),
         )
 
 
-def _same_for_every_sample(bits: tuple) -> int:
+def _same_for_every_sample(bits: bytes | array) -> int:
     """Bits per sample when every sample has as many, else 0 (no level the server hands out as is)."""
-    values = list(bits[0]) if bits and isinstance(bits[0], array) else list(bits)
-    return int(values[0]) if values and all(value == values[0] for value in values) else 0
-
-
-def _array(data: bytes, code: str, order: str) -> array:
-    values = array(code, data)
-    if (order == "<") != (array("H", b"\x01\x00")[0] == 1):
-        values.byteswap()
-    return values
+    return int(bits[0]) if bits and all(value == bits[0] for value in bits) else 0
