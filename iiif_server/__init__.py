@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     from iiif_server.request import ApiVersion
     from iiif_server.settings import load_settings
     from iiif_server.sources import open_source
+    from iiif_server.web.direct import DirectImageAnswers
     from iiif_server.web.image_api import image_api_blueprint
     from iiif_server.web.ops import register_operations
     from iiif_server.web.replay import ResponseReplay
@@ -64,6 +65,9 @@ def create_app(settings: Settings | None = None, *, source: object | None = None
     register_operations(app, metrics)
     register_response_conventions(app)
     register_security(app)
+    app.wsgi_app = DirectImageAnswers(  # type: ignore[method-assign] - Flask's documented way to add middleware
+        app.wsgi_app, app.extensions["iiif"], metrics, settings, app.extensions["iiif.trusted_hosts"],
+    )
     if settings.response_cache_bytes:
         app.wsgi_app = ResponseReplay(  # type: ignore[method-assign] - Flask's documented way to add middleware
             app.wsgi_app, MemoryResponseCache(settings.response_cache_bytes), source, metrics, app.extensions["iiif"].access,

@@ -84,6 +84,21 @@ class _Task(Generic[Result]):
             self.deadline = deadline
 
 
+class CallingThreadRunner:
+    """Runs work on the calling thread, for sources whose reads never hang (ImageSource.reads_may_hang):
+    renders still stop at their deadlines on their own (render.py's progress callback, the JPEG 2000
+    reader between code-tiles), and a tile is spared DeadlineRunner's two thread switches (about
+    200 µs of CPU, a fifth of a stored tile's time in the benchmark)."""
+
+    threads = 0
+
+    def run(self, deadline: Deadline, work: Callable[[], Result]) -> Result:
+        return work()
+
+    def run_extendable(self, deadline: Deadline, work: Callable[[Extend], Result]) -> Result:
+        return work(lambda _deadline: None)
+
+
 class DeadlineRunner:
     """Runs work on a pool of at most ``max_threads`` daemon threads and waits for it until a deadline.
 

@@ -18,7 +18,7 @@ from iiif_server.caches.base import DerivativeCache, InfoCache
 from iiif_server.caches.derivatives import DiskDerivativeCache, MemoryDerivativeCache, TieredDerivativeCache
 from iiif_server.caches.info import MemoryInfoCache
 from iiif_server.caches.lru import SizedLRU
-from iiif_server.deadlines import Deadline, DeadlineRunner, Extend
+from iiif_server.deadlines import CallingThreadRunner, Deadline, DeadlineRunner, Extend
 from iiif_server.errors import Forbidden, IIIFError, MasterUnreadable, NotFound, decoder_message
 from iiif_server.info import ImageInfo, Level, MasterKind, ServiceLimits
 from iiif_server.metrics import DataPathMetrics
@@ -162,7 +162,7 @@ class ImagePipeline:
         render_version: str,
         metrics: DataPathMetrics,
         allowances: DeadlineAllowances,
-        runner: DeadlineRunner,
+        runner: DeadlineRunner | CallingThreadRunner,
         heavy_lane: HeavyLane,
         heavy_renderer: HeavyRenderer | None = None,
         substitutes: dict[AccessLevel, Substitute],
@@ -400,7 +400,8 @@ def build_pipeline(settings: Settings, source: ImageSource, metrics: DataPathMet
         allowances=DeadlineAllowances(settings.tile_deadline_ms / 1000, settings.heavy_deadline_ms / 1000),
         # Twice the request threads (the heavy lane's included): as many requests as the worker takes
         # can still run while as many abandoned ones are stuck in system calls.
-        runner=DeadlineRunner(2 * (settings.threads + settings.heavy_slots + settings.heavy_queue)),
+        runner=(DeadlineRunner(2 * (settings.threads + settings.heavy_slots + settings.heavy_queue))
+                if source.reads_may_hang else CallingThreadRunner()),
         heavy_lane=HeavyLane(settings.heavy_output_pixels, settings.heavy_slots, settings.heavy_queue,
                              settings.heavy_wait_seconds, heavy_pool.counts if heavy_pool is not None else None),
         heavy_renderer=heavy_pool.renderer if heavy_pool is not None else None,

@@ -17,11 +17,12 @@ import pyvips
 import requests
 
 from iiif_server import create_app
-from iiif_server.deadlines import Deadline, DeadlineRunner
+from iiif_server.deadlines import CallingThreadRunner, Deadline, DeadlineRunner
 from iiif_server.errors import DeadlineExceeded
 from iiif_server.info import Jpeg2000Layout
 from iiif_server.jpeg2000 import Jpeg2000Regions
-from iiif_server.pipeline import DeadlineAllowances, TILE_DEADLINE_MAX_PIXELS
+from iiif_server.metrics import UncountedMetrics
+from iiif_server.pipeline import DeadlineAllowances, TILE_DEADLINE_MAX_PIXELS, build_pipeline
 from iiif_server.plan import Box, LevelReader
 from iiif_server.request import ApiVersion, parse_image_path
 from iiif_server.settings import Settings
@@ -141,6 +142,8 @@ def test_a_request_the_heavy_lane_takes_gets_the_heavy_deadline(settings: Settin
 class StuckSource(MemorySource):
     """Masters under ``stuck/`` are behind a mount that stopped answering: locating one blocks."""
 
+    reads_may_hang = True
+
     def __init__(self) -> None:
         super().__init__()
         self.unstuck = threading.Event()
@@ -154,6 +157,8 @@ class StuckSource(MemorySource):
 class SlowReadingSource(MemorySource):
     """Each read of a master's bytes by libvips takes ``seconds_per_read`` (a failing disk, a slow
     object store); counts the reads, so a test can tell when decoding stopped."""
+
+    reads_may_hang = True
 
     def __init__(self, seconds_per_read: float) -> None:
         super().__init__()
@@ -272,3 +277,13 @@ def test_gunicorn_answers_503_at_the_deadline_frees_its_only_thread_and_stops_th
         assert sum(map(cpu_seconds, busy)) - before < 0.5, "the abandoned render kept running"
     finally:
         stop_server(server)
+
+
+def test_work_runs_on_the_request_thread_unless_the_source_may_hang():
+    """Two thread switches cost about 200 µs of CPU per tile: only a source whose reads may wait
+    without end (a network share, an object store) pays them for the deadline's guarantee."""
+
+    assert isinstance(build_pipeline(Settings(), MemorySource(), UncountedMetrics()).runner, CallingThreadRunner)
+    assert isinstance(build_pipeline(Settings(), StuckSource(), UncountedMetrics()).runner, DeadlineRunner)
+    request_thread = threading.get_ident()
+    assert CallingThreadRunner().run_extendable(Deadline.after(0), lambda _extend: threading.get_ident()) == request_thread

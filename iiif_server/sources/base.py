@@ -43,6 +43,10 @@ class ImageSource(Protocol):
     several threads at once; they hold no per-request state.
     """
 
+    # Whether a read can wait without end (a network or FUSE file system, an object store): the
+    # pipeline then runs each request's work on a deadline thread (deadlines.py).
+    reads_may_hang: bool
+
     def locate(self, identifier: str) -> Master:
         """The master for this identifier; raises NotFound (or BadRequest for a malformed one)."""
 

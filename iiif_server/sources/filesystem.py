@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import BinaryIO
 
@@ -19,9 +20,22 @@ from iiif_server.sources.base import Fingerprint, Master
 RESOLVED_PATHS_KEPT = 65_536
 
 
+# File systems on this machine's own disks or memory: a read there returns or fails, it does not
+# wait on a server. Any other type (nfs, cifs, fuse.*, 9p, ceph, ...) may hang with its server.
+LOCAL_FILE_SYSTEMS = frozenset({
+    "ext2", "ext3", "ext4", "xfs", "btrfs", "zfs", "f2fs", "jfs", "reiserfs", "bcachefs", "tmpfs", "ramfs",
+    "overlay", "squashfs", "iso9660", "vfat", "exfat", "ntfs3",
+    # the kernel's own, mounted below / on every machine
+    "proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "mqueue", "debugfs", "tracefs", "securityfs",
+    "pstore", "bpf", "hugetlbfs", "configfs", "fusectl", "binfmt_misc",
+})
+_OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
+
+
 class FileSystemSource:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.reads_may_hang = not all(kind in LOCAL_FILE_SYSTEMS for kind in file_systems_under(root))
         self._resolved: SizedLRU[tuple[str, int]] = SizedLRU(RESOLVED_PATHS_KEPT)  # identifier -> (path, folder mtime)
 
     def locate(self, identifier: str) -> Master:
@@ -76,3 +90,25 @@ def _master(identifier: str, path: str, stat: os.stat_result) -> Master:
         suffix=os.path.splitext(path)[1].lower(),
         fingerprint=Fingerprint(size=stat.st_size, mtime_ns=stat.st_mtime_ns),
     )
+
+
+def file_systems_under(root: Path, mountinfo: str | None = None) -> set[str]:
+    """The types of the file system ``root`` lies on and of every one mounted below it (a share
+    mounted inside the image root), from /proc/self/mountinfo (``mountinfo``: its text, for tests)."""
+    if mountinfo is None:
+        mountinfo = Path("/proc/self/mountinfo").read_text(encoding="utf-8")
+    target = os.path.realpath(root)
+    containing, kinds_below = ("", ""), set()
+    for line in mountinfo.splitlines():
+        # "36 35 98:0 /mnt1 /mnt/parent rw,noatime master:1 - ext3 /dev/root rw": the mount point is
+        # the 5th field (octal escapes for spaces), the type the first after the "-" separator.
+        fields = line.split()
+        if "-" not in fields or len(fields) < 5:
+            continue
+        point = _OCTAL_ESCAPE.sub(lambda match: chr(int(match[1], 8)), fields[4])
+        kind = fields[fields.index("-") + 1]
+        if point == target or point.startswith(target.rstrip("/") + "/"):
+            kinds_below.add(kind)
+        if (target == point or target.startswith(point.rstrip("/") + "/")) and len(point) >= len(containing[0]):
+            containing = (point, kind)
+    return kinds_below | ({containing[1]} if containing[1] else set())

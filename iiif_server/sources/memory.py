@@ -15,6 +15,8 @@ from iiif_server.sources.base import Fingerprint, Master
 
 
 class MemorySource:
+    reads_may_hang = False
+
     def __init__(self) -> None:
         self._masters: dict[str, tuple[bytes, str, int]] = {}
         self._lock = threading.Lock()

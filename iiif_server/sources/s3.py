@@ -63,6 +63,8 @@ class ObjectStoreSource:
     per open_bytes / load_image) is used by one caller at a time (libvips' TIFF loader reads under
     its own lock)."""
 
+    reads_may_hang = True  # a request's timeout may be longer than a tile's deadline
+
     def __init__(self, store: S3Store, root: ObjectStoreRoot, location_ttl_s: float) -> None:
         self.store = store
         self.root = root

@@ -4,13 +4,14 @@ parse, call the pipeline, respond."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, redirect, request
 
 from iiif_server.info import V2_CONTEXT, V2_PROFILE_URI, V3_CONTEXT, V3_PROFILE_URI, info_json_v2, info_json_v3
-from iiif_server.access.base import is_restricted
+from iiif_server.access.base import Reader, is_restricted
 from iiif_server.auth.audit import AuditAction
 from iiif_server.auth.services import AUTH_CONTEXT, image_auth_services, offered_access_profiles, substitute_service_url
 from iiif_server.auth.web import audit_restricted_request, cookie_reader, credential_signer
@@ -20,6 +21,7 @@ from iiif_server.sources.base import Master
 from iiif_server.web.replay import REPLAYABLE_ENVIRON_KEY
 from iiif_server.web.responses import (
     cacheable, last_modified_of, not_modified, not_modified_response, public_base_url, restricted, strong_etag,
+    validator_headers,
 )
 
 _PROFILE_URI = {ApiVersion.V3: V3_PROFILE_URI, ApiVersion.V2: V2_PROFILE_URI}
@@ -51,9 +53,13 @@ def _pipeline() -> ImagePipeline:
 
 
 def service_id(version: ApiVersion, identifier: str, substitute: bool = False) -> str:
+    return image_service_id(public_base_url(), version, identifier, substitute)
+
+
+def image_service_id(base_url: str, version: ApiVersion, identifier: str, substitute: bool = False) -> str:
     if substitute:
-        return substitute_service_url(public_base_url(), identifier)
-    return f"{public_base_url()}/iiif/{version.value}/{quote(identifier, safe='')}"
+        return substitute_service_url(base_url, identifier)
+    return f"{base_url}/iiif/{version.value}/{quote(identifier, safe='')}"
 
 
 def _profile_link(version: ApiVersion) -> str:
@@ -109,24 +115,41 @@ def _image_response(parsed: ImageRequest, substitute: bool) -> Response:
         # The region and size segments as sent: the last four segments are region, size, rotation, quality.format.
         region, size = request.path.rsplit("/", 4)[1:3]
         audit_restricted_request(AuditAction.IMAGE, parsed.identifier, reader, region, size)
-    environ = request.environ  # the pipeline asks on a thread of its own, outside the request context
+    answer = answer_image(_pipeline(), parsed, reader, request.environ, public_base_url(),
+                          current_app.config["IIIF_SETTINGS"].cache_control, substitute)
+    # werkzeug leaves a 304 without the body's headers (RFC 9110 §15.4.5)
+    response = Response(answer.data, status=200 if answer.data is not None else 304, headers=answer.headers)
+    if answer.prepared.restricted:
+        return restricted(response)
+    if answer.data is not None:
+        request.environ[REPLAYABLE_ENVIRON_KEY] = answer.prepared.master
+    return response
+
+
+@dataclass(frozen=True)
+class ImageAnswer:
+    """An image request's answer as the data path gives it, before any web framework sees it."""
+
+    prepared: PreparedImage
+    data: bytes | None  # None: the client's copy is current (a 304)
+    headers: dict[str, str]  # Link, validators, Cache-Control; Content-Type with data
+
+
+def answer_image(pipeline: ImagePipeline, parsed: ImageRequest, reader: Reader | None, environ: dict,
+                 base_url: str, cache_control: str, substitute: bool = False) -> ImageAnswer:
+    """The answer to an image request (the blueprint's and web/direct.py's): ``environ`` holds the
+    client's validators; ``base_url`` is the public base the canonical link names."""
 
     def client_copy_is_current(prepared: PreparedImage) -> bool:
         return not_modified(_etag_of(prepared), _last_modified_of(prepared), environ)
 
-    prepared, data = _pipeline().answer(parsed, reader, client_copy_is_current, substitute)
-    canonical = f"{service_id(parsed.version, parsed.identifier, substitute)}/{prepared.plan.canonical}"
-    headers = {"Link": f'<{canonical}>;rel="canonical", {_profile_link(parsed.version)}'}
-    etag, modified = _etag_of(prepared), _last_modified_of(prepared)
-    if data is None:
-        response = not_modified_response(etag, modified, headers)
-    else:
-        response = cacheable(Response(data, content_type=prepared.plan.format.media_type, headers=headers), etag, modified)
-    if prepared.restricted:
-        return restricted(response)
+    prepared, data = pipeline.answer(parsed, reader, client_copy_is_current, substitute)
+    canonical = f"{image_service_id(base_url, parsed.version, parsed.identifier, substitute)}/{prepared.plan.canonical}"
+    headers = {"Link": f'<{canonical}>;rel="canonical", {_profile_link(parsed.version)}',
+               **validator_headers(_etag_of(prepared), _last_modified_of(prepared), cache_control)}
     if data is not None:
-        request.environ[REPLAYABLE_ENVIRON_KEY] = prepared.master
-    return response
+        headers["Content-Type"] = prepared.plan.format.media_type
+    return ImageAnswer(prepared, data, headers)
 
 
 def _etag_of(prepared: PreparedImage) -> str:

@@ -9,19 +9,29 @@ from datetime import datetime, timezone
 
 from flask import Flask, Request, Response, current_app, request
 from werkzeug.exceptions import HTTPException
-from werkzeug.http import is_resource_modified
+from werkzeug.http import http_date, is_resource_modified, quote_etag
 
 from iiif_server.errors import IIIFError, MasterUnreadable, Unavailable
 
 log = logging.getLogger("iiif_server")
 
 
+# What every answer carries for browsers on other origins (IIIF viewers run anywhere).
+CORS_HEADERS = (
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Expose-Headers", "Link, ETag, Last-Modified, Content-Length, Retry-After"),
+)
+
+
 def public_base_url() -> str:
     """The configured public base (``base_url``), else the URL this request came to."""
-    configured = current_app.config["IIIF_SETTINGS"].base_url
+    return base_url_of(current_app.config["IIIF_SETTINGS"].base_url, request.environ)
+
+
+def base_url_of(configured: str, environ: dict) -> str:
+    """``configured`` when set, else the URL root of the request ``environ`` describes."""
     if configured:
         return configured
-    environ = request.environ
     return _request_base_url(environ["wsgi.url_scheme"], environ.get("HTTP_HOST"), environ.get("SERVER_NAME", ""),
                              environ.get("SERVER_PORT", ""), environ.get("SCRIPT_NAME", ""))
 
@@ -55,10 +65,13 @@ def not_modified(etag: str, last_modified: datetime, environ: dict) -> bool:
 
 
 def cacheable(response: Response, etag: str, last_modified: datetime) -> Response:
-    response.set_etag(etag)
-    response.last_modified = last_modified
-    response.headers["Cache-Control"] = current_app.config["IIIF_SETTINGS"].cache_control
+    response.headers.update(validator_headers(etag, last_modified, current_app.config["IIIF_SETTINGS"].cache_control))
     return response
+
+
+def validator_headers(etag: str, last_modified: datetime, cache_control: str) -> dict[str, str]:
+    """What lets caches keep an answer and clients revalidate it."""
+    return {"ETag": quote_etag(etag), "Last-Modified": http_date(last_modified), "Cache-Control": cache_control}
 
 
 def restricted(response: Response) -> Response:
@@ -75,8 +88,7 @@ def not_modified_response(etag: str, last_modified: datetime, extra_headers: dic
 
 
 def add_cors(response: Response) -> Response:
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Access-Control-Expose-Headers"] = "Link, ETag, Last-Modified, Content-Length, Retry-After"
+    response.headers.update(CORS_HEADERS)
     if request.method == "OPTIONS":
         response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
         response.headers["Access-Control-Allow-Headers"] = "Authorization, If-None-Match, If-Modified-Since, Range"
@@ -93,12 +105,7 @@ def register_response_conventions(app: Flask) -> None:
 
     @app.errorhandler(IIIFError)
     def _iiif_error(error: IIIFError) -> Response:
-        if isinstance(error, MasterUnreadable):
-            log.error("%s %s: %s (%s)", request.method, request.path, error.reason, error.detail or "no detail")
-        response = one_line(error.status, error.reason)
-        if isinstance(error, Unavailable):
-            response.headers["Retry-After"] = str(error.retry_after)
-        return response
+        return error_response(error, request.method, request.path)
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
@@ -106,5 +113,20 @@ def register_response_conventions(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
-        log.exception("%s %s failed", request.method, request.path)
-        return one_line(500, "internal error; the server log has the details")
+        return unexpected_error_response(request.method, request.path)
+
+
+def error_response(error: IIIFError, method: str, path: str) -> Response:
+    """The one-line answer to a request the data path refused or could not serve."""
+    if isinstance(error, MasterUnreadable):
+        log.error("%s %s: %s (%s)", method, path, error.reason, error.detail or "no detail")
+    response = one_line(error.status, error.reason)
+    if isinstance(error, Unavailable):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def unexpected_error_response(method: str, path: str) -> Response:
+    """The answer to a request that failed in a way no error class describes (logged with its traceback)."""
+    log.exception("%s %s failed", method, path)
+    return one_line(500, "internal error; the server log has the details")

@@ -16,6 +16,8 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 # Hosts that name every interface: binding to one says nothing about the names clients will use.
 WILDCARD_HOSTS = ("", "0.0.0.0", "::", "[::]")
 REFERRER_POLICY = "strict-origin-when-cross-origin"
+# What every answer carries: no content sniffing, and no full URLs leaked to other sites.
+BASELINE_HEADERS = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", REFERRER_POLICY))
 OPERATIONS_BLUEPRINT = "operations"  # /health, /health/ready, /metrics (iiif_server/web/ops.py)
 # A Host header: a DNS name or IPv4 address, or a bracketed IPv6 address, then an optional port.
 _HOST_HEADER = re.compile(r"(?P<name>[a-z0-9._-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")
@@ -112,8 +114,7 @@ def check_host() -> None:
 
 def add_security_headers(response: Response) -> Response:
     headers = response.headers
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = REFERRER_POLICY
+    headers.update(BASELINE_HEADERS)
     if response.mimetype == "text/html" and "Content-Security-Policy" not in headers:
         headers["Content-Security-Policy"] = DEFAULT_PAGE_POLICY
     if _carries_credentials() and "Cache-Control" in headers:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from iiif_server.errors import IIIFError, NotFound
-from iiif_server.sources.filesystem import FileSystemSource
+from iiif_server.sources import filesystem
+from iiif_server.sources.filesystem import FileSystemSource, file_systems_under
 
 
 def touch_folder_later(folder: Path) -> None:
@@ -55,3 +56,32 @@ def test_malformed_identifiers_are_refused_before_any_lookup(tmp_path: Path) -> 
         with pytest.raises(IIIFError) as refused:
             source.locate(identifier)
         assert refused.value.status in (400, 404)
+
+
+MOUNTINFO = r"""22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
+23 22 0:21 / /proc rw,nosuid - proc proc rw
+40 22 0:35 / /srv/images rw,relatime shared:20 - xfs /dev/vdb rw
+41 40 0:36 / /srv/images/deposit rw,relatime shared:21 - nfs4 archive-nas:/deposit rw,vers=4.2
+42 22 0:37 / /mnt/scans\040ho\040so rw,relatime shared:22 - fuse.s3fs s3fs rw
+43 22 0:38 / /srv/images-old rw - cifs //nas/old rw
+"""
+
+
+@pytest.mark.parametrize(("root", "kinds"), [
+    ("/srv/images/maps", {"xfs"}),  # on the xfs mount, nothing mounted below it
+    ("/srv/images", {"xfs", "nfs4"}),  # a share mounted inside the image root counts
+    ("/srv/images/deposit/2024", {"nfs4"}),
+    ("/srv/images-old", {"cifs"}),  # a sibling whose name starts alike is not below /srv/images
+    ("/mnt/scans ho so/letters", {"fuse.s3fs"}),  # mountinfo writes a space as \040
+    ("/home/archivist", {"ext4"}),
+])
+def test_the_file_systems_an_image_root_reads_from(root: str, kinds: set[str]) -> None:
+    assert file_systems_under(Path(root), MOUNTINFO) == kinds
+
+
+def test_a_root_on_this_machines_disk_never_hangs_and_one_on_a_share_may(tmp_path: Path, monkeypatch) -> None:
+    assert FileSystemSource(tmp_path).reads_may_hang is False  # the test machine's own disk
+    monkeypatch.setattr(filesystem, "file_systems_under", lambda root: {"ext4", "nfs4"})
+    assert FileSystemSource(tmp_path).reads_may_hang is True
+    monkeypatch.setattr(filesystem, "file_systems_under", lambda root: {"some-new-fs"})
+    assert FileSystemSource(tmp_path).reads_may_hang is True  # unknown: treated as a network file system
