@@ -140,8 +140,9 @@ def run_folders(cache: Path, master_divisor: int) -> Iterator[tuple[Path, Path]]
 
 
 class Bench:
-    def __init__(self, plan: Plan, images: Path, work: Path) -> None:
+    def __init__(self, plan: Plan, images: Path, work: Path, ours_from: Path | None = None) -> None:
         self.plan = plan
+        self.ours_from = ours_from
         self.images = images  # the masters and, during a distinct pass, its hard links
         self.work = work
         self.recorder = Recorder()
@@ -160,9 +161,13 @@ class Bench:
             server = start_iipsrv(self.images, folder, free_port(), self.plan.workers, self.plan.jpeg_quality,
                                   CACHE_BYTES_PER_PROCESS // 1_000_000)
         else:  # ours, under gunicorn ("ours") or granian
-            start = start_granian if kind == "granian" else start_ours
-            server = start(self.python, self.images, folder, free_port(), self.plan.workers, self.plan.threads,
-                           {"IIIF_JPEG_QUALITY": str(self.plan.jpeg_quality), "IIIF_LOG_LEVEL": "warning"})
+            environment = {"IIIF_JPEG_QUALITY": str(self.plan.jpeg_quality), "IIIF_LOG_LEVEL": "warning"}
+            if kind == "granian":
+                server = start_granian(self.python, self.images, folder, free_port(), self.plan.workers,
+                                       self.plan.threads, environment)
+            else:
+                server = start_ours(self.python, self.images, folder, free_port(), self.plan.workers,
+                                    self.plan.threads, environment, self.ours_from)
         server.start_sampling()
         return server
 
@@ -306,7 +311,7 @@ class Bench:
 # -- report ---------------------------------------------------------------------------------------
 
 
-def machine_description() -> dict[str, str]:
+def machine_description(ours_from: Path | None = None) -> dict[str, str]:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     memory_kib = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
@@ -317,8 +322,8 @@ def machine_description() -> dict[str, str]:
         result = subprocess.run(["dpkg-query", "-W", "-f=${Version}", name], capture_output=True, text=True)
         return result.stdout.strip() or "?"
 
-    commit = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
+    commit = subprocess.run(["git", "-C", str(ours_from or REPO_ROOT), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": f"{os.cpu_count()} × {cpu}",
@@ -491,6 +496,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jpeg-quality", type=int, default=85)
     parser.add_argument("--no-readme", dest="update_readme", action="store_false",
                         help="leave the README's Performance table as it is")
+    parser.add_argument("--ours-from", type=Path, default=None,
+                        help="serve our side from another checkout of this repository (an earlier commit, for "
+                             "a before/after in one run); implies --no-readme and no fleet rows")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run (about a minute): small masters under CACHE/quick, 1 repetition of 1 s "
                              "passes, no fleet rows; writes CACHE/quick/latest.md, never the README")
@@ -509,11 +517,13 @@ def main(argv: list[str] | None = None) -> int:
                     arguments.repeated_seconds, arguments.cold_starts, arguments.workers, arguments.threads,
                     arguments.jpeg_quality, tiles_per_master=2000, tile_copies=arguments.tile_copies,
                     jp2_copies=arguments.jp2_copies, info_identifiers=arguments.info_identifiers, master_divisor=1)
-    output = arguments.output or (cache / "latest.md" if arguments.quick else REPO_ROOT / "bench" / "results" / "latest.md")
+    results = REPO_ROOT / "bench" / "results"
+    output = arguments.output or (cache / "latest.md" if arguments.quick else
+                                  results / "checkout.md" if arguments.ours_from else results / "latest.md")
     started = time.monotonic()
     with run_folders(cache, plan.master_divisor) as (images, work):
-        recorder = Bench(plan, images, work).run()
-    machine = machine_description()
+        recorder = Bench(plan, images, work, arguments.ours_from).run()
+    machine = machine_description(arguments.ours_from)
     table = report(recorder, plan, machine)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(f"# Benchmark: iiif-archive vs IIPImage\n\n{table}")
@@ -522,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
     raw.write_text(json.dumps({"machine": machine, "plan": asdict(plan), **raw_results(recorder)}, indent=1))
     print(table)
     print(f"wrote {output} and {raw} in {(time.monotonic() - started) / 60:.1f} min")
-    if arguments.quick:
+    if arguments.quick or arguments.ours_from:
         return 0
     if arguments.update_readme:
         readme = REPO_ROOT / "README.md"

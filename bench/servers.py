@@ -154,15 +154,19 @@ def start_iipsrv(images: Path, work: Path, port: int, workers: int, jpeg_quality
 
 
 def start_ours(python: Path, images: Path, work: Path, port: int, workers: int, threads: int,
-               environment: dict[str, str]) -> ServerProcess:
-    """``iiif-archive serve`` (gunicorn) with ``workers`` processes; the Image API under /iiif/2 and /iiif/3."""
+               environment: dict[str, str], checkout: Path | None = None) -> ServerProcess:
+    """``iiif-archive serve`` (gunicorn) with ``workers`` processes; the Image API under /iiif/2 and /iiif/3.
+    ``checkout``: serve the code of another checkout of this repository (an earlier commit) with this
+    environment's packages; ``python -m`` imports from its working folder first."""
     work.mkdir(parents=True, exist_ok=True)
     log_path = work / "iiif-archive.out"
-    command = [str(python), "-m", "iiif_archive", "serve", "--images", str(images), "--host", "127.0.0.1",
+    # Until issue 11 the platform's entry point lived in iiif_server.
+    module = "iiif_server" if checkout and not (checkout / "iiif_archive").is_dir() else "iiif_archive"
+    command = [str(python), "-m", module, "serve", "--images", str(images), "--host", "127.0.0.1",
                "--port", str(port), "--workers", str(workers), "--threads", str(threads)]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                   env={**os.environ, **environment})
+                                   cwd=checkout, env={**os.environ, **environment})
     server = ServerProcess("ours", process, f"http://127.0.0.1:{port}/iiif", log_path)
     _wait_until_ready(server, f"http://127.0.0.1:{port}/health", processes=1 + workers)
     return server
