@@ -81,6 +81,10 @@ class ServerMetrics:
             "iiif_passthrough_tiles", "Tiles answered with the master's stored JPEG bytes, undecoded.",
             registry=self.registry,
         )
+        self.stored_tile_cuts = Counter(
+            "iiif_stored_tile_cuts", "Tiles cut out of one decoded stored JPEG tile (edge tiles), without libvips.",
+            registry=self.registry,
+        )
         self.replayed_responses = Counter(
             "iiif_replayed_responses", "Responses answered from the response cache, without running the app.",
             registry=self.registry,
@@ -110,6 +114,9 @@ class ServerMetrics:
     def count_passthrough(self) -> None:
         self.passthrough_tiles.inc()
 
+    def count_stored_tile_cut(self) -> None:
+        self.stored_tile_cuts.inc()
+
     def observe_replay(self, endpoint: str, seconds: float, body_bytes: int) -> None:
         self.observe_response(endpoint, 200, seconds, body_bytes)
         self.replayed_responses.inc()
@@ -136,6 +143,9 @@ class DataPathMetrics(Protocol):
     def count_passthrough(self) -> None:
         """A tile answered with the master's stored bytes."""
 
+    def count_stored_tile_cut(self) -> None:
+        """A tile cut out of one decoded stored tile."""
+
 
 class UncountedMetrics:
     """For a pipeline nobody collects metrics from (the workers' warm-up, scripts)."""
@@ -144,6 +154,9 @@ class UncountedMetrics:
         pass
 
     def count_passthrough(self) -> None:
+        pass
+
+    def count_stored_tile_cut(self) -> None:
         pass
 
 

@@ -10,13 +10,17 @@ one stored tile; the reader still refuses (returns None) every tile it cannot ha
 
 from __future__ import annotations
 
+import io
 import struct
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
+import PIL.Image
+
 from iiif_server.caches.lru import SizedLRU
+from iiif_server.plan import Box
 from iiif_server.sources.base import Master
 from iiif_server.tiff_directory import LevelOption, TiffDirectory, TiffStructureError, read_directories
 
@@ -47,6 +51,9 @@ class StoredTileLevel:
     # SOI, colour marker and the page's tables: everything of a standalone JPEG before the tile's own
     # frame header.
     stream_head: bytes
+
+    def has_tile(self, column: int, row: int) -> bool:
+        return 0 <= column < self.tiles_across and 0 <= row and (row * self.tile_height < self.height)
 
     def covers_whole_tile(self, column: int, row: int) -> bool:
         """True when the stored tile lies entirely inside the level. Edge tiles are padded beyond the
@@ -88,13 +95,15 @@ class StoredTileReader:
         self._indexes: SizedLRU[dict[LevelOption, StoredTileLevel | None]] = SizedLRU(max_index_bytes, index_bytes)
 
     def read_tile(
-        self, stream_opener: StreamOpener, master: Master, level_option: LevelOption, column: int, row: int
+        self, stream_opener: StreamOpener, master: Master, level_option: LevelOption, column: int, row: int,
+        padded: bool = False,
     ) -> bytes | None:
         """The stored tile at ``column``, ``row`` of a level as a complete JPEG, or None when this
-        level holds no JPEG tiles, the tile is off the grid, partly outside the image, or empty."""
+        level holds no JPEG tiles, the tile is off the grid, empty, or partly outside the image
+        (stored padded: only with ``padded``, for a caller that cuts the image's part out of it)."""
         with stream_opener(master) as stream:
             level = self._level(stream, master, level_option)
-            if level is None or not level.covers_whole_tile(column, row):
+            if level is None or not (level.has_tile(column, row) if padded else level.covers_whole_tile(column, row)):
                 return None
             index = row * level.tiles_across + column
             byte_count = level.byte_counts[index]
@@ -173,3 +182,22 @@ def _stored_tile_level(page: TiffDirectory) -> StoredTileLevel | None:
         byte_counts=page.data_byte_counts,
         stream_head=START_OF_IMAGE + colour_marker + tables[len(START_OF_IMAGE) : -len(END_OF_IMAGE)],
     )
+
+
+def cut_stored_tile(tile: bytes, tile_size: tuple[int, int], part: Box, jpeg_quality: int) -> bytes | None:
+    """``part`` of a stored tile (a complete JPEG from ``read_tile``), encoded as the renderer would
+    (``jpeg_quality``, chroma subsampled below 90, no metadata); None when the tile is not the RGB or
+    grey JPEG of ``tile_size`` its level says (the caller then renders with libvips, whose limits
+    apply: a tile's own header is not trusted to size what is decoded).
+
+    Pillow, not libvips: decoding one 256 px JPEG costs 2.3-2.9 ms of CPU through libvips 8.14's
+    pipeline (0.5 ms for a 256 px black image alone) and about 0.4 ms through Pillow; a viewer's
+    edge tiles, 6.5 % of a 16k master's, took 40 % of the data path's time.
+    """
+    with PIL.Image.open(io.BytesIO(tile)) as image:
+        if image.format != "JPEG" or image.mode not in ("RGB", "L") or image.size != tile_size:
+            return None
+        cut = image.crop((part.x, part.y, part.right, part.bottom))
+    out = io.BytesIO()
+    cut.save(out, "JPEG", quality=jpeg_quality, subsampling=0 if jpeg_quality >= 90 else 2)
+    return out.getvalue()

@@ -22,7 +22,7 @@ from iiif_server.deadlines import CallingThreadRunner, Deadline, DeadlineRunner,
 from iiif_server.errors import Forbidden, IIIFError, MasterUnreadable, NotFound, decoder_message
 from iiif_server.info import ImageInfo, Level, MasterKind, ServiceLimits
 from iiif_server.metrics import DataPathMetrics
-from iiif_server.passthrough import StoredTileReader
+from iiif_server.passthrough import StoredTileReader, cut_stored_tile
 from iiif_server.jpeg2000 import Jpeg2000Regions
 from iiif_server.lane import HeavyLane, LaneCounts
 from iiif_server.plan import Box, LevelReader, RenderPlan, plan_render
@@ -317,12 +317,20 @@ class ImagePipeline:
     def produce(self, prepared: PreparedImage) -> bytes:
         """The response's bytes (on the calling thread; the renderer stops once the deadline has passed)."""
         plan, master = prepared.plan, prepared.master
-        if plan.stored_tile is not None:
-            # As cheap as a cache hit (one read of the stored bytes), so it is neither cached nor counted as one.
-            stored = self.stored_tiles.read_tile(self.source.open_bytes, master, plan.level.load_option, *plan.stored_tile)
-            if stored is not None:
+        stored_part = plan.stored_tile
+        if stored_part is not None:
+            # As cheap as a cache hit (one read of the stored bytes; a cut decodes one tile), so
+            # neither is cached nor counted as one.
+            stored = self.stored_tiles.read_tile(self.source.open_bytes, master, plan.level.load_option,
+                                                 stored_part.column, stored_part.row, padded=not stored_part.whole)
+            if stored is not None and stored_part.whole:
                 self.metrics.count_passthrough()
                 return stored
+            cut = (cut_stored_tile(stored, plan.level.stored_tile, stored_part.part, self.jpeg_quality)
+                   if stored is not None and plan.level.stored_tile is not None else None)
+            if cut is not None:
+                self.metrics.count_stored_tile_cut()
+                return cut
         # Restricted pixels are never written to a cache (the disk cache outlives the process).
         cache = None if prepared.restricted else self.derivative_cache
         if cache is not None:

@@ -66,6 +66,18 @@ JPEG2000_REGION_MAX_PIXELS = 2048 * 2048
 
 
 @dataclass(frozen=True)
+class StoredTilePart:
+    """The stored tile at ``column``, ``row`` of the chosen level, and ``part`` of it (in the tile's
+    pixels) that is the response. ``whole``: the tile's bytes are the answer as they are (passthrough);
+    else the part is cut out of the decoded tile (edge tiles, stored padded; crops inside one tile)."""
+
+    column: int
+    row: int
+    part: Box
+    whole: bool
+
+
+@dataclass(frozen=True)
 class RenderPlan:
     identifier: str
     level_index: int
@@ -79,8 +91,8 @@ class RenderPlan:
     format: OutputFormat
     reader: LevelReader
     canonical: str  # "{region}/{size}/{rotation}/{quality}.{format}" in the request's API version
-    # (column, row) of the master's stored tile that is exactly this response, if there is one.
-    stored_tile: tuple[int, int] | None
+    # The master's stored JPEG tile this response lies in, when it is one unscaled part of one tile.
+    stored_tile: StoredTilePart | None
     # The ICC profile the master's pixels are in, to convert to sRGB from; None if they are sRGB.
     colour_profile: bytes | None = None
 
@@ -269,8 +281,9 @@ def level_crop(region: Box, level: Level, full_width: int, full_height: int) -> 
 
 def stored_tile(
     request: ImageRequest, info: ImageInfo, level: Level, crop: Box, width: int, height: int
-) -> tuple[int, int] | None:
-    """The stored tile that already is the answer: same grid cell, same size, no processing."""
+) -> StoredTilePart | None:
+    """The stored tile the answer is an unscaled JPEG part of: the same grid cell and size (its bytes
+    are the answer), or a smaller box inside one cell."""
     if not info.stored_jpeg_tiles or level.stored_tile is None:
         return None
     if request.format is not OutputFormat.JPG or request.quality not in (Quality.DEFAULT, Quality.COLOR):
@@ -278,10 +291,12 @@ def stored_tile(
     if request.rotation != Rotation() or (width, height) != (crop.width, crop.height):
         return None
     tile_width, tile_height = level.stored_tile
-    # Edge tiles are stored padded to the full tile size, and a JPEG cannot be narrowed undecoded.
-    if crop.x % tile_width or crop.y % tile_height or (crop.width, crop.height) != (tile_width, tile_height):
-        return None
-    return crop.x // tile_width, crop.y // tile_height
+    column, row = crop.x // tile_width, crop.y // tile_height
+    if (crop.right - 1) // tile_width != column or (crop.bottom - 1) // tile_height != row:
+        return None  # across a tile edge
+    part = Box(crop.x - column * tile_width, crop.y - row * tile_height, crop.width, crop.height)
+    # Edge tiles are stored padded to the full tile size: never whole, their part is cut out.
+    return StoredTilePart(column, row, part, whole=part == Box(0, 0, tile_width, tile_height))
 
 
 def canonical_form(request: ImageRequest, info: ImageInfo, region: Box, width: int, height: int) -> str:

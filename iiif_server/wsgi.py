@@ -203,7 +203,7 @@ def warm_up_data_path(settings: Settings) -> None:
         quiet = settings.replace(image_root=Path(folder), derivative_cache_bytes=0, derivative_cache_dir=None)
         pipeline = build_pipeline(quiet, FileSystemSource(quiet.image_root), UncountedMetrics())
         for path in ("page/full/300,/0/default.jpg", "page/0,0,256,256/256,/0/default.jpg",
-                     "page-jp2/full/300,/0/default.jpg"):
+                     "page/512,256,88,144/88,/0/default.jpg", "page-jp2/full/300,/0/default.jpg"):
             pipeline.answer(parse_image_path(path, ApiVersion.V2), None, lambda _prepared: False)
         pipeline.jpeg2000_regions.close()  # its decoders hold the temporary master open
 

@@ -200,7 +200,7 @@ def test_server_answers_a_repeated_render_from_the_caches(settings, tmp_path):
     from iiif_server import create_app
 
     cached_settings = settings.replace(derivative_cache_dir=tmp_path / "derivatives")
-    path = "/iiif/3/grid-tiff/full/200,/0/default.jpg"
+    path = "/iiif/3/grid-tiff/full/300,/0/default.jpg"
     first_worker = create_app(cached_settings).test_client()
     rendered = first_worker.get(path)
     assert rendered.status_code == 200
@@ -224,7 +224,7 @@ def test_a_disk_cache_that_cannot_write_costs_entries_not_requests(tmp_path: Pat
 
 # -- render version ----------------------------------------------------------------------------------
 
-RENDERED_PATH = "/iiif/3/grid-tiff/full/200,/0/default.jpg"  # resized: rendered, never a stored tile
+RENDERED_PATH = "/iiif/3/grid-tiff/full/300,/0/default.jpg"  # resized: rendered, never a stored tile
 
 
 def test_a_restart_without_a_renderer_change_keeps_cache_and_etag(settings, tmp_path):

@@ -20,6 +20,7 @@ from iiif_server.plan import (
     Box,
     LevelReader,
     RenderPlan,
+    StoredTilePart,
     canonical_form,
     check_limits,
     choose_level,
@@ -490,31 +491,50 @@ def test_level_crop(region: Box, level: Level, image_size: tuple[int, int], expe
 
 # --- stored_tile --------------------------------------------------------------------------------
 
+WHOLE_TILE = Box(0, 0, 256, 256)
+
+
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        pytest.param("0,0,256,256/256,256/0/default.jpg", (0, 0), id="first tile, OpenSeadragon 3.0 form"),
-        pytest.param("256,512,256,256/max/0/default.jpg", (1, 2), id="interior tile, max"),
-        pytest.param("256,512,256,256/256,/0/color.jpg", (1, 2), id="interior tile, w, and color"),
-        pytest.param("512,0,512,512/256,256/0/default.jpg", (1, 0), id="scale 2 tile"),
+        pytest.param("0,0,256,256/256,256/0/default.jpg", StoredTilePart(0, 0, WHOLE_TILE, whole=True),
+                     id="first tile, OpenSeadragon 3.0 form"),
+        pytest.param("256,512,256,256/max/0/default.jpg", StoredTilePart(1, 2, WHOLE_TILE, whole=True),
+                     id="interior tile, max"),
+        pytest.param("256,512,256,256/256,/0/color.jpg", StoredTilePart(1, 2, WHOLE_TILE, whole=True),
+                     id="interior tile, w, and color"),
+        pytest.param("512,0,512,512/256,256/0/default.jpg", StoredTilePart(1, 0, WHOLE_TILE, whole=True),
+                     id="scale 2 tile"),
+        # Edge tiles are stored padded to the full tile size: their part is cut out of the decoded tile.
+        pytest.param("1536,1024,64,176/64,176/0/default.jpg", StoredTilePart(6, 4, Box(0, 0, 64, 176), whole=False),
+                     id="edge tile, OpenSeadragon form"),
+        pytest.param("1536,1024,256,256/64,/0/default.jpg", StoredTilePart(6, 4, Box(0, 0, 64, 176), whole=False),
+                     id="edge tile, region past the edge"),
+        pytest.param("1536,1024,64,176/32,88/0/default.jpg", StoredTilePart(3, 2, Box(0, 0, 32, 88), whole=False),
+                     id="scale 2 edge tile"),
+        pytest.param("full/200,150/0/default.jpg", StoredTilePart(0, 0, Box(0, 0, 200, 150), whole=False),
+                     id="smallest level, smaller than one tile"),
+        pytest.param("0,0,128,128/max/0/default.jpg", StoredTilePart(0, 0, Box(0, 0, 128, 128), whole=False),
+                     id="part of a tile"),
+        pytest.param("300,600,100,50/max/0/default.jpg", StoredTilePart(1, 2, Box(44, 88, 100, 50), whole=False),
+                     id="inside a tile, off its corner"),
+        pytest.param("256,0,256,256/256,/0/default.jpg", StoredTilePart(1, 0, WHOLE_TILE, whole=True),
+                     id="a tile whose right edge is a tile edge, not the image's"),
+        pytest.param("0,0,256,256/128,128/0/default.jpg", StoredTilePart(0, 0, Box(0, 0, 128, 128), whole=False),
+                     id="scaled to a level: unscaled there"),
     ],
 )
-def test_stored_tile_on_the_grid(url: str, expected: tuple[int, int]) -> None:
+def test_the_stored_tile_a_response_is_part_of(url: str, expected: StoredTilePart) -> None:
     assert plan_url(url).stored_tile == expected
 
 
 @pytest.mark.parametrize(
     "url",
     [
-        # Edge tiles are stored padded to the full tile size: their bytes are not the answer.
-        pytest.param("1536,1024,64,176/64,176/0/default.jpg", id="edge tile, OpenSeadragon form"),
-        pytest.param("1536,1024,256,256/64,/0/default.jpg", id="edge tile, region past the edge"),
-        pytest.param("1536,1024,64,176/32,88/0/default.jpg", id="scale 2 edge tile"),
-        pytest.param("full/200,150/0/default.jpg", id="smallest level, smaller than one tile"),
         pytest.param("100,100,256,256/max/0/default.jpg", id="off the tile grid"),
         pytest.param("0,0,512,256/max/0/default.jpg", id="two tiles"),
-        pytest.param("0,0,128,128/max/0/default.jpg", id="part of a tile"),
-        pytest.param("0,0,256,256/128,128/0/default.jpg", id="scaled"),
+        pytest.param("200,200,100,100/max/0/default.jpg", id="across a tile corner"),
+        pytest.param("0,0,256,256/200,200/0/default.jpg", id="scaled"),
         pytest.param("0,0,256,256/256,128/0/default.jpg", id="distorted"),
         pytest.param("0,0,256,256/max/90/default.jpg", id="rotated"),
         pytest.param("0,0,256,256/max/!0/default.jpg", id="mirrored"),

@@ -99,16 +99,18 @@ def test_metrics_count_requests_latency_and_bytes_by_endpoint(client):
 
 def test_the_pipeline_counts_cache_lookups_and_passthrough_tiles_into_the_apps_metrics(settings):
     """The app hands its metrics to the pipeline: a rendered tile (miss), the same again from the
-    derivative cache (hit), a stored tile (passthrough)."""
+    derivative cache (hit), a stored tile (passthrough), an edge tile cut out of its stored tile."""
     app = create_app(settings.replace(response_cache_bytes=0))
     client = app.test_client()
-    for path in ("/iiif/3/grid-tiff/full/200,/0/default.jpg", "/iiif/3/grid-tiff/full/200,/0/default.jpg",
-                 "/iiif/3/grid-tiff/0,0,256,256/256,256/0/default.jpg"):
+    for path in ("/iiif/3/grid-tiff/full/200,/0/default.png", "/iiif/3/grid-tiff/full/200,/0/default.png",
+                 "/iiif/3/grid-tiff/0,0,256,256/256,256/0/default.jpg",
+                 "/iiif/3/grid-tiff/1536,1024,64,176/64,176/0/default.jpg"):
         assert client.get(path).status_code == 200
     text = client.get("/metrics").text
     assert sample(text, "iiif_derivative_cache_lookups_total", result="hit") == 1
     assert sample(text, "iiif_derivative_cache_lookups_total", result="miss") == 1
     assert sample(text, "iiif_passthrough_tiles_total") == 1
+    assert sample(text, "iiif_stored_tile_cuts_total") == 1
 
 
 def test_server_metrics_count_what_the_data_path_reports():
