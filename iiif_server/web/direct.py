@@ -1,12 +1,14 @@
 """Public image requests answered in front of Flask.
 
-Most of what a deep-zoom audience asks for is tiles of images no rule restricts, sent without
-credentials or validators: the answer follows from the path alone. Flask's request context,
-routing, Response objects and hooks cost about as much Python time as the data path does (README
-"Where a request's time goes"), so these requests are answered here, by the function the Image API
-blueprint calls (image_api.answer_image), with the headers Flask's hooks would add. Everything else
-goes on to Flask: info.json, substitutes, base URIs, OPTIONS, query strings, requests with
-credentials or validators, Host names that are not trusted, and restricted images (which are audited).
+Most of what a deep-zoom audience asks for is info.json and tiles of images no rule restricts,
+sent without credentials or validators: the answer follows from the path (and the Accept header)
+alone. Flask's request context, routing, Response objects and hooks cost about as much Python time
+as the data path of a stored tile does (README "Where a request's time goes"), so these requests are
+answered here, by the functions the Image API blueprint calls (image_api.answer_image,
+image_api.encode_info), with the headers Flask's hooks would add. Everything else goes on to Flask:
+substitutes, base URIs, OPTIONS, query strings, requests with credentials or validators, Host names
+that are not trusted, syntax errors, and restricted images (their info.json lists Auth services, and
+their requests are audited).
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from iiif_server.access.base import AccessPolicy, is_restricted
 from iiif_server.errors import IIIFError
 from iiif_server.metrics import ServerMetrics, classify_endpoint
 from iiif_server.pipeline import ImagePipeline
-from iiif_server.request import ApiVersion, ImageRequest, parse_image_path
+from iiif_server.request import ApiVersion, BaseUriRequest, ImageRequest, InfoRequest, parse_image_path
 from iiif_server.settings import Settings
-from iiif_server.web.image_api import answer_image
+from iiif_server.web.image_api import answer_image, answer_public_info
 from iiif_server.web.replay import BYPASS_HEADERS, REPLAYABLE_ENVIRON_KEY, StartResponse, WSGIApp
 from iiif_server.web.responses import CORS_HEADERS, base_url_of, error_response, unexpected_error_response
 from iiif_server.web.security import BASELINE_HEADERS, is_trusted_host
@@ -55,10 +57,10 @@ class DirectImageAnswers:
             return self.app(environ, start_response)
         return self._answer(request, method, path, environ, start_response)
 
-    def _public_image_request(self, path: str, host: str | None) -> ImageRequest | None:
-        """The image request ``path`` asks for when this module may answer it, else None."""
+    def _public_image_request(self, path: str, host: str | None) -> ImageRequest | InfoRequest | None:
+        """The image or info.json request ``path`` asks for when this module may answer it, else None."""
         version = _VERSIONS.get(path[:_PREFIX_LENGTH])
-        if version is None or path.endswith("/info.json") or len(path) == _PREFIX_LENGTH:
+        if version is None or len(path) == _PREFIX_LENGTH:
             return None
         if not self.base_url and host is not None and not is_trusted_host(host, self.trusted_hosts):
             return None  # Flask's check refuses it with its reason
@@ -66,24 +68,29 @@ class DirectImageAnswers:
             request = parse_image_path(path[_PREFIX_LENGTH:], version)
         except IIIFError:
             return None  # Flask answers it with the parser's reason
-        if not isinstance(request, ImageRequest) or is_restricted(self.access.rule_for(request.identifier)):
+        if isinstance(request, BaseUriRequest) or is_restricted(self.access.rule_for(request.identifier)):
             return None
         return request
 
-    def _answer(self, request: ImageRequest, method: str, path: str, environ: dict,
+    def _answer(self, request: ImageRequest | InfoRequest, method: str, path: str, environ: dict,
                 start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
+        base_url = base_url_of(self.base_url, environ)
         try:
-            answer = answer_image(self.pipeline, request, None, environ, base_url_of(self.base_url, environ),
-                                  self.cache_control)
+            if isinstance(request, InfoRequest):
+                master, data, headers = answer_public_info(self.pipeline, request, environ.get("HTTP_ACCEPT"),
+                                                           base_url, self.cache_control)
+            else:
+                answer = answer_image(self.pipeline, request, None, environ, base_url, self.cache_control)
+                # no validators were sent, so there is no 304
+                master, data, headers = answer.prepared.master, answer.data or b"", answer.headers
         except IIIFError as error:
             return self._error(error_response(error, method, path), path, environ, start_response, started)
         except Exception:  # noqa: BLE001 - answered as Flask's handler answers it, with the traceback logged
             return self._error(unexpected_error_response(method, path), path, environ, start_response, started)
-        data = answer.data or b""  # no validators were sent, so there is no 304
-        environ[REPLAYABLE_ENVIRON_KEY] = answer.prepared.master
-        start_response("200 OK", [*answer.headers.items(), ("Content-Length", str(len(data))),
-                                  *CORS_HEADERS, *BASELINE_HEADERS])
+        environ[REPLAYABLE_ENVIRON_KEY] = master
+        start_response("200 OK", [*headers.items(), ("Content-Length", str(len(data))), *CORS_HEADERS,
+                                  *BASELINE_HEADERS])
         self.metrics.observe_response(classify_endpoint(path), 200, time.perf_counter() - started, len(data))
         return [b"" if method == "HEAD" else data]
 

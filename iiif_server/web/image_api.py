@@ -9,6 +9,8 @@ from datetime import datetime
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, redirect, request
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
 
 from iiif_server.info import V2_CONTEXT, V2_PROFILE_URI, V3_CONTEXT, V3_PROFILE_URI, info_json_v2, info_json_v3
 from iiif_server.access.base import Reader, is_restricted
@@ -93,20 +95,46 @@ def _substitute_info_response(parsed: InfoRequest) -> Response:
 
 def _info_document_response(parsed: InfoRequest, master: Master, document: dict[str, object], *,
                             replayable: bool) -> Response:
-    wants_jsonld = request.accept_mimetypes.quality("application/ld+json") > request.accept_mimetypes.quality(
-        "application/json"
-    )
-    media_type = f'application/ld+json;profile="{_CONTEXT[parsed.version]}"' if wants_jsonld else "application/json"
-    body = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-    etag = strong_etag(master.fingerprint.token, media_type, body)
-    modified = last_modified_of(master.fingerprint.mtime_ns)
+    encoded = encode_info(parsed.version, master, document, request.headers.get("Accept"))
     headers = {"Link": _profile_link(parsed.version), "Vary": "Accept"}
-    if not_modified(etag, modified, request.environ):
-        return not_modified_response(etag, modified, headers)
-    response = Response(body, content_type=media_type, headers=headers)
+    if not_modified(encoded.etag, encoded.modified, request.environ):
+        return not_modified_response(encoded.etag, encoded.modified, headers)
+    response = Response(encoded.body, content_type=encoded.media_type, headers=headers)
     if replayable:  # not a restricted image's: a replayed answer would pass by the audit log
         request.environ[REPLAYABLE_ENVIRON_KEY] = master
-    return cacheable(response, etag, modified)
+    return cacheable(response, encoded.etag, encoded.modified)
+
+
+@dataclass(frozen=True)
+class EncodedInfo:
+    body: str
+    media_type: str
+    etag: str
+    modified: datetime
+
+
+def encode_info(version: ApiVersion, master: Master, document: dict[str, object], accept: str | None) -> EncodedInfo:
+    """An info.json document as the ``Accept`` header asks for it: JSON-LD with the API's context as
+    its profile when the client prefers that, else plain JSON."""
+    accepted = parse_accept_header(accept, MIMEAccept)
+    wants_jsonld = accepted.quality("application/ld+json") > accepted.quality("application/json")
+    media_type = f'application/ld+json;profile="{_CONTEXT[version]}"' if wants_jsonld else "application/json"
+    body = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    return EncodedInfo(body, media_type, strong_etag(master.fingerprint.token, media_type, body),
+                       last_modified_of(master.fingerprint.mtime_ns))
+
+
+def answer_public_info(pipeline: ImagePipeline, parsed: InfoRequest, accept: str | None, base_url: str,
+                       cache_control: str) -> tuple[Master, bytes, dict[str, str]]:
+    """The master, body and headers of the info.json of an image no access rule restricts (a
+    restricted one's lists Auth services and is audited: the view answers it), for web/direct.py."""
+    master, info = pipeline.image_info(parsed.identifier)
+    document = _INFO_JSON[parsed.version](info, image_service_id(base_url, parsed.version, parsed.identifier),
+                                          pipeline.limits)
+    encoded = encode_info(parsed.version, master, document, accept)
+    headers = {"Link": _profile_link(parsed.version), "Vary": "Accept", "Content-Type": encoded.media_type,
+               **validator_headers(encoded.etag, encoded.modified, cache_control)}
+    return master, encoded.body.encode(), headers
 
 
 def _image_response(parsed: ImageRequest, substitute: bool) -> Response:

@@ -1,6 +1,6 @@
-"""Public image requests answered in front of Flask (iiif_server/web/direct.py): the same status,
-headers and bytes as the Image API blueprint gives, and everything the module must not answer
-handed on to Flask."""
+"""Public image and info.json requests answered in front of Flask (iiif_server/web/direct.py): the
+same status, headers and bytes as the Image API blueprint gives, and everything the module must not
+answer handed on to Flask."""
 
 from __future__ import annotations
 
@@ -43,6 +43,21 @@ def answer(wsgi, method: str, path: str, headers: dict[str, str] | None = None) 
     return response.status, sorted((name, value) for name, value in response.headers if name != "Date"), response.data
 
 
+@pytest.mark.parametrize(("method", "path", "headers"), [
+    ("GET", "/iiif/3/grid-tiff/info.json", {}),
+    ("GET", "/iiif/3/grid-jp2/info.json", {"Accept": "application/ld+json"}),
+    ("GET", "/iiif/2/grid-jpeg/info.json", {"Accept": "application/json;q=0.5, application/ld+json"}),
+    ("HEAD", "/iiif/2/grid-png/info.json", {}),
+    ("GET", "/iiif/3/nope/info.json", {}),  # 404
+    ("GET", "/iiif/3/corrupt/info.json", {}),  # 500, its own
+])
+def test_info_json_is_answered_exactly_as_the_blueprint_does(direct, method, path, headers):
+    flask_only = direct.app
+    by_flask = answer(flask_only, method, path, headers)
+    assert answer(direct, method, path, headers) == by_flask
+    assert flask_only.calls == 1, "the direct path handed the request on"
+
+
 @pytest.mark.parametrize(("method", "path"), [
     ("GET", TILE),
     ("HEAD", TILE),
@@ -66,7 +81,9 @@ def test_the_direct_path_answers_exactly_as_the_blueprint_does(direct, method, p
 
 
 @pytest.mark.parametrize(("method", "path", "headers"), [
-    ("GET", "/iiif/3/grid-tiff/info.json", {}),
+    ("GET", "/iiif/3/nested%2Fdeeper%2Fgrid-tiff/info.json", {}),  # restricted: Auth services, audited
+    ("GET", "/iiif/3/grid-tiff/info.json", {"If-None-Match": '"x"'}),
+    ("GET", "/iiif/substitute/3/nested%2Fdeeper%2Fgrid-tiff/info.json", {}),
     ("GET", "/iiif/3/grid-tiff", {}),  # base URI: a redirect
     ("OPTIONS", TILE, {}),
     ("POST", TILE, {}),
