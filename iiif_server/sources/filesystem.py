@@ -29,6 +29,7 @@ LOCAL_FILE_SYSTEMS = frozenset({
     "proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "mqueue", "debugfs", "tracefs", "securityfs",
     "pstore", "bpf", "hugetlbfs", "configfs", "fusectl", "binfmt_misc",
 })
+UNKNOWN_FILE_SYSTEM = "unknown"
 _OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
 
 
@@ -96,7 +97,10 @@ def file_systems_under(root: Path, mountinfo: str | None = None) -> set[str]:
     """The types of the file system ``root`` lies on and of every one mounted below it (a share
     mounted inside the image root), from /proc/self/mountinfo (``mountinfo``: its text, for tests)."""
     if mountinfo is None:
-        mountinfo = Path("/proc/self/mountinfo").read_text(encoding="utf-8")
+        try:
+            mountinfo = Path("/proc/self/mountinfo").read_text(encoding="utf-8")
+        except OSError:
+            mountinfo = ""  # no mount table to read: nothing is known to be local
     target = os.path.realpath(root)
     containing, kinds_below = ("", ""), set()
     for line in mountinfo.splitlines():
@@ -111,4 +115,4 @@ def file_systems_under(root: Path, mountinfo: str | None = None) -> set[str]:
             kinds_below.add(kind)
         if (target == point or target.startswith(point.rstrip("/") + "/")) and len(point) >= len(containing[0]):
             containing = (point, kind)
-    return kinds_below | ({containing[1]} if containing[1] else set())
+    return kinds_below | {containing[1] or UNKNOWN_FILE_SYSTEM}

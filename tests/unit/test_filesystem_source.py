@@ -79,6 +79,11 @@ def test_the_file_systems_an_image_root_reads_from(root: str, kinds: set[str]) -
     assert file_systems_under(Path(root), MOUNTINFO) == kinds
 
 
+def test_without_a_mount_table_the_file_system_is_unknown() -> None:
+    assert file_systems_under(Path("/srv/images"), "") == {"unknown"}
+    assert "unknown" not in filesystem.LOCAL_FILE_SYSTEMS
+
+
 def test_a_root_on_this_machines_disk_never_hangs_and_one_on_a_share_may(tmp_path: Path, monkeypatch) -> None:
     assert FileSystemSource(tmp_path).reads_may_hang is False  # the test machine's own disk
     monkeypatch.setattr(filesystem, "file_systems_under", lambda root: {"ext4", "nfs4"})
