@@ -226,3 +226,29 @@ def test_a_cut_of_a_stored_tile_decodes_to_what_libvips_renders(image_root, iden
     # cut one pixel off would differ by about 6 on average.
     assert np.abs(actual - expected).mean() <= np.abs(libvips_jpeg - expected).mean() + 0.5
     assert "iiif_stored_tile_cuts_total 1.0" in client.get("/metrics").text
+
+
+def test_a_damaged_stored_tile_is_not_cut_but_left_to_libvips(source):
+    from iiif_server.passthrough import cut_stored_tile
+    from iiif_server.plan import Box
+
+    tile = StoredTileReader(INDEX_BYTES).read_tile(source.open_bytes, source.locate("ragged-1000x700"), None, 3, 1,
+                                                   padded=True)
+    part = Box(0, 0, 232, 188)
+    assert cut_stored_tile(tile, (TILE, TILE), part, 85) is not None
+    assert cut_stored_tile(tile[: len(tile) // 2], (TILE, TILE), part, 85) is None  # truncated
+    assert cut_stored_tile(b"\xff\xd8 not a JPEG", (TILE, TILE), part, 85) is None
+    assert cut_stored_tile(tile, (TILE, 2 * TILE), part, 85) is None  # not the level's tile size
+
+
+def test_a_level_whose_tile_index_is_short_is_not_handed_out(source):
+    from dataclasses import replace
+
+    from iiif_server.passthrough import _stored_tile_level
+    from iiif_server.tiff_directory import read_directories
+
+    with source.open_bytes(source.locate("aligned-1024x768")) as stream:
+        page = read_directories(stream)[None]
+    assert _stored_tile_level(page) is not None
+    assert _stored_tile_level(replace(page, data_offsets=page.data_offsets[:-1])) is None
+    assert _stored_tile_level(replace(page, data_byte_counts=page.data_byte_counts[:-1])) is None
