@@ -90,8 +90,6 @@ class CallingThreadRunner:
     reader between code-tiles), and a tile is spared DeadlineRunner's two thread switches (about
     200 µs of CPU, a fifth of a stored tile's time in the benchmark)."""
 
-    threads = 0
-
     def run(self, deadline: Deadline, work: Callable[[], Result]) -> Result:
         return work()
 

@@ -67,14 +67,19 @@ JPEG2000_REGION_MAX_PIXELS = 2048 * 2048
 
 @dataclass(frozen=True)
 class StoredTilePart:
-    """The stored tile at ``column``, ``row`` of the chosen level, and ``part`` of it (in the tile's
-    pixels) that is the response. ``whole``: the tile's bytes are the answer as they are (passthrough);
-    else the part is cut out of the decoded tile (edge tiles, stored padded; crops inside one tile)."""
+    """The stored tile at ``column``, ``row`` of the chosen level (``tile_size`` its stored size),
+    and ``part`` of it (in the tile's pixels) that is the response."""
 
     column: int
     row: int
     part: Box
-    whole: bool
+    tile_size: tuple[int, int]
+
+    @property
+    def whole(self) -> bool:
+        """The tile's bytes are the answer as they are (passthrough); else the part is cut out of the
+        decoded tile (edge tiles, stored padded; crops inside one tile)."""
+        return self.part == Box(0, 0, *self.tile_size)
 
 
 @dataclass(frozen=True)
@@ -296,7 +301,7 @@ def stored_tile(
         return None  # across a tile edge
     part = Box(crop.x - column * tile_width, crop.y - row * tile_height, crop.width, crop.height)
     # Edge tiles are stored padded to the full tile size: never whole, their part is cut out.
-    return StoredTilePart(column, row, part, whole=part == Box(0, 0, tile_width, tile_height))
+    return StoredTilePart(column, row, part, level.stored_tile)
 
 
 def canonical_form(request: ImageRequest, info: ImageInfo, region: Box, width: int, height: int) -> str:

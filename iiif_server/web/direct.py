@@ -25,7 +25,7 @@ from iiif_server.pipeline import ImagePipeline
 from iiif_server.request import ApiVersion, BaseUriRequest, ImageRequest, InfoRequest, parse_image_path
 from iiif_server.settings import Settings
 from iiif_server.web.image_api import answer_image, answer_public_info
-from iiif_server.web.replay import BYPASS_HEADERS, REPLAYABLE_ENVIRON_KEY, StartResponse, WSGIApp
+from iiif_server.web.replay import REPLAYABLE_ENVIRON_KEY, StartResponse, WSGIApp, is_plain_image_api_request
 from iiif_server.web.responses import CORS_HEADERS, base_url_of, error_response, unexpected_error_response
 from iiif_server.web.security import BASELINE_HEADERS, is_trusted_host
 
@@ -47,20 +47,19 @@ class DirectImageAnswers:
         self.access: AccessPolicy = pipeline.access
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
-        method = environ["REQUEST_METHOD"]
-        if method not in ("GET", "HEAD") or environ.get("QUERY_STRING") or any(h in environ for h in BYPASS_HEADERS):
+        if not is_plain_image_api_request(environ):
             return self.app(environ, start_response)
         # The path as Flask routes it: WSGI carries it as latin-1, werkzeug decodes it as UTF-8.
         path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
         request = self._public_image_request(path, environ.get("HTTP_HOST"))
         if request is None:
             return self.app(environ, start_response)
-        return self._answer(request, method, path, environ, start_response)
+        return self._answer(request, environ["REQUEST_METHOD"], path, environ, start_response)
 
     def _public_image_request(self, path: str, host: str | None) -> ImageRequest | InfoRequest | None:
         """The image or info.json request ``path`` asks for when this module may answer it, else None."""
-        version = _VERSIONS.get(path[:_PREFIX_LENGTH])
-        if version is None or len(path) == _PREFIX_LENGTH:
+        version = _VERSIONS[path[:_PREFIX_LENGTH]]
+        if len(path) == _PREFIX_LENGTH:
             return None
         if not self.base_url and host is not None and not is_trusted_host(host, self.trusted_hosts):
             return None  # Flask's check refuses it with its reason

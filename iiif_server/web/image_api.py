@@ -69,8 +69,7 @@ def _profile_link(version: ApiVersion) -> str:
 
 
 def _info_response(parsed: InfoRequest) -> Response:
-    master, info = _pipeline().image_info(parsed.identifier)
-    document = _INFO_JSON[parsed.version](info, service_id(parsed.version, parsed.identifier), _pipeline().limits)
+    master, document = _info_document(_pipeline(), parsed, public_base_url())
     restricted = is_restricted(_pipeline().access.rule_for(parsed.identifier))
     if restricted:
         audit_restricted_request(AuditAction.INFO, parsed.identifier, cookie_reader())
@@ -96,7 +95,7 @@ def _substitute_info_response(parsed: InfoRequest) -> Response:
 def _info_document_response(parsed: InfoRequest, master: Master, document: dict[str, object], *,
                             replayable: bool) -> Response:
     encoded = encode_info(parsed.version, master, document, request.headers.get("Accept"))
-    headers = {"Link": _profile_link(parsed.version), "Vary": "Accept"}
+    headers = _info_headers(parsed.version)
     if not_modified(encoded.etag, encoded.modified, request.environ):
         return not_modified_response(encoded.etag, encoded.modified, headers)
     response = Response(encoded.body, content_type=encoded.media_type, headers=headers)
@@ -128,13 +127,21 @@ def answer_public_info(pipeline: ImagePipeline, parsed: InfoRequest, accept: str
                        cache_control: str) -> tuple[Master, bytes, dict[str, str]]:
     """The master, body and headers of the info.json of an image no access rule restricts (a
     restricted one's lists Auth services and is audited: the view answers it), for web/direct.py."""
-    master, info = pipeline.image_info(parsed.identifier)
-    document = _INFO_JSON[parsed.version](info, image_service_id(base_url, parsed.version, parsed.identifier),
-                                          pipeline.limits)
+    master, document = _info_document(pipeline, parsed, base_url)
     encoded = encode_info(parsed.version, master, document, accept)
-    headers = {"Link": _profile_link(parsed.version), "Vary": "Accept", "Content-Type": encoded.media_type,
+    headers = {**_info_headers(parsed.version), "Content-Type": encoded.media_type,
                **validator_headers(encoded.etag, encoded.modified, cache_control)}
     return master, encoded.body.encode(), headers
+
+
+def _info_document(pipeline: ImagePipeline, parsed: InfoRequest, base_url: str) -> tuple[Master, dict[str, object]]:
+    master, info = pipeline.image_info(parsed.identifier)
+    service = image_service_id(base_url, parsed.version, parsed.identifier)
+    return master, _INFO_JSON[parsed.version](info, service, pipeline.limits)
+
+
+def _info_headers(version: ApiVersion) -> dict[str, str]:
+    return {"Link": _profile_link(version), "Vary": "Accept"}
 
 
 def _image_response(parsed: ImageRequest, substitute: bool) -> Response:

@@ -29,15 +29,23 @@ StartResponse = Callable[..., object]
 WSGIApp = Callable[[dict, StartResponse], Iterable[bytes]]
 
 
+def is_plain_image_api_request(environ: dict) -> bool:
+    """A GET or HEAD under /iiif/2/ or /iiif/3/ with no query string, credentials or validators: its
+    answer follows from the request line, Host and Accept alone (replay here, web/direct.py)."""
+    return (
+        environ["REQUEST_METHOD"] in ("GET", "HEAD")
+        and not environ.get("QUERY_STRING")
+        and environ.get("PATH_INFO", "").startswith(IMAGE_API_PREFIXES)
+        and not any(header in environ for header in BYPASS_HEADERS)
+    )
+
+
 def replay_key(environ: dict) -> str | None:
     """What a stored response is found by (scheme, host, path), or None when it must not be replayed."""
-    if environ["REQUEST_METHOD"] not in ("GET", "HEAD") or environ.get("QUERY_STRING"):
-        return None
-    path = environ.get("PATH_INFO", "")
-    if not path.startswith(IMAGE_API_PREFIXES) or any(header in environ for header in BYPASS_HEADERS):
+    if not is_plain_image_api_request(environ):
         return None
     host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
-    return f"{environ['wsgi.url_scheme']}://{host}{environ.get('SCRIPT_NAME', '')}{path}"
+    return f"{environ['wsgi.url_scheme']}://{host}{environ.get('SCRIPT_NAME', '')}{environ['PATH_INFO']}"
 
 
 class ResponseReplay:

@@ -491,36 +491,37 @@ def test_level_crop(region: Box, level: Level, image_size: tuple[int, int], expe
 
 # --- stored_tile --------------------------------------------------------------------------------
 
-WHOLE_TILE = Box(0, 0, 256, 256)
+TILE_SIZE = (256, 256)
+WHOLE_TILE = Box(0, 0, *TILE_SIZE)
 
 
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        pytest.param("0,0,256,256/256,256/0/default.jpg", StoredTilePart(0, 0, WHOLE_TILE, whole=True),
+        pytest.param("0,0,256,256/256,256/0/default.jpg", StoredTilePart(0, 0, WHOLE_TILE, TILE_SIZE),
                      id="first tile, OpenSeadragon 3.0 form"),
-        pytest.param("256,512,256,256/max/0/default.jpg", StoredTilePart(1, 2, WHOLE_TILE, whole=True),
+        pytest.param("256,512,256,256/max/0/default.jpg", StoredTilePart(1, 2, WHOLE_TILE, TILE_SIZE),
                      id="interior tile, max"),
-        pytest.param("256,512,256,256/256,/0/color.jpg", StoredTilePart(1, 2, WHOLE_TILE, whole=True),
+        pytest.param("256,512,256,256/256,/0/color.jpg", StoredTilePart(1, 2, WHOLE_TILE, TILE_SIZE),
                      id="interior tile, w, and color"),
-        pytest.param("512,0,512,512/256,256/0/default.jpg", StoredTilePart(1, 0, WHOLE_TILE, whole=True),
+        pytest.param("512,0,512,512/256,256/0/default.jpg", StoredTilePart(1, 0, WHOLE_TILE, TILE_SIZE),
                      id="scale 2 tile"),
         # Edge tiles are stored padded to the full tile size: their part is cut out of the decoded tile.
-        pytest.param("1536,1024,64,176/64,176/0/default.jpg", StoredTilePart(6, 4, Box(0, 0, 64, 176), whole=False),
+        pytest.param("1536,1024,64,176/64,176/0/default.jpg", StoredTilePart(6, 4, Box(0, 0, 64, 176), TILE_SIZE),
                      id="edge tile, OpenSeadragon form"),
-        pytest.param("1536,1024,256,256/64,/0/default.jpg", StoredTilePart(6, 4, Box(0, 0, 64, 176), whole=False),
+        pytest.param("1536,1024,256,256/64,/0/default.jpg", StoredTilePart(6, 4, Box(0, 0, 64, 176), TILE_SIZE),
                      id="edge tile, region past the edge"),
-        pytest.param("1536,1024,64,176/32,88/0/default.jpg", StoredTilePart(3, 2, Box(0, 0, 32, 88), whole=False),
+        pytest.param("1536,1024,64,176/32,88/0/default.jpg", StoredTilePart(3, 2, Box(0, 0, 32, 88), TILE_SIZE),
                      id="scale 2 edge tile"),
-        pytest.param("full/200,150/0/default.jpg", StoredTilePart(0, 0, Box(0, 0, 200, 150), whole=False),
+        pytest.param("full/200,150/0/default.jpg", StoredTilePart(0, 0, Box(0, 0, 200, 150), TILE_SIZE),
                      id="smallest level, smaller than one tile"),
-        pytest.param("0,0,128,128/max/0/default.jpg", StoredTilePart(0, 0, Box(0, 0, 128, 128), whole=False),
+        pytest.param("0,0,128,128/max/0/default.jpg", StoredTilePart(0, 0, Box(0, 0, 128, 128), TILE_SIZE),
                      id="part of a tile"),
-        pytest.param("300,600,100,50/max/0/default.jpg", StoredTilePart(1, 2, Box(44, 88, 100, 50), whole=False),
+        pytest.param("300,600,100,50/max/0/default.jpg", StoredTilePart(1, 2, Box(44, 88, 100, 50), TILE_SIZE),
                      id="inside a tile, off its corner"),
-        pytest.param("256,0,256,256/256,/0/default.jpg", StoredTilePart(1, 0, WHOLE_TILE, whole=True),
+        pytest.param("256,0,256,256/256,/0/default.jpg", StoredTilePart(1, 0, WHOLE_TILE, TILE_SIZE),
                      id="a tile whose right edge is a tile edge, not the image's"),
-        pytest.param("0,0,256,256/128,128/0/default.jpg", StoredTilePart(0, 0, Box(0, 0, 128, 128), whole=False),
+        pytest.param("0,0,256,256/128,128/0/default.jpg", StoredTilePart(0, 0, Box(0, 0, 128, 128), TILE_SIZE),
                      id="scaled to a level: unscaled there"),
     ],
 )
