@@ -49,8 +49,8 @@ from iiif_server.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TIFF_MASTERS = ("archive-16k", "archive-40k")
-# The 40k JP2 has 4,661 code-tiles: each OpenJPEG decoder of it holds about 55 MB of tile headers,
-# which is what the decoder byte budget (jpeg2000_decoder_bytes) must keep within the memory target.
+# The 40k JP2 has 4,661 code-tiles: an OpenJPEG decoder opened on all of it holds about 55 MB of
+# tile headers (libvips' levels, for crops above 2048 px), which the memory target must absorb.
 JP2_MASTERS = ("archive-16k-jp2", "archive-40k-jp2")
 SUFFIXES = {**dict.fromkeys(TIFF_MASTERS, ".tif"), **dict.fromkeys(JP2_MASTERS, ".jp2")}
 COLD_MASTERS = ("archive-16k", "archive-40k", *JP2_MASTERS)

@@ -39,7 +39,6 @@ class Jpeg2000Layout:
     tile_width: int  # the code-tile size at full resolution (the whole image when untiled)
     tile_height: int
     bands: int
-    raw_codestream: bool  # .j2k without the JP2 boxes
 
 
 @dataclass(frozen=True)

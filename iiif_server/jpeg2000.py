@@ -1,26 +1,39 @@
-"""JPEG 2000 regions decoded by OpenJPEG code-tile by code-tile, with decoders kept per worker.
+"""JPEG 2000 regions decoded by OpenJPEG from the code-tiles under the crop, and nothing else.
 
 libvips 8.14 reads a tiled JP2 in libvips tiles the size of a full-resolution code-tile, whatever
 the reduction, and fills each with one OpenJPEG call per code-tile after a seek and a fresh 1 MB
-read: a 256 px IIIF tile at reduction 4 decodes four times the area it needs, in 256 calls. This
-reader keeps opened OpenJPEG decoders per master (switching resolution between code-tiles) within a
-byte budget, and decodes only the code-tiles under the crop. Measured per 256 px tile of the benchmark's 16k master (one core): libvips
-33 / 43 / 94 / 172 ms at scale factors 1 / 2 / 8 / 16, this reader 36 / 12 / 22 / 34 ms.
-Code-tiles a crop only partly covers are kept decoded for the neighbouring tiles that need the rest
-(DecodedCodeTiles). libvips keeps crops above 2048 x 2048 px, which it streams.
+read: a 256 px IIIF tile at reduction 4 decodes four times the area it needs, in 256 calls. OpenJPEG
+itself, opened on a whole codestream, holds about 12 KB of coding parameters per code-tile from the
+moment it reads the main header (55 MB for the 4,661 512 px code-tiles of a 40,000 x 30,000 px JP2,
+read in 54 ms), and, without TLM markers, finds a code-tile by walking the tile-parts before it
+(90 ms for one in the middle of that master): too much to open per request, and too much to keep
+open per master (a worker serving eight such masters in turn reopened them over and over).
+
+So this reader indexes a master's tile-parts once per worker (CodestreamIndex: where each tile-part
+lies, from a walk of the SOT markers, 16 bytes per tile-part), and gives OpenJPEG, for each row of
+code-tiles under the crop, a codestream of those code-tiles only: the main header, with SIZ's image
+and tile-grid origin moved to the first of them, then their tile-parts renumbered, read from the
+file straight into OpenJPEG's buffers. Every code-tile keeps its place on the reference grid, so its
+subbands, code-blocks and precincts are the ones of the whole codestream (ISO 15444-1 B.2-B.7), and
+it decodes to the same samples (tested against OpenJPEG's decoding of the whole level). Measured per
+256 px tile of the benchmark's 16k master (one core): libvips 33 / 43 / 94 / 172 ms at scale factors
+1 / 2 / 8 / 16, this reader about 18 / 17 / 34 / 78.
+Code-tiles a small crop only partly covers are decoded whole and kept for the neighbouring tiles
+that need the rest (DecodedCodeTiles). libvips keeps crops above 2048 x 2048 px, which it streams.
 """
 
 from __future__ import annotations
 
+import bisect
 import ctypes
-import ctypes.util
 import math
+import os
+import struct
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import cachetools
 import numpy as np
 import pyvips
 from glymur.lib import openjp2
@@ -30,19 +43,39 @@ from iiif_server.deadlines import Deadline
 from iiif_server.errors import MasterUnreadable
 from iiif_server.info import Jpeg2000Layout
 from iiif_server.plan import Box
+from iiif_server.probe import EOC, SIZ, SOC, SOT, read_main_header
 from iiif_server.sources.base import Master
 
-# OpenJPEG reads this much after every seek between code-tiles: with 1 MB, as libvips uses, a tile
-# at reduction 4 took 46 ms instead of 31 ms.
-READ_CHUNK_BYTES = 64 * 1024
-# From this many code-tiles on, a crop is split between two decoders: the 1000 px reduction of a 16k
-# master (768 code-tiles of 32 px) took 325 ms with one, where iipsrv took 315 ms; a tile that
-# lies in one to four code-tiles is decoded by its own request's thread.
+# Crops within this many code-tiles decode them whole, each kept for neighbouring crops (a 256 px tile
+# at full resolution is a quarter of a 512 px code-tile); larger crops decode only their own area,
+# a row of code-tiles at a time. From SPLIT_FROM_CODE_TILES code-tiles on, two threads take the rows
+# (or code-tiles) in turn: the 1000 px reduction of a 16k master (768 code-tiles of 32 px) took
+# 325 ms on one, where iipsrv took 315 ms.
+WHOLE_CODE_TILES_UP_TO = 4
 SPLIT_FROM_CODE_TILES = 16
+# Main header segments left out of a code-tiles' codestream: tile-part and packet lengths of the
+# whole codestream (TLM, PLM; A.7.1, A.7.2), which would not describe it.
+WHOLE_CODESTREAM_INDEXES = (b"\xff\x55", b"\xff\x57")
+SOT_LENGTH = 12  # SOT marker and segment: Lsot, Isot, Psot, TPsot, TNsot (A.4.2)
+# OpenJPEG's read buffer: it reads a tile-part longer than this straight into its own memory.
+STREAM_BUFFER_BYTES = 64 * 1024
+MAX_TILE_PARTS_PER_TILE = 255  # TPsot is one byte
 
 _library = openjp2.OPENJP2
-_library.opj_stream_create_file_stream.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int32]
-_library.opj_stream_create_file_stream.restype = openjp2.STREAM_TYPE_P
+_READ = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
+_SKIP = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p)
+_SEEK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int64, ctypes.c_void_p)
+_END_OF_STREAM = ctypes.c_size_t(-1).value
+_library.opj_stream_create.argtypes = [ctypes.c_size_t, ctypes.c_int]
+_library.opj_stream_create.restype = openjp2.STREAM_TYPE_P
+for _name, _callback in (("opj_stream_set_read_function", _READ), ("opj_stream_set_skip_function", _SKIP),
+                         ("opj_stream_set_seek_function", _SEEK)):
+    getattr(_library, _name).argtypes = [openjp2.STREAM_TYPE_P, _callback]
+    getattr(_library, _name).restype = None
+_library.opj_stream_set_user_data_length.argtypes = [openjp2.STREAM_TYPE_P, ctypes.c_uint64]
+_library.opj_stream_set_user_data_length.restype = None
+_library.opj_set_decode_area.argtypes = [ctypes.c_void_p, ctypes.c_void_p] + [ctypes.c_int32] * 4
+_library.opj_set_decode_area.restype = ctypes.c_int
 
 
 def code_tiles_under(layout: Jpeg2000Layout, crop: Box, reduction: int) -> list[int]:
@@ -61,30 +94,6 @@ def code_tiles_under(layout: Jpeg2000Layout, crop: Box, reduction: int) -> list[
         for row in range(first_row, last_row + 1)
         for column in range(first_column, last_column + 1)
     ]
-
-
-# What an idle decoder holds, measured as resident memory of OpenJPEG 2.5 decoders of 3-band JP2s:
-# about 12 KB of headers per code-tile of the master, read when it opens (35 MB for 3,072 code-tiles;
-# 55 MB for the 4,661 512 px code-tiles of a 40,000 x 30,000 master), and the buffers of the largest
-# code-tile it decoded, which OpenJPEG keeps for the next one: 4 bytes per sample and a quarter more
-# (3.7 MiB after a full-resolution 512 px tile). The decoded image's own copy is freed after each use.
-HEADER_BYTES_PER_CODE_TILE = 12 * 1024
-KEPT_BYTES_PER_DECODED_SAMPLE = 5
-
-_library.opj_set_decoded_resolution_factor.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
-_library.opj_set_decoded_resolution_factor.restype = ctypes.c_int
-_library.opj_image_data_free.argtypes = [ctypes.c_void_p]
-_library.opj_image_data_free.restype = None
-
-
-_libc = ctypes.CDLL(ctypes.util.find_library("c"))
-
-
-def _return_freed_memory() -> None:
-    """Give the pages of closed decoders back to the system. Their headers are thousands of small
-    allocations, freed into the malloc arena of whichever thread opened them: without this, a worker
-    whose threads take turns at reopening decoders of a 40k JP2 grew 200 MB past the budget."""
-    _libc.malloc_trim(0)
 
 
 @dataclass(frozen=True)
@@ -175,229 +184,285 @@ def code_tile_count(layout: Jpeg2000Layout) -> int:
     return math.ceil(layout.width / layout.tile_width) * math.ceil(layout.height / layout.tile_height)
 
 
-class _Decoder:
-    """One OpenJPEG codec and file stream of a master, at any reduction (set before each code-tile:
-    one decoder serves every resolution, its headers read once). One request at a time."""
 
-    def __init__(self, path: str, layout: Jpeg2000Layout) -> None:
-        self.reduction = 0
-        self.counted_bytes = 0  # what the pool counted for it when it was taken
-        self.header_bytes = code_tile_count(layout) * HEADER_BYTES_PER_CODE_TILE
-        self.largest_decoded_samples = 0
-        self.stream = _library.opj_stream_create_file_stream(path.encode(), READ_CHUNK_BYTES, 1)
-        if not self.stream:
-            raise OSError("OpenJPEG cannot open the file")
-        self.codec = openjp2.create_decompress(openjp2.CODEC_J2K if layout.raw_codestream else openjp2.CODEC_JP2)
+
+@dataclass(frozen=True)
+class CodeTileRun:
+    """Code-tiles ``first_column`` to ``last_column`` of code-tile row ``row``: what one OpenJPEG
+    call decodes."""
+
+    row: int
+    first_column: int
+    last_column: int
+
+    def full_resolution_box(self, layout: Jpeg2000Layout) -> Box:
+        left, top = self.first_column * layout.tile_width, self.row * layout.tile_height
+        right = min((self.last_column + 1) * layout.tile_width, layout.width)
+        bottom = min(top + layout.tile_height, layout.height)
+        return Box(left, top, right - left, bottom - top)
+
+    def box(self, layout: Jpeg2000Layout, reduction: int) -> Box:
+        """Where the run lies in the level at ``reduction`` (see code_tile_box)."""
+        full = self.full_resolution_box(layout)
+        scale = 1 << reduction
+        x, y = -(-full.x // scale), -(-full.y // scale)
+        return Box(x, y, -(-full.right // scale) - x, -(-full.bottom // scale) - y)
+
+
+def code_tile_runs(layout: Jpeg2000Layout, crop: Box, reduction: int) -> list[CodeTileRun]:
+    """What to decode for ``crop``: each code-tile on its own when there are at most
+    WHOLE_CODE_TILES_UP_TO of them, else each row of them."""
+    tiles_across = math.ceil(layout.width / layout.tile_width)
+    tiles = code_tiles_under(layout, crop, reduction)
+    if len(tiles) <= WHOLE_CODE_TILES_UP_TO:
+        return [CodeTileRun(tile // tiles_across, tile % tiles_across, tile % tiles_across) for tile in tiles]
+    first, last = tiles[0], tiles[-1]
+    return [CodeTileRun(row, first % tiles_across, last % tiles_across)
+            for row in range(first // tiles_across, last // tiles_across + 1)]
+
+
+@dataclass(frozen=True)
+class CodestreamIndex:
+    """Where a master's tile-parts lie: the main header's segments (SIZ apart, the whole
+    codestream's own indexes left out), and per code-tile its tile-parts in order, as offsets and
+    lengths (Psot) in the file: those of code-tile t are ``first_parts[t]`` to ``first_parts[t + 1]``."""
+
+    siz: bytes
+    other_segments: bytes
+    part_offsets: np.ndarray
+    part_lengths: np.ndarray
+    first_parts: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return (len(self.siz) + len(self.other_segments) + self.part_offsets.nbytes + self.part_lengths.nbytes
+                + self.first_parts.nbytes)
+
+    def tile_parts(self, tile_index: int) -> list[tuple[int, int]]:
+        first, end = self.first_parts[tile_index], self.first_parts[tile_index + 1]
+        return list(zip(self.part_offsets[first:end].tolist(), self.part_lengths[first:end].tolist(), strict=True))
+
+
+def read_codestream_index(path: str, layout: Jpeg2000Layout, identifier: str) -> CodestreamIndex:
+    """Walk the SOT markers from the first tile-part, each tile-part skipped by its Psot (A.4.2).
+
+    The walk ends at EOC, or where a damaged or cut file has no tile-part: code-tiles not reached
+    then fail their own requests. Psot 0 is the last tile-part, running to the end of the file
+    (less a final EOC).
+    """
+    with open(path, "rb") as stream:
+        header = read_main_header(stream, identifier)
+        descriptor, size = stream.fileno(), os.fstat(stream.fileno()).st_size
+        tile_count = code_tile_count(layout)
+        tiles: list[int] = []
+        offsets: list[int] = []
+        lengths: list[int] = []
+        position = header.first_tile_part
+        for _ in range(tile_count * MAX_TILE_PARTS_PER_TILE):
+            sot = os.pread(descriptor, SOT_LENGTH, position)
+            if len(sot) < SOT_LENGTH or sot[:2] != SOT:
+                break
+            _, segment_length, tile, length, _, _ = struct.unpack(">2sHHIBB", sot)
+            if length == 0:
+                length = size - position - (2 if os.pread(descriptor, 2, size - 2) == EOC else 0)
+            if segment_length != SOT_LENGTH - 2 or tile >= tile_count or length < SOT_LENGTH:
+                raise MasterUnreadable(f"image {identifier!r} could not be decoded",
+                                       f"malformed tile-part header at byte {position}")
+            if position + length > size:
+                break
+            tiles.append(tile)
+            offsets.append(position)
+            lengths.append(length)
+            position += length
+    order = np.argsort(np.array(tiles, dtype=np.int64), kind="stable")  # each tile's parts stay in order
+    first_parts = np.searchsorted(np.array(tiles, dtype=np.int64)[order], np.arange(tile_count + 1))
+    other_segments = b"".join(segment for segment in header.segments
+                              if segment[:2] != SIZ and segment[:2] not in WHOLE_CODESTREAM_INDEXES)
+    siz = next(segment for segment in header.segments if segment[:2] == SIZ)
+    return CodestreamIndex(siz, other_segments, np.array(offsets, dtype=np.int64)[order],
+                           np.array(lengths, dtype=np.int64)[order], first_parts)
+
+
+class _VirtualCodestream:
+    """A codestream made of bytes in memory and byte ranges of a file, read by OpenJPEG through
+    callbacks: the file's bytes go straight into OpenJPEG's buffers."""
+
+    def __init__(self, descriptor: int, pieces: list[bytes | tuple[int, int]]) -> None:
+        self.descriptor, self.pieces = descriptor, pieces
+        self.starts: list[int] = []
+        self.length = 0
+        for piece in pieces:
+            self.starts.append(self.length)
+            self.length += len(piece) if isinstance(piece, bytes) else piece[1]
+        self.position = 0
+        # Kept referenced while OpenJPEG may call them.
+        self.callbacks = (_READ(self._read), _SKIP(self._skip), _SEEK(self._seek))
+
+    def _read(self, buffer: int, count: int, _user_data: int) -> int:
+        if self.position >= self.length:
+            return _END_OF_STREAM
+        done = 0
+        piece_index = bisect.bisect_right(self.starts, self.position) - 1
+        try:
+            while done < count and piece_index < len(self.pieces):
+                piece, inside = self.pieces[piece_index], self.position - self.starts[piece_index]
+                if isinstance(piece, bytes):
+                    taken = min(len(piece) - inside, count - done)
+                    ctypes.memmove(buffer + done, piece[inside : inside + taken], taken)
+                else:
+                    offset, length = piece
+                    taken = min(length - inside, count - done)
+                    target = (ctypes.c_char * taken).from_address(buffer + done)
+                    if os.preadv(self.descriptor, [target], offset + inside) != taken:
+                        return _END_OF_STREAM  # the file was cut since it was indexed
+                done += taken
+                self.position += taken
+                piece_index += 1
+        except OSError:
+            return _END_OF_STREAM  # OpenJPEG then reports the codestream as damaged
+        return done
+
+    def _skip(self, count: int, _user_data: int) -> int:
+        skipped = max(-self.position, min(count, self.length - self.position))
+        self.position += skipped
+        return skipped
+
+    def _seek(self, position: int, _user_data: int) -> int:
+        if not 0 <= position <= self.length:
+            return 0
+        self.position = position
+        return 1
+
+    def decode(self, reduction: int, area: Box) -> np.ndarray:
+        """The samples (rows, columns, bands) at ``reduction`` of ``area`` (full-resolution
+        reference grid). Given even for the whole image: without it, OpenJPEG 2.5 sizes a reduced
+        image whose origin is not a multiple of 2^reduction a row or column too large."""
+        stream = _library.opj_stream_create(STREAM_BUFFER_BYTES, 1)
+        if not stream:
+            raise MemoryError("OpenJPEG cannot make a stream")
+        read, skip, seek = self.callbacks
+        _library.opj_stream_set_read_function(stream, read)
+        _library.opj_stream_set_skip_function(stream, skip)
+        _library.opj_stream_set_seek_function(stream, seek)
+        _library.opj_stream_set_user_data_length(stream, self.length)
+        codec = openjp2.create_decompress(openjp2.CODEC_J2K)
+        image = None
         try:
             # Failures are reported by the calls' results; OpenJPEG's own messages would go to stderr.
             for set_handler in (openjp2.set_error_handler, openjp2.set_warning_handler, openjp2.set_info_handler):
-                set_handler(self.codec, None)
-            openjp2.setup_decoder(self.codec, openjp2.set_default_decoder_parameters())
-            self.image = openjp2.read_header(self.stream, self.codec)
-        except openjp2.OpenJPEGLibraryError:
-            openjp2.destroy_codec(self.codec)
-            openjp2.stream_destroy(self.stream)
-            raise
-
-    @property
-    def held_bytes(self) -> int:
-        """What it keeps in memory while idle (estimated; see HEADER_BYTES_PER_CODE_TILE)."""
-        return self.header_bytes + self.largest_decoded_samples * KEPT_BYTES_PER_DECODED_SAMPLE
-
-    def decode(self, tile_index: int, reduction: int) -> CodeTile:
-        """Decode one code-tile at ``reduction`` into an array of its own (rows, columns, bands)."""
-        if reduction != self.reduction:
-            if not _library.opj_set_decoded_resolution_factor(self.codec, reduction):
-                raise OSError(f"OpenJPEG cannot decode at reduction {reduction}")
-            self.reduction = reduction
-        openjp2.get_decoded_tile(self.codec, self.stream, self.image, tile_index)
-        image = self.image.contents
-        first = image.comps[0]
-        # The component's origin stays in full-resolution pixels; its size is the reduced one.
-        scale = 1 << self.reduction
-        width, height = first.w, first.h
-        self.largest_decoded_samples = max(self.largest_decoded_samples, width * height * image.numcomps)
-        pixels = np.empty((height, width, image.numcomps), dtype=np.uint8)
-        for band in range(image.numcomps):
-            pixels[:, :, band] = np.ctypeslib.as_array(image.comps[band].data, shape=(height, width))
-        return CodeTile(-(-first.x0 // scale), -(-first.y0 // scale), pixels)
-
-    def release_pixels(self) -> None:
-        """Free the last decoded code-tile's samples (OpenJPEG allocates them anew for the next)."""
-        image = self.image.contents
-        for band in range(image.numcomps):
-            component = image.comps[band]
-            if component.data:
-                _library.opj_image_data_free(component.data)
-                component.data = None
-
-    def close(self) -> None:
-        openjp2.image_destroy(self.image)
-        openjp2.destroy_codec(self.codec)
-        openjp2.stream_destroy(self.stream)
+                set_handler(codec, None)
+            parameters = openjp2.set_default_decoder_parameters()
+            parameters.cp_reduce = reduction
+            openjp2.setup_decoder(codec, parameters)
+            image = openjp2.read_header(stream, codec)
+            openjp2.set_decode_area(codec, image, area.x, area.y, area.right, area.bottom)
+            openjp2.decode(codec, stream, image)
+            decoded = image.contents
+            first = decoded.comps[0]
+            pixels = np.empty((first.h, first.w, decoded.numcomps), dtype=np.uint8)
+            for band in range(decoded.numcomps):
+                pixels[:, :, band] = np.ctypeslib.as_array(decoded.comps[band].data, shape=(first.h, first.w))
+            return pixels
+        finally:
+            if image is not None:
+                openjp2.image_destroy(image)
+            openjp2.destroy_codec(codec)
+            openjp2.stream_destroy(stream)
 
 
-DecoderKey = tuple[str, str]  # (path, fingerprint token)
+def decode_run(descriptor: int, index: CodestreamIndex, layout: Jpeg2000Layout, run: CodeTileRun, reduction: int,
+               area: Box) -> CodeTile:
+    """``area`` (pixels of the level at ``reduction``, inside the run) from the run's code-tiles only.
 
-
-class _IdleDecoders(cachetools.LRUCache):
-    """Idle decoders by master, within a byte budget of what they hold. Evicted decoders are
-    collected in ``evicted`` for the caller to close (outside its lock)."""
-
-    def __init__(self, max_bytes: int) -> None:
-        super().__init__(max_bytes, getsizeof=lambda decoders: sum(decoder.held_bytes for decoder in decoders))
-        self.evicted: list[_Decoder] = []
-
-    def popitem(self) -> tuple[DecoderKey, tuple[_Decoder, ...]]:
-        key, decoders = super().popitem()
-        self.evicted.extend(decoders)
-        return key, decoders
+    They are handed to OpenJPEG as a codestream of their own whose image and tile grid start at the
+    run's first code-tile (SIZ's XOsiz, YOsiz, XTOsiz, YTOsiz; A.5.1), so that each keeps its place
+    on the reference grid, numbered from 0 in the order they lie in.
+    """
+    full = run.full_resolution_box(layout)
+    siz = bytearray(index.siz)
+    # After the marker, Lsiz and Rsiz: Xsiz, Ysiz, XOsiz, YOsiz, XTsiz, YTsiz, XTOsiz, YTOsiz.
+    struct.pack_into(">8I", siz, 6, full.right, full.bottom, full.x, full.y, layout.tile_width, layout.tile_height,
+                     full.x, full.y)
+    pieces: list[bytes | tuple[int, int]] = [SOC + bytes(siz) + index.other_segments]
+    tiles_across = math.ceil(layout.width / layout.tile_width)
+    for number, column in enumerate(range(run.first_column, run.last_column + 1)):
+        parts = index.tile_parts(run.row * tiles_across + column)
+        if not parts:
+            raise OSError(f"code-tile {run.row * tiles_across + column} has no tile-parts")
+        for part_number, (offset, length) in enumerate(parts):
+            pieces.append(struct.pack(">2sHHIBB", SOT, SOT_LENGTH - 2, number, length, part_number, len(parts)))
+            pieces.append((offset + SOT_LENGTH, length - SOT_LENGTH))
+    pieces.append(EOC)
+    scale = 1 << reduction
+    full_area = Box(area.x * scale, area.y * scale, min(area.right * scale, full.right) - area.x * scale,
+                    min(area.bottom * scale, full.bottom) - area.y * scale)
+    pixels = _VirtualCodestream(descriptor, pieces).decode(reduction, full_area)
+    if pixels.shape[:2] != (area.height, area.width):
+        raise OSError(f"OpenJPEG decoded {pixels.shape[1]} x {pixels.shape[0]} px of a {area.width} x {area.height} crop")
+    return CodeTile(area.x, area.y, pixels)
 
 
 class Jpeg2000Regions:
-    """Per-worker pool of decoders, one per master serving every resolution. Thread-safe: a decoder
-    serves one request at a time, so a busy master gets a second decoder.
+    """Per worker: the codestream indexes of the masters it reads (within ``index_bytes``), the
+    code-tiles neighbouring crops share (within ``code_tile_bytes``), and a helper thread. No
+    decoder outlives its request. Thread-safe."""
 
-    ``max_bytes`` bounds what all decoders hold, in use or idle: idle ones are closed, least
-    recently used first, while the total is above it. Only decoders in use can take the total
-    beyond it (at most one per request thread and the helper), until they are given back.
-    """
-
-    def __init__(self, max_bytes: int, code_tile_bytes: int = 0) -> None:
-        self.max_bytes = max_bytes
+    def __init__(self, index_bytes: int, code_tile_bytes: int = 0) -> None:
+        self.indexes: SizedLRU[CodestreamIndex] = SizedLRU(index_bytes, size_of=lambda index: index.nbytes)
         self.code_tiles = DecodedCodeTiles(code_tile_bytes)
-        self._idle = _IdleDecoders(max_bytes)
-        self._busy_bytes = 0
-        self._lock = threading.Lock()
         # OpenJPEG releases the GIL (ctypes), so the helper decodes on the other core.
         self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jpeg2000")
-
-    @property
-    def idle_bytes(self) -> int:
-        """What the idle decoders hold, as the budget counts it."""
-        with self._lock:
-            return self._idle.currsize
-
-    @property
-    def busy_bytes(self) -> int:
-        """What the decoders in use held when they were taken (or opened)."""
-        with self._lock:
-            return self._busy_bytes
 
     def read(self, master: Master, path: str, layout: Jpeg2000Layout, reduction: int, crop: Box,
              deadline: Deadline) -> pyvips.Image:
         """The pixels of ``crop`` at ``reduction`` as an 8-bit sRGB (3 bands) or grey (1 band) image,
-        from the master's file at ``path``. A crop over many code-tiles is decoded by two decoders
-        at once, each taking the next code-tile not yet taken. Stops between code-tiles once ``deadline`` has passed."""
-        pixels = np.empty((crop.height, crop.width, layout.bands), dtype=np.uint8)
-        tiles = code_tiles_under(layout, crop, reduction)
+        from the master's file at ``path``. Stops between code-tile runs once ``deadline`` has passed."""
         key = (path, master.fingerprint.token)
-        if len(tiles) >= SPLIT_FROM_CODE_TILES:
-            # Both take the next code-tile from one iterator (atomic under the GIL): when the machine
-            # is loaded and one thread gets less of a core, the other takes more code-tiles, where
-            # fixed halves left the request waiting for the slower one.
-            shared = iter(tiles)
-            second = self._helper.submit(self._decode, master, key, layout, reduction, pixels, crop, shared, deadline)
-            try:
-                self._decode(master, key, layout, reduction, pixels, crop, shared, deadline)
-            finally:
-                second.result()
-        else:
-            self._decode(master, key, layout, reduction, pixels, crop, tiles, deadline)
+        pixels = np.empty((crop.height, crop.width, layout.bands), dtype=np.uint8)
+        runs = code_tile_runs(layout, crop, reduction)
+        try:
+            index = self.indexes.get(key)
+            if index is None:
+                index = read_codestream_index(path, layout, master.identifier)
+                self.indexes.put(key, index)
+            descriptor = os.open(path, os.O_RDONLY)
+        except OSError as error:
+            raise MasterUnreadable(f"image {master.identifier!r} could not be decoded", str(error)) from None
+        try:
+            if len(runs) > 1 and len(code_tiles_under(layout, crop, reduction)) >= SPLIT_FROM_CODE_TILES:
+                # Both take the next run from one iterator (atomic under the GIL): when the machine
+                # is loaded and one thread gets less of a core, the other takes more runs, where
+                # fixed halves left the request waiting for the slower one.
+                shared = iter(runs)
+                second = self._helper.submit(self._decode, descriptor, index, key, layout, reduction, crop, pixels,
+                                             shared, deadline)
+                try:
+                    self._decode(descriptor, index, key, layout, reduction, crop, pixels, shared, deadline)
+                finally:
+                    second.result()
+            else:
+                self._decode(descriptor, index, key, layout, reduction, crop, pixels, runs, deadline)
+        except (openjp2.OpenJPEGLibraryError, OSError) as error:
+            raise MasterUnreadable(f"image {master.identifier!r} could not be decoded", str(error)) from None
+        finally:
+            os.close(descriptor)
+        deadline.check()
         image = pyvips.Image.new_from_memory(pixels.data, crop.width, crop.height, layout.bands, "uchar")
         return image.copy(interpretation="srgb" if layout.bands == 3 else "b-w")
 
-    def _decode(self, master: Master, key: DecoderKey, layout: Jpeg2000Layout, reduction: int, pixels: np.ndarray,
-                crop: Box, tiles: Iterable[int], deadline: Deadline) -> None:
-        decoder = None
-
-        def decode(tile_index: int) -> CodeTile:
-            nonlocal decoder
-            if decoder is None:  # taken at the first code-tile not kept decoded
-                decoder = self._take(key) or self._open(key, layout)
-            return decoder.decode(tile_index, reduction)
-
-        try:
-            for tile_index in tiles:
-                if deadline.expired:
-                    break
-                if crop.contains(code_tile_box(layout, tile_index, reduction)):
-                    tile = decode(tile_index)  # no other request's crop needs it
-                else:
-                    tile = self.code_tiles.get((*key, tile_index, reduction), lambda: decode(tile_index), deadline)
-                tile.copy_into(pixels, crop)
-        except (openjp2.OpenJPEGLibraryError, OSError) as error:
-            if decoder is not None:
-                self._discard(decoder)
-            raise MasterUnreadable(f"image {master.identifier!r} could not be decoded", str(error)) from None
-        except BaseException:
-            if decoder is not None:
-                self._give_back(key, decoder)
-            raise
-        if decoder is not None:
-            self._give_back(key, decoder)  # whole between code-tiles, so it serves again
-        deadline.check()
-
-    def close(self) -> None:
-        """Close every idle decoder (each holds its file open)."""
-        with self._lock:
-            idle = [decoder for decoders in self._idle.values() for decoder in decoders]
-            self._idle.clear()
-        self._close(idle)
-
-    def _open(self, key: DecoderKey, layout: Jpeg2000Layout) -> _Decoder:
-        decoder = _Decoder(key[0], layout)
-        decoder.counted_bytes = decoder.held_bytes
-        with self._lock:
-            self._busy_bytes += decoder.counted_bytes
-            closing = self._evict_down_to_budget()
-        self._close(closing)
-        return decoder
-
-    def _take(self, key: DecoderKey) -> _Decoder | None:
-        with self._lock:
-            decoders = self._idle.pop(key, None)
-            if not decoders:
-                return None
-            if len(decoders) > 1:
-                self._idle[key] = decoders[:-1]  # smaller than before: evicts nothing
-            decoder = decoders[-1]
-            decoder.counted_bytes = decoder.held_bytes
-            self._busy_bytes += decoder.counted_bytes
-            return decoder
-
-    def _give_back(self, key: DecoderKey, decoder: _Decoder) -> None:
-        decoder.release_pixels()
-        with self._lock:
-            self._busy_bytes -= decoder.counted_bytes
-            # Out first, so that making room for the longer tuple never evicts this very master.
-            kept = self._idle.pop(key, ())
-            try:
-                self._idle[key] = (*kept, decoder)
-                closing = []
-            except ValueError:  # together larger than the whole budget: keep what was there
-                if kept:
-                    self._idle[key] = kept
-                closing = [decoder]
-            closing += self._evict_down_to_budget()
-        self._close(closing)
-
-    def _discard(self, decoder: _Decoder) -> None:
-        with self._lock:
-            self._busy_bytes -= decoder.counted_bytes
-        self._close([decoder])
-
-    def _evict_down_to_budget(self) -> list[_Decoder]:
-        """Under the lock: take idle decoders out, least recently used first, while all decoders
-        together hold more than the budget; the caller closes them outside the lock."""
-        while self._idle and self._idle.currsize + self._busy_bytes > self.max_bytes:
-            self._idle.popitem()
-        evicted, self._idle.evicted = self._idle.evicted, []
-        return evicted
-
-    @staticmethod
-    def _close(decoders: list[_Decoder]) -> None:
-        for decoder in decoders:
-            decoder.close()
-        if decoders:
-            _return_freed_memory()
+    def _decode(self, descriptor: int, index: CodestreamIndex, key: tuple[str, str], layout: Jpeg2000Layout,
+                reduction: int, crop: Box, pixels: np.ndarray, runs: Iterable[CodeTileRun], deadline: Deadline) -> None:
+        tiles_across = math.ceil(layout.width / layout.tile_width)
+        for run in runs:
+            if deadline.expired:
+                return
+            box = run.box(layout, reduction)
+            area = box.intersection(crop)
+            if run.first_column == run.last_column and area != box:
+                # Decoded whole, for the neighbouring crops that need the rest of it.
+                tile_key = (*key, run.row * tiles_across + run.first_column, reduction)
+                tile = self.code_tiles.get(
+                    tile_key, lambda run=run, box=box: decode_run(descriptor, index, layout, run, reduction, box), deadline)
+            else:
+                tile = decode_run(descriptor, index, layout, run, reduction, area)
+            tile.copy_into(pixels, crop)

@@ -402,7 +402,7 @@ def build_pipeline(settings: Settings, source: ImageSource, metrics: DataPathMet
         jpeg_quality=settings.jpeg_quality,
         opened_levels=OpenedLevels(settings.open_masters_per_worker),
         stored_tiles=StoredTileReader(settings.stored_tile_index_bytes),
-        jpeg2000_regions=Jpeg2000Regions(settings.jpeg2000_decoder_bytes, settings.jpeg2000_code_tile_bytes),
+        jpeg2000_regions=Jpeg2000Regions(settings.jpeg2000_index_bytes, settings.jpeg2000_code_tile_bytes),
         render_version=render_version(),
         metrics=metrics,
         allowances=DeadlineAllowances(settings.tile_deadline_ms / 1000, settings.heavy_deadline_ms / 1000),

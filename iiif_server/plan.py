@@ -48,6 +48,12 @@ class Box:
     def contains(self, other: Box) -> bool:
         return self.x <= other.x and self.y <= other.y and other.right <= self.right and other.bottom <= self.bottom
 
+    def intersection(self, other: Box) -> Box | None:
+        """The part both boxes cover, or None when they do not overlap."""
+        left, top = max(self.x, other.x), max(self.y, other.y)
+        right, bottom = min(self.right, other.right), min(self.bottom, other.bottom)
+        return Box(left, top, right - left, bottom - top) if right > left and bottom > top else None
+
 
 class LevelReader(enum.Enum):
     """How the renderer gets the pixels of the crop."""
@@ -57,11 +63,11 @@ class LevelReader(enum.Enum):
     JPEG2000_REGION = "jpeg2000 region"  # OpenJPEG, only the code-tiles under the crop, into memory
 
 
-# Crops up to a 2048 px region at full resolution (12 MiB decoded) go to the OpenJPEG reader, whose
-# decoders count against jpeg2000_decoder_bytes: a level libvips opens is kept per worker uncounted,
-# with its own decoder's tile headers (15 MB more resident per level of the 16k JP2, 55 MB of the
-# 40k). For a 2048 px region of the 16k JP2 it took 1.33 s of CPU against libvips' 1.41 s. Larger
-# crops stay with libvips, which streams them instead of holding the crop.
+# Crops up to a 2048 px region at full resolution (12 MiB decoded) go to the OpenJPEG reader, which
+# holds the crop's pixels; larger crops stay with libvips, which streams them. A level libvips opens
+# is kept per worker with its own OpenJPEG decoder and its tile headers (15 MB more resident per level
+# of the 16k JP2, 55 MB of the 40k), which the reader never holds. For a 2048 px region of the 16k
+# JP2 the reader took 1.33 s of CPU against libvips' 1.41 s.
 JPEG2000_REGION_MAX_PIXELS = 2048 * 2048
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import struct
+from dataclasses import dataclass
 from typing import BinaryIO
 
 import pyvips
@@ -24,16 +25,19 @@ JPEG_SHRINKS = (2, 4, 8)
 # Code-tiles up to this edge are decoded whole by the OpenJPEG reader for any request inside them.
 LARGEST_DECODED_CODE_TILE = 1024
 EIGHT_BIT_UNSIGNED = 7  # SIZ Ssiz: bit depth minus one, sign bit clear
+MAX_CODE_TILES = 65_535  # SOT's Isot numbers tiles 0-65534 (A.4.2)
 JP2_COLOUR_SPACES = {3: 16, 1: 17}  # bands -> EnumCS: sRGB, greyscale
 # libvips writes EnumCS 0; readers (libvips, OpenJPEG) then take 3 bands as sRGB and 1 as grey.
 UNSPECIFIED_COLOUR_SPACE = 0
 CODESTREAM_START = b"\xff\x4f\xff\x51"  # SOC followed by SIZ: a bare codestream (.j2k)
 SOC, SIZ, COD, SOT, SOD, EOC = b"\xff\x4f", b"\xff\x51", b"\xff\x52", b"\xff\x90", b"\xff\x93", b"\xff\xd9"
+PPM = b"\xff\x60"  # packed packet headers of every tile in the main header (A.7.4)
 # Bounds on what a hostile header can make the probe read: boxes walked, JP2 header bytes kept
-# (its ICC profile included), marker segments walked before the first tile.
+# (its ICC profile included), marker segments and their bytes kept before the first tile.
 MAX_JP2_BOXES = 1024
 MAX_JP2_HEADER_BYTES = 16 * 1024 * 1024
 MAX_MAIN_HEADER_SEGMENTS = 4096
+MAX_MAIN_HEADER_BYTES = 16 * 1024 * 1024
 # METH of a JP2 colour specification box (I.5.3.3): an EnumCS, or an ICC profile (restricted, or any
 # as JPX allows).
 ENUMERATED_COLOUR, RESTRICTED_ICC, ANY_ICC = 1, b"\x02", b"\x03"
@@ -141,6 +145,28 @@ def _tiff_levels(stream: BinaryIO, identifier: str) -> tuple[tuple[Level, ...], 
     return tuple(levels), all_jpeg and len(tile_sizes) == 1
 
 
+@dataclass(frozen=True)
+class MainHeader:
+    """A JPEG 2000 codestream's main header (ISO 15444-1 A.4-A.6): its marker segments in order, each
+    whole (marker, length and content), and where in the file the first tile-part starts."""
+
+    segments: tuple[bytes, ...]
+    first_tile_part: int
+
+    def segment(self, marker: bytes) -> bytes | None:
+        """The content (after the length field) of the first segment with ``marker``."""
+        return next((segment[4:] for segment in self.segments if segment[:2] == marker), None)
+
+
+def read_main_header(stream: BinaryIO, identifier: str) -> MainHeader:
+    """The main header of a JP2 or J2K file; MasterUnreadable if it is not well formed."""
+    try:
+        codestream_offset, _, _ = _jp2_boxes(stream)
+        return _main_header(stream, codestream_offset)
+    except _HeaderError as error:
+        raise MasterUnreadable(f"image {identifier!r} has no readable JPEG 2000 header", str(error)) from None
+
+
 def _jpeg2000_layout(
     stream: BinaryIO, identifier: str
 ) -> tuple[int, tuple[int, int] | None, Jpeg2000Layout | None, bytes | None]:
@@ -149,7 +175,8 @@ def _jpeg2000_layout(
     profile of its colour box."""
     try:
         codestream_offset, colour_space, icc_profile = _jp2_boxes(stream)
-        siz, cod = _main_header_segments(stream, codestream_offset)
+        header = _main_header(stream, codestream_offset)
+        siz, cod = header.segment(SIZ), header.segment(COD)
         xsiz, ysiz, xosiz, yosiz, xtsiz, ytsiz, xtosiz, ytosiz = struct.unpack(">IIIIIIII", siz[2:34])
         (components,) = struct.unpack(">H", siz[34:36])
         component_formats = {tuple(siz[36 + 3 * c : 39 + 3 * c]) for c in range(components)}
@@ -157,18 +184,21 @@ def _jpeg2000_layout(
     except (_HeaderError, struct.error, IndexError) as error:
         raise MasterUnreadable(f"image {identifier!r} has no readable JPEG 2000 header", str(error)) from None
     tiled = xtsiz < xsiz - xosiz or ytsiz < ysiz - yosiz
-    raw_codestream = codestream_offset == 0  # a .j2k file: no JP2 boxes before the codestream
+    raw_codestream = codestream_offset == 0  # a .j2k file: no JP2 boxes, so no colour box either
     simple = (
         tiled
-        and max(xtsiz, ytsiz) <= LARGEST_DECODED_CODE_TILE
+        and 0 < min(xtsiz, ytsiz) and max(xtsiz, ytsiz) <= LARGEST_DECODED_CODE_TILE
+        and math.ceil(xsiz / xtsiz) * math.ceil(ysiz / ytsiz) <= MAX_CODE_TILES
         and (xosiz, yosiz, xtosiz, ytosiz) == (0, 0, 0, 0)
         and components in (1, 3)
         and component_formats == {(EIGHT_BIT_UNSIGNED, 1, 1)}
+        # The reader hands OpenJPEG a code-tile's own tile-parts: its packet headers must be there.
+        and header.segment(PPM) is None
         # An ICC profile is fine too: the renderer converts the decoded pixels from it.
         and (raw_codestream or icc_profile is not None
              or colour_space in (UNSPECIFIED_COLOUR_SPACE, JP2_COLOUR_SPACES[components]))
     )
-    layout = Jpeg2000Layout(xsiz, ysiz, xtsiz, ytsiz, components, raw_codestream) if simple else None
+    layout = Jpeg2000Layout(xsiz, ysiz, xtsiz, ytsiz, components) if simple else None
     return reductions, ((xtsiz, ytsiz) if tiled else None), layout, icc_profile
 
 
@@ -238,33 +268,35 @@ def _header_colour(jp2_header: bytes) -> tuple[int | None, bytes | None]:
     return colour_space, icc_profile
 
 
-def _main_header_segments(stream: BinaryIO, offset: int) -> tuple[bytes, bytes]:
-    """The SIZ and COD marker segments' contents (after their length), read marker by marker from
-    SOC to the first tile-part (ISO 15444-1 A.4-A.6), each segment skipped by its own length."""
+def _main_header(stream: BinaryIO, offset: int) -> MainHeader:
+    """The marker segments from SOC to the first tile-part (ISO 15444-1 A.4-A.6), read marker by
+    marker, each by its own length."""
     stream.seek(offset)
     if _read_exactly(stream, 2) != SOC:
         raise _HeaderError("no JPEG 2000 codestream")
-    siz = cod = None
+    segments: list[bytes] = []
+    position, kept = offset + 2, 0
     for _ in range(MAX_MAIN_HEADER_SEGMENTS):
         marker = _read_exactly(stream, 2)
         if marker in (SOT, SOD, EOC):
             break
         if marker[0] != 0xFF:
             raise _HeaderError("a marker segment does not start with 0xFF")
-        (length,) = struct.unpack(">H", _read_exactly(stream, 2))
+        length_field = _read_exactly(stream, 2)
+        (length,) = struct.unpack(">H", length_field)
         if length < 2:
             raise _HeaderError("marker segment shorter than its length field")
-        if marker == SIZ:
-            siz = _read_exactly(stream, length - 2)
-        elif marker == COD:
-            cod = _read_exactly(stream, length - 2)
-        else:
-            stream.seek(length - 2, 1)
-        if siz is None:  # SIZ must follow SOC (A.5.1)
+        kept += 2 + length
+        if kept > MAX_MAIN_HEADER_BYTES:
+            raise _HeaderError("the main header is larger than any this server reads")
+        segments.append(marker + length_field + _read_exactly(stream, length - 2))
+        position += 2 + length
+        if segments[0][:2] != SIZ:  # SIZ must follow SOC (A.5.1)
             raise _HeaderError("the codestream does not start with SIZ")
-    if siz is None or cod is None:
+    header = MainHeader(tuple(segments), position)
+    if header.segment(SIZ) is None or header.segment(COD) is None:
         raise _HeaderError("the main header has no COD marker")
-    return siz, cod
+    return header
 
 
 def _read_exactly(stream: BinaryIO, count: int) -> bytes:

@@ -69,9 +69,9 @@ class Settings:
     info_cache_entries: int = 4096
     # Each worker process keeps this many opened masters (pyvips handles per level) for reuse.
     open_masters_per_worker: int = 32
-    # Per worker: idle JPEG 2000 decoders are kept within this many bytes of what they hold (about
-    # 12 KB per code-tile of their master: 55 MB for a 40,000 x 30,000 px JP2 of 512 px code-tiles).
-    jpeg2000_decoder_bytes: int = 128 * 1024 * 1024
+    # Per worker: where the tile-parts of JPEG 2000 masters lie (16 bytes per tile-part: 75 KB for a
+    # 40,000 x 30,000 px JP2 of 512 px code-tiles), kept within this many bytes.
+    jpeg2000_index_bytes: int = 16 * 1024 * 1024
     # Per worker: decoded JPEG 2000 code-tiles that neighbouring tiles share (a 512 px code-tile holds
     # four 256 px full-resolution tiles; 768 KiB decoded), kept for them within this many bytes.
     jpeg2000_code_tile_bytes: int = 32 * 1024 * 1024

@@ -205,7 +205,6 @@ def warm_up_data_path(settings: Settings) -> None:
         for path in ("page/full/300,/0/default.jpg", "page/0,0,256,256/256,/0/default.jpg",
                      "page/512,256,88,144/88,/0/default.jpg", "page-jp2/full/300,/0/default.jpg"):
             pipeline.answer(parse_image_path(path, ApiVersion.V2), None, lambda _prepared: False)
-        pipeline.jpeg2000_regions.close()  # its decoders hold the temporary master open
 
 
 # glibc's mallopt parameters (malloc.h).

@@ -65,3 +65,26 @@ def with_icc_colour(data: bytes, icc_profile: bytes) -> bytes:
             content = join_boxes(children)
         rebuilt.append((box_type, content))
     return join_boxes(rebuilt)
+
+
+SOT, SOD = b"\xff\x90", b"\xff\x93"
+START_OF_PACKET = b"\xff\x91"  # SOP (A.8.1): bit stuffing keeps it out of packet data
+
+
+def with_tile_parts_split(codestream: bytes) -> bytes:
+    """Each tile-part of a codestream written with SOP markers split in two at the packet in its
+    middle (A.4.2): every tile's first parts, then every tile's second parts, as a writer that orders
+    tile-parts by resolution lays them out."""
+    first_tile_part = codestream.index(SOT)
+    firsts, seconds = [], []
+    position = first_tile_part
+    while codestream[position : position + 2] == SOT:
+        _, _, tile, length, _, _ = struct.unpack(">2sHHIBB", codestream[position : position + 12])
+        data_start = codestream.index(SOD, position) + 2
+        header, data = codestream[position + 12 : data_start], codestream[data_start : position + length]
+        packets = [at for at in range(len(data) - 1) if data[at : at + 2] == START_OF_PACKET]
+        split = packets[len(packets) // 2]
+        for number, (parts, piece) in enumerate(((firsts, header + data[:split]), (seconds, SOD + data[split:]))):
+            parts.append(struct.pack(">2sHHIBB", SOT, 10, tile, 12 + len(piece), number, 2) + piece)
+        position += length
+    return codestream[:first_tile_part] + b"".join(firsts + seconds) + codestream[position:]

@@ -5,6 +5,9 @@ reduced level it places them a pixel off."""
 
 from __future__ import annotations
 
+import math
+import os
+import struct
 import threading
 import warnings
 from pathlib import Path
@@ -21,11 +24,15 @@ from iiif_server.errors import DeadlineExceeded, MasterUnreadable
 from iiif_server.info import Jpeg2000Layout, MasterKind
 from iiif_server.jpeg2000 import (
     CodeTile,
+    CodeTileRun,
     DecodedCodeTiles,
     Jpeg2000Regions,
     code_tile_box,
     code_tile_count,
+    code_tile_runs,
     code_tiles_under,
+    decode_run,
+    read_codestream_index,
 )
 from iiif_server.plan import Box
 from iiif_server.probe import probe
@@ -33,9 +40,9 @@ from iiif_server.settings import Settings
 from iiif_server.sources.filesystem import FileSystemSource
 from iiif_server.sources.memory import MemorySource
 from tests.grid import grid_image
-from tests.jp2 import with_boxes_before_codestream
+from tests.jp2 import with_boxes_before_codestream, with_tile_parts_split
 
-GRID_LAYOUT = Jpeg2000Layout(1600, 1200, 256, 256, 3, raw_codestream=False)
+GRID_LAYOUT = Jpeg2000Layout(1600, 1200, 256, 256, 3)
 LONG_DEADLINE = Deadline.after(3600)  # these tests time nothing
 
 
@@ -53,6 +60,12 @@ def masters(tmp_path_factory: pytest.TempPathFactory) -> Path:
     grid.bandjoin(255).jp2ksave(str(folder / "alpha.jp2"), lossless=True, tile_width=256, tile_height=256)
     grid.cast("ushort").jp2ksave(str(folder / "sixteen-bit.jp2"), lossless=True, tile_width=256, tile_height=256)
     grid.jp2ksave(str(folder / "untiled.jp2"), lossless=True, tile_width=2048, tile_height=2048)
+    # What other writers put in: tile-part (TLM) and packet (PLT) lengths, precincts, the 9-7 wavelet,
+    # quality layers, resolution-first progression, SOP and EPH markers.
+    pixels = as_array(grid)
+    glymur.Jp2k(str(folder / "coded.jp2"), data=pixels, tilesize=(256, 256), tlm=True, plt=True, psizes=[(128, 128)] * 5,
+                irreversible=True, prog="RPCL", sop=True, eph=True, numres=5, cratios=[20, 5, 1])
+    glymur.Jp2k(str(folder / "packets.j2k"), data=pixels, tilesize=(256, 256), sop=True)
     return folder
 
 
@@ -79,8 +92,8 @@ def as_array(image: pyvips.Image) -> np.ndarray:
 
 def test_tiled_eight_bit_colour_and_grey_codestreams_are_taken(masters: Path) -> None:
     assert layout_of(masters, "grid") == GRID_LAYOUT
-    assert layout_of(masters, "grey") == Jpeg2000Layout(1600, 1200, 256, 256, 1, raw_codestream=False)
-    assert layout_of(masters, "grid-j2k") == Jpeg2000Layout(1600, 1200, 256, 256, 3, raw_codestream=True)
+    assert layout_of(masters, "grey") == Jpeg2000Layout(1600, 1200, 256, 256, 1)
+    assert layout_of(masters, "grid-j2k") == Jpeg2000Layout(1600, 1200, 256, 256, 3)
 
 
 @pytest.mark.parametrize("identifier", ["alpha", "sixteen-bit", "untiled"])
@@ -107,7 +120,7 @@ def test_a_crop_needs_exactly_the_code_tiles_under_it(crop: Box, reduction: int,
 
 
 def test_tile_edges_between_reduced_pixels_belong_to_the_tile_holding_their_full_resolution_pixels() -> None:
-    layout = Jpeg2000Layout(1600, 1200, 200, 136, 3, raw_codestream=False)
+    layout = Jpeg2000Layout(1600, 1200, 200, 136, 3)
     # At reduction 3 a 200 px tile is 25 level pixels; level pixel 24 is full-resolution 192-199.
     assert code_tiles_under(layout, Box(24, 0, 1, 1), 3) == [0]
     assert code_tiles_under(layout, Box(25, 0, 1, 1), 3) == [1]
@@ -118,7 +131,7 @@ def test_tile_edges_between_reduced_pixels_belong_to_the_tile_holding_their_full
 # -- pixels ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("identifier", ["grid", "odd-tiles", "grid-j2k", "grey"])
+@pytest.mark.parametrize("identifier", ["grid", "odd-tiles", "grid-j2k", "grey", "coded"])
 @pytest.mark.parametrize(("reduction", "crop"), [
     (0, Box(0, 0, 256, 256)),
     (0, Box(300, 200, 500, 400)),
@@ -134,16 +147,79 @@ def test_decoded_regions_equal_openjpeg_decoding_of_the_whole_level(masters: Pat
     source = FileSystemSource(masters)
     master = source.locate(identifier)
     layout = probe(source, master, 256).jpeg2000_layout
-    region = Jpeg2000Regions(max_bytes=64 * 1024 * 1024).read(master, master.location, layout, reduction, crop, LONG_DEADLINE)
+    region = Jpeg2000Regions(index_bytes=1 << 20).read(master, master.location, layout, reduction, crop, LONG_DEADLINE)
     assert (region.width, region.height, region.bands) == (crop.width, crop.height, layout.bands)
     assert region.interpretation == ("srgb" if layout.bands == 3 else "b-w")
     assert np.array_equal(as_array(region), whole_level(master.location, reduction)[crop.y : crop.bottom, crop.x : crop.right])
 
 
+@pytest.mark.parametrize(("crop", "reduction", "expected"), [
+    pytest.param(Box(0, 0, 256, 256), 0, [CodeTileRun(0, 0, 0)], id="one code-tile"),
+    pytest.param(Box(128, 128, 256, 256), 0, [CodeTileRun(0, 0, 0), CodeTileRun(0, 1, 1), CodeTileRun(1, 0, 0),
+                                              CodeTileRun(1, 1, 1)], id="four code-tiles, each whole"),
+    pytest.param(Box(0, 0, 1025, 256), 0, [CodeTileRun(0, 0, 4)], id="five code-tiles in a row: one run"),
+    pytest.param(Box(300, 200, 500, 400), 0, [CodeTileRun(0, 1, 3), CodeTileRun(1, 1, 3), CodeTileRun(2, 1, 3)],
+                 id="rows of the code-tiles under the crop"),
+    pytest.param(Box(0, 0, 100, 75), 4, [CodeTileRun(row, 0, 6) for row in range(5)], id="a whole level"),
+])
+def test_a_crop_is_decoded_code_tile_by_code_tile_when_small_else_row_by_row(
+        crop: Box, reduction: int, expected: list[CodeTileRun]) -> None:
+    assert code_tile_runs(GRID_LAYOUT, crop, reduction) == expected
+
+
+@pytest.mark.parametrize(("run", "reduction", "expected"), [
+    (CodeTileRun(0, 0, 6), 0, Box(0, 0, 1600, 256)),
+    (CodeTileRun(4, 2, 6), 0, Box(512, 1024, 1088, 176)),
+    (CodeTileRun(4, 2, 6), 3, Box(64, 128, 136, 22)),
+])
+def test_a_run_lies_where_its_code_tiles_lie(run: CodeTileRun, reduction: int, expected: Box) -> None:
+    assert run.box(GRID_LAYOUT, reduction) == expected
+
+
+def test_the_index_holds_every_tile_part_of_every_code_tile_in_order(masters: Path) -> None:
+    path = str(masters / "grid.jp2")
+    index = read_codestream_index(path, GRID_LAYOUT, "grid")
+    data = (masters / "grid.jp2").read_bytes()
+    for tile_index in range(code_tile_count(GRID_LAYOUT)):
+        parts = index.tile_parts(tile_index)
+        assert parts, tile_index
+        for part_number, (offset, length) in enumerate(parts):
+            marker, _, isot, psot, tpsot = struct.unpack(">2sHHIB", data[offset : offset + 11])
+            assert (marker, isot, psot, tpsot) == (b"\xff\x90", tile_index, length, part_number)
+    assert index.nbytes < 2048
+
+
+def test_a_codestream_in_several_tile_parts_per_code_tile_decodes_the_same(masters: Path, tmp_path: Path) -> None:
+    """Each code-tile's data split into two tile-parts (A.4.2), the second parts after every first
+    part, as a resolution-ordered writer lays them out."""
+    data = (masters / "packets.j2k").read_bytes()
+    (tmp_path / "parts.j2k").write_bytes(with_tile_parts_split(data))
+    source = FileSystemSource(tmp_path)
+    master = source.locate("parts")
+    assert probe(source, master, 256).jpeg2000_layout == GRID_LAYOUT
+    index = read_codestream_index(master.location, GRID_LAYOUT, "parts")
+    assert all(len(index.tile_parts(tile)) == 2 for tile in range(code_tile_count(GRID_LAYOUT)))
+    regions = Jpeg2000Regions(index_bytes=1 << 20)
+    for reduction, crop in ((0, Box(300, 200, 500, 400)), (2, Box(0, 0, 400, 300)), (0, Box(0, 0, 256, 256))):
+        region = regions.read(master, master.location, GRID_LAYOUT, reduction, crop, LONG_DEADLINE)
+        expected = whole_level(str(masters / "packets.j2k"), reduction)[crop.y : crop.bottom, crop.x : crop.right]
+        assert np.array_equal(as_array(region), expected)
+
+
+def test_a_malformed_tile_part_header_fails_the_master_with_its_place(masters: Path, tmp_path: Path) -> None:
+    data = bytearray((masters / "grid-j2k.j2k").read_bytes())
+    first = data.index(b"\xff\x90")
+    struct.pack_into(">H", data, first + 4, 999)  # Isot beyond the 35 code-tiles
+    (tmp_path / "bad.j2k").write_bytes(bytes(data))
+    with pytest.raises(MasterUnreadable, match="'bad' could not be decoded") as raised:
+        read_codestream_index(str(tmp_path / "bad.j2k"), GRID_LAYOUT, "bad")
+    assert raised.value.detail == f"malformed tile-part header at byte {first}"
+
+
 def test_threads_reading_at_once_each_get_their_own_pixels(masters: Path) -> None:
     source = FileSystemSource(masters)
     master = source.locate("grid")
-    regions = Jpeg2000Regions(max_bytes=64 * 1024 * 1024)
+    regions = Jpeg2000Regions(index_bytes=1 << 20)
     crops = [Box(x, y, 256, 256) for x in range(0, 1280, 256) for y in range(0, 1024, 256)]
     expected = {crop: as_array(pyvips.Image.new_from_file(master.location).crop(*crop.__dict__.values())) for crop in crops}
     failures: list[Box] = []
@@ -161,81 +237,13 @@ def test_threads_reading_at_once_each_get_their_own_pixels(masters: Path) -> Non
     assert failures == []
 
 
-def read_every_reduction(regions: Jpeg2000Regions, source: FileSystemSource, identifier: str) -> None:
-    master = source.locate(identifier)
-    layout = probe(source, master, 256).jpeg2000_layout
-    for reduction in range(3):
-        region = regions.read(master, master.location, layout, reduction, Box(0, 0, 64, 64), LONG_DEADLINE)
-        assert (region.width, region.height) == (64, 64)
-
-
-def held_bytes_of(source: FileSystemSource, identifier: str) -> int:
-    regions = Jpeg2000Regions(max_bytes=1 << 30)
-    read_every_reduction(regions, source, identifier)
-    return regions.idle_bytes
-
-
-def test_idle_decoders_are_kept_within_their_byte_budget_one_per_master(masters: Path) -> None:
-    """One decoder serves every resolution of its master; the least recently used master's decoder
-    is closed when the next would pass the budget."""
-    source = FileSystemSource(masters)
-    budget = held_bytes_of(source, "odd-tiles") + held_bytes_of(source, "grey")
-    regions = Jpeg2000Regions(max_bytes=budget)
-    for _ in range(2):
-        for identifier in ("grid", "odd-tiles", "grey"):
-            read_every_reduction(regions, source, identifier)
-    idle = dict(regions._idle.items())
-    assert sorted(Path(path).stem for path, _ in idle) == ["grey", "odd-tiles"]
-    assert [len(decoders) for decoders in idle.values()] == [1, 1]
-    assert regions.idle_bytes == budget
-
-
-def test_decoders_in_use_count_against_the_budget_too(masters: Path) -> None:
-    """While a request holds the grid's decoder, the budget left for idle decoders is smaller: the
-    idle grey decoder is closed to make room for a new one of another master."""
-    source = FileSystemSource(masters)
-    budget = held_bytes_of(source, "grid") + held_bytes_of(source, "odd-tiles")
-    regions = Jpeg2000Regions(max_bytes=budget)
-    read_every_reduction(regions, source, "grid")
-    read_every_reduction(regions, source, "grey")
-    grid = source.locate("grid")
-    in_use = regions._take((grid.location, grid.fingerprint.token))
-    assert regions.busy_bytes == in_use.held_bytes
-    read_every_reduction(regions, source, "odd-tiles")
-    assert sorted(Path(path).stem for path, _ in regions._idle.keys()) == ["odd-tiles"]
-    assert regions.idle_bytes + regions.busy_bytes <= budget
-    regions._give_back((grid.location, grid.fingerprint.token), in_use)
-    assert regions.busy_bytes == 0
-    regions.close()
-
-
-def test_an_idle_decoder_holds_its_headers_and_code_tile_buffers_not_the_decoded_image(masters: Path) -> None:
-    source = FileSystemSource(masters)
-    regions = Jpeg2000Regions(max_bytes=1 << 30)
-    read_every_reduction(regions, source, "grid")
-    (decoder,) = next(iter(regions._idle.values()))
-    image = decoder.image.contents
-    assert all(not image.comps[band].data for band in range(image.numcomps))
-    # 7 x 5 code-tiles of headers, and the buffers of the largest code-tile decoded (256 px, 3 bands).
-    assert decoder.held_bytes == 35 * 12 * 1024 + 256 * 256 * 3 * 5
-    regions.close()
-    assert regions.idle_bytes == 0
-
-
-def test_a_decoder_too_large_for_the_whole_budget_is_closed_after_its_request(masters: Path) -> None:
-    source = FileSystemSource(masters)
-    regions = Jpeg2000Regions(max_bytes=1024)
-    read_every_reduction(regions, source, "grid")
-    assert regions.idle_bytes == 0 and not regions._idle
-
-
 @pytest.mark.parametrize("crop", [Box(1344, 1024, 256, 176), Box(0, 0, 1600, 1200)], ids=["one tile", "split"])
 def test_a_damaged_codestream_fails_its_own_request_and_nothing_else(masters: Path, tmp_path: Path, crop: Box) -> None:
     whole = (masters / "grid.jp2").read_bytes()
     (tmp_path / "damaged.jp2").write_bytes(whole[: len(whole) // 3])
     source = FileSystemSource(tmp_path)
     damaged = source.locate("damaged")
-    regions = Jpeg2000Regions(max_bytes=64 * 1024 * 1024)
+    regions = Jpeg2000Regions(index_bytes=1 << 20)
     with pytest.raises(MasterUnreadable, match="'damaged' could not be decoded"):
         regions.read(damaged, damaged.location, GRID_LAYOUT, 0, crop, LONG_DEADLINE)
     good = FileSystemSource(masters).locate("grid")
@@ -268,7 +276,7 @@ def test_a_master_with_large_boxes_before_its_codestream_serves_the_same_pixels(
 
 # -- code-tiles shared by neighbouring tiles -------------------------------------------------------
 
-ODD_LAYOUT = Jpeg2000Layout(1600, 1200, 200, 136, 3, raw_codestream=False)
+ODD_LAYOUT = Jpeg2000Layout(1600, 1200, 200, 136, 3)
 QUARTER_TILE = 128  # of the grid's 256 px code-tiles
 
 
@@ -286,14 +294,21 @@ def test_a_code_tile_lies_where_its_full_resolution_bounds_divided_and_rounded_u
 
 def test_openjpeg_decodes_every_code_tile_where_code_tile_box_places_it(masters: Path) -> None:
     master = FileSystemSource(masters).locate("odd-tiles")
-    regions = Jpeg2000Regions(max_bytes=64 * 1024 * 1024)
-    decoder = regions._open((master.location, master.fingerprint.token), ODD_LAYOUT)
-    for reduction in range(5):
-        for tile_index in range(code_tile_count(ODD_LAYOUT)):
-            tile = decoder.decode(tile_index, reduction)
-            placed = code_tile_box(ODD_LAYOUT, tile_index, reduction)
-            assert (tile.x, tile.y, tile.pixels.shape) == (placed.x, placed.y, (placed.height, placed.width, 3))
-    regions._discard(decoder)
+    index = read_codestream_index(master.location, ODD_LAYOUT, "odd-tiles")
+    across = math.ceil(ODD_LAYOUT.width / ODD_LAYOUT.tile_width)
+    descriptor = os.open(master.location, os.O_RDONLY)
+    try:
+        for reduction in range(5):
+            level = whole_level(master.location, reduction)
+            for tile_index in range(code_tile_count(ODD_LAYOUT)):
+                run = CodeTileRun(tile_index // across, tile_index % across, tile_index % across)
+                placed = code_tile_box(ODD_LAYOUT, tile_index, reduction)
+                assert run.box(ODD_LAYOUT, reduction) == placed
+                tile = decode_run(descriptor, index, ODD_LAYOUT, run, reduction, placed)
+                assert (tile.x, tile.y) == (placed.x, placed.y)
+                assert np.array_equal(tile.pixels, level[placed.y : placed.bottom, placed.x : placed.right])
+    finally:
+        os.close(descriptor)
 
 
 def quarters_of_code_tile_8() -> list[Box]:
@@ -302,7 +317,7 @@ def quarters_of_code_tile_8() -> list[Box]:
 
 def test_neighbouring_tiles_decode_the_code_tile_they_share_once(masters: Path) -> None:
     master = FileSystemSource(masters).locate("grid")
-    regions = Jpeg2000Regions(max_bytes=64 * 1024 * 1024, code_tile_bytes=8 * 1024 * 1024)
+    regions = Jpeg2000Regions(index_bytes=1 << 20, code_tile_bytes=8 * 1024 * 1024)
     level = whole_level(master.location, 0)
     for crop in quarters_of_code_tile_8():
         region = regions.read(master, master.location, GRID_LAYOUT, 0, crop, LONG_DEADLINE)
@@ -313,7 +328,7 @@ def test_neighbouring_tiles_decode_the_code_tile_they_share_once(masters: Path) 
 
 def test_code_tiles_a_crop_covers_whole_are_not_kept(masters: Path) -> None:
     master = FileSystemSource(masters).locate("grid")
-    regions = Jpeg2000Regions(max_bytes=64 * 1024 * 1024, code_tile_bytes=8 * 1024 * 1024)
+    regions = Jpeg2000Regions(index_bytes=1 << 20, code_tile_bytes=8 * 1024 * 1024)
     regions.read(master, master.location, GRID_LAYOUT, 0, Box(256, 256, 512, 512), LONG_DEADLINE)
     regions.read(master, master.location, GRID_LAYOUT, 1, Box(0, 0, 128, 128), LONG_DEADLINE)
     assert (regions.code_tiles.decoded, regions.code_tiles.bytes_used) == (0, 0)
@@ -322,7 +337,7 @@ def test_code_tiles_a_crop_covers_whole_are_not_kept(masters: Path) -> None:
 def test_kept_code_tiles_stay_within_their_byte_budget(masters: Path) -> None:
     master = FileSystemSource(masters).locate("grid")
     code_tile_bytes = 256 * 256 * 3
-    regions = Jpeg2000Regions(max_bytes=64 * 1024 * 1024, code_tile_bytes=2 * code_tile_bytes)
+    regions = Jpeg2000Regions(index_bytes=1 << 20, code_tile_bytes=2 * code_tile_bytes)
     for x in (0, 256, 512):  # a quarter of code-tiles 0, 1 and 2
         regions.read(master, master.location, GRID_LAYOUT, 0, Box(x, 0, QUARTER_TILE, QUARTER_TILE), LONG_DEADLINE)
     assert regions.code_tiles.bytes_used == 2 * code_tile_bytes
@@ -332,7 +347,7 @@ def test_kept_code_tiles_stay_within_their_byte_budget(masters: Path) -> None:
 
 def test_no_code_tiles_are_kept_without_a_budget(masters: Path) -> None:
     master = FileSystemSource(masters).locate("grid")
-    regions = Jpeg2000Regions(max_bytes=64 * 1024 * 1024)
+    regions = Jpeg2000Regions(index_bytes=1 << 20)
     for crop in quarters_of_code_tile_8():
         regions.read(master, master.location, GRID_LAYOUT, 0, crop, LONG_DEADLINE)
     assert (regions.code_tiles.decoded, regions.code_tiles.hits, regions.code_tiles.bytes_used) == (4, 0, 0)

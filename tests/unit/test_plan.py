@@ -557,11 +557,11 @@ def test_no_stored_tile_without_stored_jpeg_tiles() -> None:
 
 SIMPLE_JP2 = replace(
     image_info(levels=pyramid(1600, 1200, 4, rounding=math.ceil), kind=MasterKind.JPEG2000),
-    jpeg2000_layout=Jpeg2000Layout(1600, 1200, 256, 256, 3, raw_codestream=False),
+    jpeg2000_layout=Jpeg2000Layout(1600, 1200, 256, 256, 3),
 )
 LARGE_JP2 = replace(
     image_info(width=16000, height=12000, levels=pyramid(16000, 12000, 6, rounding=math.ceil), kind=MasterKind.JPEG2000),
-    jpeg2000_layout=Jpeg2000Layout(16000, 12000, 512, 512, 3, raw_codestream=False),
+    jpeg2000_layout=Jpeg2000Layout(16000, 12000, 512, 512, 3),
 )
 
 
@@ -901,3 +901,14 @@ def test_the_canonical_form_names_the_same_image(request: ImageRequest, info: Im
     assert (again.region, again.width, again.height, again.rotation) == (plan.region, plan.width, plan.height,
                                                                            plan.rotation)
     assert again.canonical == plan.canonical
+
+
+@pytest.mark.parametrize(("first", "second", "expected"), [
+    pytest.param(Box(0, 0, 10, 10), Box(5, 5, 10, 10), Box(5, 5, 5, 5), id="overlapping corners"),
+    pytest.param(Box(0, 0, 10, 10), Box(2, 3, 4, 5), Box(2, 3, 4, 5), id="one inside the other"),
+    pytest.param(Box(2, 3, 4, 5), Box(0, 0, 10, 10), Box(2, 3, 4, 5), id="either way round"),
+    pytest.param(Box(0, 0, 10, 10), Box(10, 0, 5, 5), None, id="touching edges share no pixel"),
+    pytest.param(Box(0, 0, 10, 10), Box(20, 20, 5, 5), None, id="apart"),
+])
+def test_the_intersection_of_two_boxes_is_the_part_both_cover(first: Box, second: Box, expected: Box | None) -> None:
+    assert first.intersection(second) == expected

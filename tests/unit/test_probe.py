@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import struct
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pyvips
 
 from iiif_server.errors import MasterUnreadable
 from iiif_server.info import MasterKind
-from iiif_server.probe import probe
+from iiif_server.probe import _jpeg2000_layout, probe
 from iiif_server.sources.filesystem import FileSystemSource
 from iiif_server.sources.memory import MemorySource
 from tests.grid import grid_image
@@ -153,3 +154,30 @@ def test_broken_jpeg2000_headers_raise_master_unreadable(name: str, data: bytes)
     with pytest.raises(MasterUnreadable) as raised:
         _probe_bytes(data)
     assert "'scan'" in raised.value.reason
+
+
+def test_packed_packet_headers_in_the_main_header_leave_the_codestream_to_libvips(tmp_path: Path) -> None:
+    """PPM (ISO 15444-1 A.7.4) holds the packet headers of every tile in the main header: the
+    server's reader, which hands OpenJPEG a code-tile's own tile-parts, cannot decode without them.
+    (Only the segment's presence counts; libvips reads such files itself.)"""
+    grid_image(4, 3).jp2ksave(str(tmp_path / "grid.jp2"), lossless=True, tile_width=128, tile_height=128)
+    data = (tmp_path / "grid.jp2").read_bytes()
+    _, _, plain_layout, _ = _jpeg2000_layout(io.BytesIO(data), "grid")
+    assert plain_layout is not None
+    siz_start = data.index(b"\xff\x4f\xff\x51") + 2
+    (siz_length,) = struct.unpack(">H", data[siz_start + 2 : siz_start + 4])
+    end_of_siz = siz_start + 2 + siz_length
+    packed = data[:end_of_siz] + b"\xff\x60" + struct.pack(">HB", 3, 0) + data[end_of_siz:]
+    _, _, packed_layout, _ = _jpeg2000_layout(io.BytesIO(packed), "packed")
+    assert packed_layout is None
+
+
+@pytest.mark.parametrize(("tile_width", "tile_height"), [(0, 128), (1, 1)], ids=["a zero tile width", "more than 65,535 tiles"])
+def test_a_tile_grid_no_codestream_can_number_stays_with_libvips(tmp_path: Path, tile_width: int, tile_height: int) -> None:
+    """SOT numbers tiles 0-65534 (ISO 15444-1 A.4.2); a SIZ that says otherwise is never indexed."""
+    grid_image(4, 3).jp2ksave(str(tmp_path / "grid.jp2"), lossless=True, tile_width=128, tile_height=128)
+    data = bytearray((tmp_path / "grid.jp2").read_bytes())
+    siz_start = data.index(b"\xff\x4f\xff\x51") + 2
+    struct.pack_into(">II", data, siz_start + 22, tile_width, tile_height)  # XTsiz, YTsiz
+    _, _, layout, _ = _jpeg2000_layout(io.BytesIO(bytes(data)), "grid")
+    assert layout is None
