@@ -16,8 +16,8 @@ and tile-grid origin moved to the first of them, then their tile-parts renumbere
 file straight into OpenJPEG's buffers. Every code-tile keeps its place on the reference grid, so its
 subbands, code-blocks and precincts are the ones of the whole codestream (ISO 15444-1 B.2-B.7), and
 it decodes to the same samples (tested against OpenJPEG's decoding of the whole level). Measured per
-256 px tile of the benchmark's 16k master (one core): libvips 33 / 43 / 94 / 172 ms at scale factors
-1 / 2 / 8 / 16, this reader about 18 / 17 / 34 / 78.
+256 px tile of the benchmark's 16k master, one request at a time: libvips 33 / 43 / 94 / 172 ms at
+scale factors 1 / 2 / 8 / 16, this reader 30 / 19 / 20 / 33 ms.
 Code-tiles a small crop only partly covers are decoded whole and kept for the neighbouring tiles
 that need the rest (DecodedCodeTiles). libvips keeps crops above 2048 x 2048 px, which it streams.
 """
@@ -74,8 +74,6 @@ for _name, _callback in (("opj_stream_set_read_function", _READ), ("opj_stream_s
     getattr(_library, _name).restype = None
 _library.opj_stream_set_user_data_length.argtypes = [openjp2.STREAM_TYPE_P, ctypes.c_uint64]
 _library.opj_stream_set_user_data_length.restype = None
-_library.opj_set_decode_area.argtypes = [ctypes.c_void_p, ctypes.c_void_p] + [ctypes.c_int32] * 4
-_library.opj_set_decode_area.restype = ctypes.c_int
 
 
 def code_tiles_under(layout: Jpeg2000Layout, crop: Box, reduction: int) -> list[int]:
