@@ -206,6 +206,19 @@ def test_a_codestream_in_several_tile_parts_per_code_tile_decodes_the_same(maste
         assert np.array_equal(as_array(region), expected)
 
 
+def test_a_master_cut_after_it_was_indexed_fails_its_own_requests(masters: Path, tmp_path: Path) -> None:
+    """The index outlives the file's bytes: a read short of what a tile-part promised ends the
+    stream, and OpenJPEG's failure is the master's own error."""
+    whole = (masters / "grid.jp2").read_bytes()
+    (tmp_path / "cut.jp2").write_bytes(whole)
+    master = FileSystemSource(tmp_path).locate("cut")
+    regions = Jpeg2000Regions(index_bytes=1 << 20)
+    assert regions.read(master, master.location, GRID_LAYOUT, 0, Box(0, 0, 64, 64), LONG_DEADLINE).width == 64
+    (tmp_path / "cut.jp2").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(MasterUnreadable, match="'cut' could not be decoded"):
+        regions.read(master, master.location, GRID_LAYOUT, 0, Box(1344, 1024, 256, 176), LONG_DEADLINE)
+
+
 def test_a_malformed_tile_part_header_fails_the_master_with_its_place(masters: Path, tmp_path: Path) -> None:
     data = bytearray((masters / "grid-j2k.j2k").read_bytes())
     first = data.index(b"\xff\x90")
