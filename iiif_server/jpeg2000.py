@@ -182,8 +182,6 @@ def code_tile_count(layout: Jpeg2000Layout) -> int:
     return math.ceil(layout.width / layout.tile_width) * math.ceil(layout.height / layout.tile_height)
 
 
-
-
 @dataclass(frozen=True)
 class CodeTileRun:
     """Code-tiles ``first_column`` to ``last_column`` of code-tile row ``row``: what one OpenJPEG
