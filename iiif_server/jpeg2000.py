@@ -270,8 +270,9 @@ def read_codestream_index(path: str, layout: Jpeg2000Layout, identifier: str) ->
             offsets.append(position)
             lengths.append(length)
             position += length
-    order = np.argsort(np.array(tiles, dtype=np.int64), kind="stable")  # each tile's parts stay in order
-    first_parts = np.searchsorted(np.array(tiles, dtype=np.int64)[order], np.arange(tile_count + 1))
+    tile_of_part = np.array(tiles, dtype=np.int64)
+    order = np.argsort(tile_of_part, kind="stable")  # each tile's parts stay in order
+    first_parts = np.searchsorted(tile_of_part[order], np.arange(tile_count + 1))
     other_segments = b"".join(segment for segment in header.segments
                               if segment[:2] != SIZ and segment[:2] not in WHOLE_CODESTREAM_INDEXES)
     siz = next(segment for segment in header.segments if segment[:2] == SIZ)
@@ -425,7 +426,8 @@ class Jpeg2000Regions:
         except OSError as error:
             raise MasterUnreadable(f"image {master.identifier!r} could not be decoded", str(error)) from None
         try:
-            if len(runs) > 1 and len(code_tiles_under(layout, crop, reduction)) >= SPLIT_FROM_CODE_TILES:
+            code_tiles = sum(run.last_column - run.first_column + 1 for run in runs)
+            if len(runs) > 1 and code_tiles >= SPLIT_FROM_CODE_TILES:
                 # Both take the next run from one iterator (atomic under the GIL): when the machine
                 # is loaded and one thread gets less of a core, the other takes more runs, where
                 # fixed halves left the request waiting for the slower one.

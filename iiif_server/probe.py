@@ -275,7 +275,7 @@ def _main_header(stream: BinaryIO, offset: int) -> MainHeader:
     if _read_exactly(stream, 2) != SOC:
         raise _HeaderError("no JPEG 2000 codestream")
     segments: list[bytes] = []
-    position, kept = offset + 2, 0
+    position = offset + 2
     for _ in range(MAX_MAIN_HEADER_SEGMENTS):
         marker = _read_exactly(stream, 2)
         if marker in (SOT, SOD, EOC):
@@ -286,11 +286,10 @@ def _main_header(stream: BinaryIO, offset: int) -> MainHeader:
         (length,) = struct.unpack(">H", length_field)
         if length < 2:
             raise _HeaderError("marker segment shorter than its length field")
-        kept += 2 + length
-        if kept > MAX_MAIN_HEADER_BYTES:
+        position += 2 + length
+        if position - offset > MAX_MAIN_HEADER_BYTES:
             raise _HeaderError("the main header is larger than any this server reads")
         segments.append(marker + length_field + _read_exactly(stream, length - 2))
-        position += 2 + length
         if segments[0][:2] != SIZ:  # SIZ must follow SOC (A.5.1)
             raise _HeaderError("the codestream does not start with SIZ")
     header = MainHeader(tuple(segments), position)
