@@ -17,7 +17,8 @@ from pathlib import Path
 # A server that refused or timed out is left out for this long, then tried again by one request
 # (which goes on to the next server if it fails again): how soon a restarted server rejoins.
 FAIL_TIMEOUT_SECONDS = 5
-# Below gunicorn's keep-alive of 5 s, so nginx never reuses a connection the server is closing.
+# Below the servers' idle keep-alive of 5 s (http_worker.HEADER_READ_TIMEOUT_MS), so nginx never reuses
+# a connection the server is closing.
 UPSTREAM_KEEPALIVE_SECONDS = 4
 # A live machine accepts in well under a second; a dead one that drops packets should cost no more.
 CONNECT_TIMEOUT_SECONDS = 2

@@ -10,17 +10,14 @@ import os
 import tempfile
 from pathlib import Path
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 import pyvips
 from flask import Flask
-from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
-from gunicorn.http import wsgi as gunicorn_wsgi
-from gunicorn.workers import gthread
 
+from iiif_server.http_worker import GranianWorker, WorkerLoads
 from iiif_server.lane import LaneCounts
-from iiif_server.lingering import LingeringCloser
 from iiif_server.metrics import UncountedMetrics
 from iiif_server.pipeline import HeavyPool, build_pipeline
 from iiif_server.render_pool import APP_PATH as HEAVY_RENDER_APP, PoolAddress, PooledRenderer
@@ -30,113 +27,12 @@ from iiif_server.sources.filesystem import FileSystemSource
 from iiif_server.web.security import with_bound_host
 
 
-class SingleSendResponse(gunicorn_wsgi.Response):
-    """gunicorn's response, sending the status line and headers together with a body that comes whole.
-
-    gunicorn sends headers and body in two writes, so a worker killed between them leaves the client
-    a cut answer: headers without their body (seen through nginx in tests/web/test_fleet.py's kill
-    test). A tile, an info.json or an error is one bytes object of the declared Content-Length: it
-    now goes out in one send with its headers, and is either delivered or not begun. Streamed and
-    chunked answers keep gunicorn's writes.
-    """
-
-    _held_headers: bytes | None = None
-    _whole_body_follows = False
-
-    def write(self, arg: bytes) -> None:
-        self._whole_body_follows = (not self.headers_sent and not self.chunked and not self._omits_body
-                                    and 0 < len(arg) == self.response_length)
-        super().write(arg)
-
-    def send_headers(self) -> None:
-        if self.headers_sent or not self._whole_body_follows:
-            super().send_headers()
-            return
-        lines = [*self.default_headers(), *(f"{name}: {value}\r\n" for name, value in self.headers)]
-        self._held_headers = gunicorn_util.to_bytestring(f"{''.join(lines)}\r\n", "latin-1")
-        self.headers_sent = True
-
-    def _emit_body(self, data: bytes) -> None:
-        if self._held_headers is not None:
-            data, self._held_headers = self._held_headers + data, None
-        super()._emit_body(data)
-
-
-class LingeringConnection(gthread.TConn):
-    """gthread's connection, whose graceful close lingers on the worker's LingeringCloser thread
-    instead of its event loop (lingering.py)."""
-
-    closer: ClassVar[LingeringCloser]
-
-    def close(self, graceful: bool = False) -> None:
-        if graceful:
-            self.closer.close(self.sock)
-        else:
-            super().close()
-
-
-class BalancedThreadWorker(gthread.ThreadWorker):
-    """gunicorn's gthread worker, leaving new connections to a less busy worker.
-
-    Workers race for each new connection on the shared socket, and the one already running tends to
-    win: in the benchmark 12 or 13 of 16 keep-alive connections landed on one of 2 workers, and all
-    16 when opened one after another, so one worker queued three times the other's requests
-    (lighttpd, in front of iipsrv, hands each request to a free process). A worker here accepts
-    only while it holds at most one connection more than the least busy live worker. Counts are
-    (pid, open connections) pairs in shared memory made before the fork.
-    """
-
-    table: ClassVar[Any]  # multiprocessing.RawArray('q', 2 * slots)
-    table_lock: ClassVar[Any]
-
-    @classmethod
-    def share_between(cls, workers: int) -> None:
-        cls.table = multiprocessing.RawArray("q", 2 * workers)
-        cls.table_lock = multiprocessing.Lock()
-
-    @classmethod
-    def forget(cls, pid: int) -> None:
-        """The arbiter saw worker ``pid`` exit: its slot no longer counts."""
-        with cls.table_lock:
-            for slot in range(len(cls.table) // 2):
-                if cls.table[2 * slot] == pid:
-                    cls.table[2 * slot] = cls.table[2 * slot + 1] = 0
-
-    def init_process(self) -> None:
-        with self.table_lock:
-            free = [slot for slot in range(len(self.table) // 2) if self.table[2 * slot] == 0]
-            self._slot = free[0] if free else None  # a worker added by TTIN stays out of the balance
-            if self._slot is not None:
-                self.table[2 * self._slot], self.table[2 * self._slot + 1] = os.getpid(), 0
-        # gthread makes its responses and connections through these module attributes; set in the
-        # forked worker only, before it serves.
-        gunicorn_wsgi.Response = SingleSendResponse
-        LingeringConnection.closer = LingeringCloser()
-        gthread.TConn = LingeringConnection
-        super().init_process()
-
-    @property
-    def worker_connections(self) -> int:
-        """gthread's loop accepts while nr_conns < this; it reads it before each wait for events."""
-        if self._slot is None:
-            return self._configured_connections
-        table = self.table
-        table[2 * self._slot + 1] = self.nr_conns
-        least = min(table[2 * slot + 1] for slot in range(len(table) // 2) if table[2 * slot])
-        return self._configured_connections if self.nr_conns <= least + 1 else self.nr_conns
-
-    @worker_connections.setter
-    def worker_connections(self, configured: int) -> None:
-        self._configured_connections = configured
-        self._slot = None
-
-
 class _GunicornServer(BaseApplication):
     def __init__(self, settings: Settings, host: str, port: int, app_factory: Callable[..., Flask]) -> None:
         self.settings = settings
         self.app_factory = app_factory
         self.bind = f"{host}:{port}"
-        BalancedThreadWorker.share_between(settings.workers)
+        GranianWorker.loads = WorkerLoads(settings.workers)
         # Made before the workers fork: the heavy-request lane is the whole server's (a row per worker,
         # and as many for the replacements of workers that exited).
         self.heavy_pool_address = PoolAddress()
@@ -146,14 +42,14 @@ class _GunicornServer(BaseApplication):
     def load_config(self) -> None:
         self.cfg.set("bind", self.bind)
         self.cfg.set("workers", self.settings.workers)
-        # pyvips releases the GIL while it decodes and encodes, so threads overlap real work.
-        self.cfg.set("worker_class", BalancedThreadWorker)
+        # HTTP handled by granian's Rust core (http_worker.py). pyvips releases the GIL while it
+        # decodes and encodes, so the app's threads overlap real work.
+        self.cfg.set("worker_class", GranianWorker)
         # Requests in the heavy-request lane (rendering or waiting) get threads of their own.
         self.cfg.set("threads", self.settings.threads + self.settings.heavy_slots + self.settings.heavy_queue)
         self.cfg.set("loglevel", self.settings.log_level)
         self.cfg.set("accesslog", None)
         self.cfg.set("timeout", 120)
-        self.cfg.set("keepalive", 5)
         self.cfg.set("post_worker_init", _warm_up_worker)
         self.cfg.set("child_exit", self._forget_worker)
         # Heavy requests render in heavy_slots low-priority processes the arbiter supervises (render_pool.py).
@@ -170,8 +66,8 @@ class _GunicornServer(BaseApplication):
         self.cfg.set("proc_name", f"iiif-server-{self.bind}")
 
     def _forget_worker(self, _arbiter: object, worker: Any) -> None:
-        """The arbiter saw a worker exit: it no longer counts in the balance, nor its requests in the lane."""
-        BalancedThreadWorker.forget(worker.pid)
+        """The arbiter saw a worker exit: its requests no longer count, in the balance or in the lane."""
+        GranianWorker.loads.forget(worker.pid)
         self.heavy_pool.counts.forget(worker.pid)
 
     def load(self):  # noqa: ANN201 - gunicorn's hook
