@@ -34,7 +34,7 @@ from pathlib import Path
 
 from bench.load import LoadResult, origin_of, run_wrk, timed_get
 from bench.masters import ensure_masters
-from bench.servers import ServerProcess, start_granian, start_iipsrv, start_ours
+from bench.servers import ServerProcess, start_iipsrv, start_ours
 from bench.workload import (
     MasterCopy,
     TiledImage,
@@ -160,14 +160,10 @@ class Bench:
         if kind == "iipsrv":
             server = start_iipsrv(self.images, folder, free_port(), self.plan.workers, self.plan.jpeg_quality,
                                   CACHE_BYTES_PER_PROCESS // 1_000_000)
-        else:  # ours, under gunicorn ("ours") or granian
+        else:
             environment = {"IIIF_JPEG_QUALITY": str(self.plan.jpeg_quality), "IIIF_LOG_LEVEL": "warning"}
-            if kind == "granian":
-                server = start_granian(self.python, self.images, folder, free_port(), self.plan.workers,
-                                       self.plan.threads, environment)
-            else:
-                server = start_ours(self.python, self.images, folder, free_port(), self.plan.workers,
-                                    self.plan.threads, environment, self.ours_from)
+            server = start_ours(self.python, self.images, folder, free_port(), self.plan.workers,
+                                self.plan.threads, environment, self.ours_from)
         server.start_sampling()
         return server
 
@@ -383,7 +379,7 @@ def report(recorder: Recorder, plan: Plan, machine: dict[str, str]) -> str:
         "",
         f"Measured {machine['date']} on {machine['cpu']}, {machine['memory']} RAM; libvips {machine['libvips']}; "
         f"{machine['iipsrv']}; wrk {machine['wrk']} on the same cores; commit {machine['commit']}.",
-        f"{plan.workers} worker processes each (ours: gunicorn gthread with balanced accepts, {plan.threads} threads; iipsrv: "
+        f"{plan.workers} worker processes each (ours: gunicorn with granian's HTTP handling, {plan.threads} threads; iipsrv: "
         f"{plan.workers} FastCGI processes); JPEG quality {plan.jpeg_quality} for both. "
         f"Median of {plan.repetitions} repetitions (throughput spread min–max in brackets); ratio = ours / iipsrv; "
         "CPU: seconds of user + system time of all the server's processes per 1,000 answers.",

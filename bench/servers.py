@@ -172,30 +172,6 @@ def start_ours(python: Path, images: Path, work: Path, port: int, workers: int, 
     return server
 
 
-def start_granian(python: Path, images: Path, work: Path, port: int, workers: int, threads: int,
-                  environment: dict[str, str]) -> ServerProcess:
-    """The same platform app under granian's WSGI interface (Rust HTTP handling), as many worker
-    processes, and as many blocking threads per worker as gunicorn gets threads (heavy lane included)."""
-    from iiif_server.settings import Settings
-
-    work.mkdir(parents=True, exist_ok=True)
-    defaults = Settings()
-    blocking_threads = threads + defaults.heavy_slots + defaults.heavy_queue
-    log_path = work / "granian.out"
-    command = [str(python.with_name("granian")), "--interface", "wsgi", "--factory", "--host", "127.0.0.1",
-               "--port", str(port), "--workers", str(workers), "--blocking-threads", str(blocking_threads),
-               "--backpressure", str(blocking_threads), "--no-ws", "--http", "1", "--log-level", "warning",
-               "bench.granian_app:create"]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                   cwd=Path(__file__).resolve().parent.parent,
-                                   env={**os.environ, **environment, "IIIF_IMAGE_ROOT": str(images),
-                                        "IIIF_WORKERS": str(workers), "IIIF_THREADS": str(threads)})
-    server = ServerProcess("granian", process, f"http://127.0.0.1:{port}/iiif", log_path)
-    _wait_until_ready(server, f"http://127.0.0.1:{port}/health", processes=1 + workers)
-    return server
-
-
 def _wait_until_ready(server: ServerProcess, url: str, processes: int, timeout: float = 60) -> None:
     """Wait until ``url`` answers (any status) and every process (front and workers) exists and
     waits for work. A worker still loading the app would otherwise miss the first connections, and
