@@ -67,11 +67,12 @@ def run_wrk(origin: str, paths: list[str], work: Path, label: str, connections: 
     errors = sum(summary[key] for key in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts"))
     # wrk's main thread sleeps for the whole duration even when the walk ends early; with every
     # connection busy until then, the walk took requests x mean latency / connections (Little's law).
-    # A walk that ended early left its connections idle for most of the duration (each wrk thread
-    # stops at the end of its share, dropping what its other connections had in flight, so the
-    # count of requests alone does not tell).
+    # Each wrk thread stops at the end of its share, dropping what its other connections had in
+    # flight, so a walk that ended answered at least all paths but one per connection. Only then
+    # does Little's law stand in for the clock: a connection's time between answers (a reconnect
+    # after `Connection: close`) is in no latency, and a walk that did not end is timed by the clock.
+    walk_done = once and summary["requests"] >= len(paths) - connections
     busy_seconds = summary["requests"] * summary["mean_us"] / connections / 1e6
-    walk_done = once and busy_seconds < 0.9 * summary["duration_us"] / 1e6
     seconds = busy_seconds if walk_done else summary["duration_us"] / 1e6
     return LoadResult(
         requests=summary["requests"],

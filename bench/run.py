@@ -483,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--distinct-seconds", type=int, default=6, help="limit of a distinct tile or info.json pass")
     parser.add_argument("--jp2-seconds", type=int, default=10, help="limit of a distinct JPEG 2000 pass")
     parser.add_argument("--repeated-seconds", type=int, default=8, help="a repeated tile pass; half for info.json")
-    parser.add_argument("--tile-copies", type=int, default=12, help="copies of the TIFF masters per distinct tile pass")
+    parser.add_argument("--tile-copies", type=int, default=24, help="copies of the TIFF masters per distinct tile pass")
     parser.add_argument("--jp2-copies", type=int, default=4, help="copies of the JP2 masters per distinct pass")
     parser.add_argument("--info-identifiers", type=int, default=12_000, help="identifiers per distinct info.json pass")
     parser.add_argument("--cold-starts", type=int, default=2, help="fresh server starts per repetition for cold requests")
