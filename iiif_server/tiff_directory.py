@@ -22,11 +22,13 @@ LevelOption = tuple[str, int] | None
 IMAGE_WIDTH, IMAGE_LENGTH, BITS_PER_SAMPLE, COMPRESSION, PHOTOMETRIC = 256, 257, 258, 259, 262
 STRIP_OFFSETS, SAMPLES_PER_PIXEL, STRIP_BYTE_COUNTS, PLANAR_CONFIG = 273, 277, 279, 284
 TILE_WIDTH, TILE_LENGTH, TILE_OFFSETS, TILE_BYTE_COUNTS, SUB_IFDS, JPEG_TABLES = 322, 323, 324, 325, 330, 347
-IMAGE_DEPTH = 32997
+EXTRA_SAMPLES, ICC_PROFILE, IMAGE_DEPTH = 338, 34675, 32997
 _WANTED = frozenset({IMAGE_WIDTH, IMAGE_LENGTH, BITS_PER_SAMPLE, COMPRESSION, PHOTOMETRIC, STRIP_OFFSETS,
                      SAMPLES_PER_PIXEL, STRIP_BYTE_COUNTS, PLANAR_CONFIG, TILE_WIDTH, TILE_LENGTH, TILE_OFFSETS,
-                     TILE_BYTE_COUNTS, SUB_IFDS, JPEG_TABLES, IMAGE_DEPTH})
+                     TILE_BYTE_COUNTS, SUB_IFDS, JPEG_TABLES, EXTRA_SAMPLES, ICC_PROFILE, IMAGE_DEPTH})
 _INDEX_TAGS = frozenset({STRIP_OFFSETS, STRIP_BYTE_COUNTS, TILE_OFFSETS, TILE_BYTE_COUNTS})
+# Read for the probe's description of the first page only, never needed to find a tile.
+_DESCRIPTIVE_TAGS = frozenset({EXTRA_SAMPLES, ICC_PROFILE})
 # Field type -> (struct code, size): BYTE, ASCII, SHORT, LONG, UNDEFINED, IFD, LONG8, IFD8.
 _TYPES = {1: ("B", 1), 2: ("B", 1), 3: ("H", 2), 4: ("I", 4), 7: ("B", 1), 13: ("I", 4), 16: ("Q", 8), 18: ("Q", 8)}
 # Bounds a hostile or damaged file cannot push past: pages in a chain, entries in a directory,
@@ -55,6 +57,8 @@ class TiffDirectory:
     planar_config: int
     image_depth: int
     jpeg_tables: bytes | None
+    extra_samples: int  # samples beyond the colour ones (alpha, or unspecified)
+    icc_profile: bytes | None
     data_offsets: array  # array('Q'): of its tiles (or strips), row-major; empty unless asked for
     data_byte_counts: array
     sub_ifds: tuple[int, ...]
@@ -123,6 +127,8 @@ class _Reader:
             tag, field_type = struct.unpack(f"{order}HH", body[start : start + 4])
             if tag not in _WANTED or (tag in _INDEX_TAGS and not with_tile_index):
                 continue
+            if tag in _DESCRIPTIVE_TAGS and field_type not in _TYPES:
+                continue  # a description in an odd field type: the probe asks libvips instead
             values[tag] = self._values(field_type, body[start + 4 : start + entry_size], tag)
         next_offset = struct.unpack(f"{order}{pointer_format}", body[count * entry_size :])[0]
         return self._directory(values, offset), next_offset
@@ -160,7 +166,7 @@ class _Reader:
             return int(found[0])
 
         tiled = TILE_WIDTH in values
-        tables = values.get(JPEG_TABLES)
+        tables, profile = values.get(JPEG_TABLES), values.get(ICC_PROFILE)
         return TiffDirectory(
             width=number(IMAGE_WIDTH), height=number(IMAGE_LENGTH),
             tile_width=number(TILE_WIDTH, 0), tile_height=number(TILE_LENGTH, 0),
@@ -168,6 +174,8 @@ class _Reader:
             bits_per_sample=_same_for_every_sample(values.get(BITS_PER_SAMPLE, b"\x01")), samples_per_pixel=number(SAMPLES_PER_PIXEL, 1),
             planar_config=number(PLANAR_CONFIG, 1), image_depth=number(IMAGE_DEPTH, 1),
             jpeg_tables=tables if isinstance(tables, bytes) and tables else None,
+            extra_samples=len(values.get(EXTRA_SAMPLES, ())),
+            icc_profile=profile if isinstance(profile, bytes) and profile else None,
             data_offsets=array("Q", values.get(TILE_OFFSETS if tiled else STRIP_OFFSETS, ())),
             data_byte_counts=array("Q", values.get(TILE_BYTE_COUNTS if tiled else STRIP_BYTE_COUNTS, ())),
             sub_ifds=tuple(values.get(SUB_IFDS, ())),

@@ -14,6 +14,7 @@ from iiif_server.info import MasterKind
 from iiif_server.probe import _jpeg2000_layout, probe
 from iiif_server.sources.filesystem import FileSystemSource
 from iiif_server.sources.memory import MemorySource
+from tests.colour import ADOBE_RGB, SRGB, gamma_curve, grey_profile, rgb_profile
 from tests.grid import grid_image
 from tests.jp2 import split_boxes, with_boxes_before_codestream, with_comment_after_siz, with_icc_colour
 
@@ -181,3 +182,69 @@ def test_a_tile_grid_no_codestream_can_number_stays_with_libvips(tmp_path: Path,
     struct.pack_into(">II", data, siz_start + 22, tile_width, tile_height)  # XTsiz, YTsiz
     _, _, layout, _ = _jpeg2000_layout(io.BytesIO(bytes(data)), "grid")
     assert layout is None
+
+
+def _with_profile(image: pyvips.Image, profile: bytes) -> pyvips.Image:
+    tagged = image.copy()
+    tagged.set_type(pyvips.GValue.blob_type, "icc-profile-data", profile)
+    return tagged
+
+
+def _tiff_kinds(folder: Path) -> dict[str, dict]:
+    """TIFFs of every kind the first-directory header reads or leaves to libvips: (band count and
+    interpretation, tiffsave options)."""
+    grey = grid_image(6, 4, cell=50).colourspace("b-w")
+    rgb = grid_image(6, 4, cell=50)
+    cmyk = rgb.colourspace("cmyk")
+    kinds = {
+        "rgb-jpeg-tiled-pyramid": (rgb, dict(tile=True, pyramid=True, compression="jpeg")),
+        "rgb-jpeg-rgb-coded": (rgb, dict(tile=True, compression="jpeg", rgbjpeg=True)),
+        "rgb-lzw-strips": (rgb, dict(compression="lzw")),
+        "rgb-deflate-tiled": (rgb, dict(tile=True, compression="deflate")),
+        "rgb-none": (rgb, dict()),
+        "rgba-deflate": (rgb.bandjoin(255), dict(tile=True, compression="deflate")),
+        "grey-jpeg": (grey, dict(tile=True, compression="jpeg")),
+        "grey-alpha": (grey.bandjoin(200), dict(compression="lzw")),
+        "rgb-adobe-icc": (_with_profile(rgb, rgb_profile(ADOBE_RGB)), dict(tile=True, pyramid=True, compression="jpeg")),
+        "rgb-srgb-icc": (_with_profile(rgb, rgb_profile(SRGB)), dict(tile=True, compression="jpeg")),
+        "grey-gamma-icc": (_with_profile(grey, grey_profile("gamma 1.8", gamma_curve(1.8))), dict(tile=True)),
+        "sixteen-bit": ((rgb.cast("ushort") * 256).copy(interpretation="rgb16"), dict(tile=True)),
+        "cmyk": (cmyk, dict(tile=True, compression="lzw")),
+        "float": (rgb.cast("float"), dict(tile=True)),
+        "one-bit": (grey > 128, dict(bitdepth=1)),
+        "min-is-white": (grey, dict(miniswhite=True)),
+    }
+    written = {}
+    for name, (image, options) in kinds.items():
+        image.tiffsave(str(folder / f"{name}.tif"), **options)
+        written[name] = options
+    return written
+
+
+def test_a_tiffs_first_directory_describes_it_as_libvips_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import iiif_server.probe as probe_module
+
+    names = _tiff_kinds(tmp_path)
+    read_from_the_directory = {name: _probe(tmp_path, name) for name in names}
+    assert read_from_the_directory["rgb-adobe-icc"].colour_profile == rgb_profile(ADOBE_RGB)
+    assert read_from_the_directory["rgba-deflate"].has_alpha and read_from_the_directory["grey-alpha"].has_alpha
+    monkeypatch.setattr(probe_module, "_plain_tiff_header", lambda _page: None)
+    for name in names:
+        assert read_from_the_directory[name] == _probe(tmp_path, name), name
+
+
+@pytest.mark.parametrize(("name", "plain"), [
+    ("rgb-jpeg-tiled-pyramid", True), ("rgb-jpeg-rgb-coded", True), ("rgb-lzw-strips", True),
+    ("rgb-deflate-tiled", True), ("rgb-none", True), ("rgba-deflate", True), ("grey-jpeg", True),
+    ("grey-alpha", True), ("rgb-adobe-icc", True), ("rgb-srgb-icc", True), ("grey-gamma-icc", True),
+    ("sixteen-bit", False), ("cmyk", False), ("float", False),
+    ("one-bit", False), ("min-is-white", False),
+])
+def test_only_plain_tiffs_skip_libvips_header(tmp_path: Path, name: str, plain: bool) -> None:
+    from iiif_server.probe import _plain_tiff_header
+    from iiif_server.tiff_directory import read_directories
+
+    _tiff_kinds(tmp_path)
+    with open(tmp_path / f"{name}.tif", "rb") as stream:
+        first = read_directories(stream, with_tile_index=False)[None]
+    assert (_plain_tiff_header(first) is not None) is plain
