@@ -57,8 +57,8 @@ class TiffDirectory:
     planar_config: int
     image_depth: int
     jpeg_tables: bytes | None
-    extra_samples: int  # samples beyond the colour ones (alpha, or unspecified)
-    icc_profile: bytes | None
+    extra_samples: int  # samples beyond the colour ones (alpha, or unspecified); first page only
+    icc_profile: bytes | None  # first page only
     data_offsets: array  # array('Q'): of its tiles (or strips), row-major; empty unless asked for
     data_byte_counts: array
     sub_ifds: tuple[int, ...]
@@ -81,12 +81,14 @@ def read_directories(stream: BinaryIO, with_tile_index: bool = True) -> dict[Lev
         if offset in seen:
             raise TiffStructureError(f"the directory at {offset} is linked twice")
         seen.add(offset)
-        directory, offset = reader.directory(offset, with_tile_index)
+        # Only the first page's description (alpha, ICC profile) is asked for; pyramid pages often
+        # repeat the profile, which would be read once a page for nothing.
+        directory, offset = reader.directory(offset, with_tile_index, describe=not directories)
         directories[("page", len(directories)) if directories else None] = directory
     if None not in directories:
         raise TiffStructureError("the TIFF has no image directory")
     for n, sub_offset in enumerate(directories[None].sub_ifds[:MAX_PAGES]):
-        directories[("subifd", n)] = reader.directory(sub_offset, with_tile_index)[0]
+        directories[("subifd", n)] = reader.directory(sub_offset, with_tile_index, describe=False)[0]
     return directories
 
 
@@ -113,7 +115,7 @@ class _Reader:
             raise TiffStructureError(f"the file ends inside the {what} at {offset}")
         return data
 
-    def directory(self, offset: int, with_tile_index: bool) -> tuple[TiffDirectory, int]:
+    def directory(self, offset: int, with_tile_index: bool, describe: bool) -> tuple[TiffDirectory, int]:
         """The directory at ``offset`` and the offset of the next one (0: the last)."""
         order = self.order
         count_format, entry_size, pointer_format = ("Q", 20, "Q") if self.big else ("H", 12, "I")
@@ -127,8 +129,8 @@ class _Reader:
             tag, field_type = struct.unpack(f"{order}HH", body[start : start + 4])
             if tag not in _WANTED or (tag in _INDEX_TAGS and not with_tile_index):
                 continue
-            if tag in _DESCRIPTIVE_TAGS and field_type not in _TYPES:
-                continue  # a description in an odd field type: the probe asks libvips instead
+            if tag in _DESCRIPTIVE_TAGS and (not describe or field_type not in _TYPES):
+                continue  # unused on later pages; in an odd field type, the probe asks libvips instead
             values[tag] = self._values(field_type, body[start + 4 : start + entry_size], tag)
         next_offset = struct.unpack(f"{order}{pointer_format}", body[count * entry_size :])[0]
         return self._directory(values, offset), next_offset
