@@ -8,6 +8,7 @@ double-encoded form stays literal and so names no file.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from iiif_server.errors import BadRequest, NotFound
@@ -34,29 +35,49 @@ def check_identifier(identifier: str) -> tuple[str, ...]:
     return segments
 
 
-def resolve_master_path(root: Path, identifier: str, suffixes: tuple[str, ...] = MASTER_SUFFIXES) -> Path:
-    """The master file for ``identifier`` inside ``root``; NotFound if none, even if one exists elsewhere."""
+def resolve_master_path(root: Path | str, identifier: str, suffixes: tuple[str, ...] = MASTER_SUFFIXES) -> str:
+    """The real path of the master file for ``identifier`` inside ``root``; NotFound if none, even if
+    one exists elsewhere."""
     segments = check_identifier(identifier)
-    real_root = Path(os.path.realpath(root))
-    stem = real_root.joinpath(*segments)
+    real_root = os.path.realpath(root)
+    stem = os.path.join(real_root, *segments)
     for suffix in suffixes:
-        for candidate in (stem.with_name(stem.name + suffix), stem.with_name(stem.name + suffix.upper())):
-            if not _is_file(candidate):
+        for candidate in (stem + suffix, stem + suffix.upper()):
+            mode = _link_mode(candidate)
+            if mode is None:
                 continue
+            # Below a real root, a path of plain names without a symlink is its own real path: the
+            # usual case, proven with a system call per folder instead of one per component from /.
+            if stat.S_ISREG(mode) and not _through_a_symlink(real_root, segments[:-1]):
+                return candidate
+            if not os.path.isfile(candidate):
+                continue  # a folder, or a link to nothing or to one
             # realpath follows every symlink, so a link pointing outside the root is caught here.
-            real = Path(os.path.realpath(candidate))
-            if real.is_relative_to(real_root):
+            real = os.path.realpath(candidate)
+            if os.path.commonpath((real, real_root)) == real_root:
                 return real
             raise NotFound(f"no image with identifier {identifier!r}")
     raise NotFound(f"no image with identifier {identifier!r}")
 
 
-def _is_file(path: Path) -> bool:
-    """is_file, also False for a name the file system refuses (a segment over 255 bytes: ENAMETOOLONG)."""
+def _link_mode(path: str) -> int | None:
+    """The mode of the path itself (a symlink's, not its target's); None when there is nothing, or
+    for a name the file system refuses (a segment over 255 bytes: ENAMETOOLONG)."""
     try:
-        return path.is_file()
+        return os.lstat(path).st_mode
     except OSError:
-        return False
+        return None
+
+
+def _through_a_symlink(real_root: str, folders: tuple[str, ...]) -> bool:
+    """Whether a folder on the way from the root to the master is a symlink (or has gone)."""
+    folder = real_root
+    for name in folders:
+        folder = os.path.join(folder, name)
+        mode = _link_mode(folder)
+        if mode is None or stat.S_ISLNK(mode):
+            return True
+    return False
 
 
 def identifier_for_path(root: Path, path: Path) -> str:

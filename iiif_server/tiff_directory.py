@@ -26,9 +26,14 @@ EXTRA_SAMPLES, ICC_PROFILE, IMAGE_DEPTH = 338, 34675, 32997
 _WANTED = frozenset({IMAGE_WIDTH, IMAGE_LENGTH, BITS_PER_SAMPLE, COMPRESSION, PHOTOMETRIC, STRIP_OFFSETS,
                      SAMPLES_PER_PIXEL, STRIP_BYTE_COUNTS, PLANAR_CONFIG, TILE_WIDTH, TILE_LENGTH, TILE_OFFSETS,
                      TILE_BYTE_COUNTS, SUB_IFDS, JPEG_TABLES, EXTRA_SAMPLES, ICC_PROFILE, IMAGE_DEPTH})
-_INDEX_TAGS = frozenset({STRIP_OFFSETS, STRIP_BYTE_COUNTS, TILE_OFFSETS, TILE_BYTE_COUNTS})
+# What a tile is read with (passthrough only): where each tile lies and the JPEG tables they share.
+_TILE_INDEX_TAGS = frozenset({STRIP_OFFSETS, STRIP_BYTE_COUNTS, TILE_OFFSETS, TILE_BYTE_COUNTS, JPEG_TABLES})
 # Read for the probe's description of the first page only, never needed to find a tile.
 _DESCRIPTIVE_TAGS = frozenset({EXTRA_SAMPLES, ICC_PROFILE})
+# The tags read, by (with_tile_index, describe).
+_READ_TAGS = {(index, describe): _WANTED - (frozenset() if index else _TILE_INDEX_TAGS)
+              - (frozenset() if describe else _DESCRIPTIVE_TAGS)
+              for index in (False, True) for describe in (False, True)}
 # Field type -> (struct code, size): BYTE, ASCII, SHORT, LONG, UNDEFINED, IFD, LONG8, IFD8.
 _TYPES = {1: ("B", 1), 2: ("B", 1), 3: ("H", 2), 4: ("I", 4), 7: ("B", 1), 13: ("I", 4), 16: ("Q", 8), 18: ("Q", 8)}
 # Bounds a hostile or damaged file cannot push past: pages in a chain, entries in a directory,
@@ -71,8 +76,8 @@ class TiffDirectory:
 def read_directories(stream: BinaryIO, with_tile_index: bool = True) -> dict[LevelOption, TiffDirectory]:
     """Every page by the libvips loader option that opens it: None for the first, ("page", n) for
     the n-th of the chain, ("subifd", n) for the first page's SubIFDs. ``with_tile_index``: also read
-    the offsets and byte counts of every tile. TiffStructureError when the file is not a TIFF or a
-    directory is damaged."""
+    the offsets and byte counts of every tile and the JPEG tables they share. TiffStructureError when
+    the file is not a TIFF or a directory is damaged."""
     reader = _Reader(stream)
     directories: dict[LevelOption, TiffDirectory] = {}
     seen: set[int] = set()
@@ -102,11 +107,17 @@ class _Reader:
         self.order = order
         version = struct.unpack(f"{order}H", head[2:4])[0]
         if version == 42:
-            self.big, self.first_ifd = False, struct.unpack(f"{order}I", head[4:8])[0]
+            big, self.first_ifd = False, struct.unpack(f"{order}I", head[4:8])[0]
         elif version == 43 and struct.unpack(f"{order}HH", head[4:8]) == (8, 0):
-            self.big, self.first_ifd = True, struct.unpack(f"{order}Q", head[8:16])[0]
+            big, self.first_ifd = True, struct.unpack(f"{order}Q", head[8:16])[0]
         else:
             raise TiffStructureError(f"not a TIFF (version {version})")
+        # Entry count; entry (tag, field type, value count, values or their offset); offset.
+        self.count, self.entry, self.pointer = (
+            struct.Struct(order + code) for code in (("Q", "HHQ8s", "Q") if big else ("H", "HHI4s", "I")))
+        self.swap = (order == "<") != (sys.byteorder == "little")
+        # Most entries hold one SHORT or LONG (a size, a compression): read in place, as a 1-tuple.
+        self.single = {3: struct.Struct(order + "H"), 4: struct.Struct(order + "I")}
 
     def _read(self, offset: int, size: int, what: str) -> bytes:
         self.stream.seek(offset)
@@ -117,48 +128,44 @@ class _Reader:
 
     def directory(self, offset: int, with_tile_index: bool, describe: bool) -> tuple[TiffDirectory, int]:
         """The directory at ``offset`` and the offset of the next one (0: the last)."""
-        order = self.order
-        count_format, entry_size, pointer_format = ("Q", 20, "Q") if self.big else ("H", 12, "I")
-        count_size, pointer_size = struct.calcsize(count_format), struct.calcsize(pointer_format)
-        count = struct.unpack(f"{order}{count_format}", self._read(offset, count_size, "directory"))[0]
+        count = self.count.unpack(self._read(offset, self.count.size, "directory"))[0]
         if count > MAX_ENTRIES:
             raise TiffStructureError(f"the directory at {offset} claims {count} entries")
-        body = self._read(offset + count_size, count * entry_size + pointer_size, "directory")
-        values: dict[int, tuple] = {}
-        for start in range(0, count * entry_size, entry_size):
-            tag, field_type = struct.unpack(f"{order}HH", body[start : start + 4])
-            if tag not in _WANTED or (tag in _INDEX_TAGS and not with_tile_index):
+        entries_size = count * self.entry.size
+        body = self._read(offset + self.count.size, entries_size + self.pointer.size, "directory")
+        read_tags = _READ_TAGS[with_tile_index, describe]
+        values: dict[int, bytes | array | tuple[int]] = {}
+        for tag, field_type, value_count, inline in self.entry.iter_unpack(memoryview(body)[:entries_size]):
+            if tag not in read_tags:
                 continue
-            if tag in _DESCRIPTIVE_TAGS and (not describe or field_type not in _TYPES):
-                continue  # unused on later pages; in an odd field type, the probe asks libvips instead
-            values[tag] = self._values(field_type, body[start + 4 : start + entry_size], tag)
-        next_offset = struct.unpack(f"{order}{pointer_format}", body[count * entry_size :])[0]
+            if tag in _DESCRIPTIVE_TAGS and field_type not in _TYPES:
+                continue  # in an odd field type, the probe asks libvips instead
+            single = self.single.get(field_type) if value_count == 1 else None
+            values[tag] = single.unpack_from(inline) if single else self._values(tag, field_type, value_count, inline)
+        next_offset = self.pointer.unpack_from(body, entries_size)[0]
         return self._directory(values, offset), next_offset
 
-    def _values(self, field_type: int, entry: bytes, tag: int) -> bytes | array:
+    def _values(self, tag: int, field_type: int, count: int, inline: bytes) -> bytes | array:
         """A field's values: bytes as they are (JPEGTables), numbers as an array in this machine's order."""
         kind = _TYPES.get(field_type)
         if kind is None:
             raise TiffStructureError(f"tag {tag} has field type {field_type}")
-        code, size = kind
-        count_format, inline = ("Q", 8) if self.big else ("I", 4)
-        count_size = struct.calcsize(count_format)
-        count = struct.unpack(f"{self.order}{count_format}", entry[:count_size])[0]
         if count > MAX_VALUES:
             raise TiffStructureError(f"tag {tag} claims {count} values")
-        if count * size <= inline:
-            data = entry[count_size : count_size + count * size]
+        code, size = kind
+        length = count * size
+        if length <= len(inline):
+            data = inline[:length]
         else:
-            pointer = struct.unpack(f"{self.order}{count_format}", entry[count_size:])[0]
-            data = self._read(pointer, count * size, f"values of tag {tag}")
+            data = self._read(self.pointer.unpack(inline)[0], length, f"values of tag {tag}")
         if code == "B":
             return data
         numbers = array(code, data)
-        if (self.order == "<") != (sys.byteorder == "little"):
+        if self.swap:
             numbers.byteswap()
         return numbers
 
-    def _directory(self, values: dict[int, bytes | array], offset: int) -> TiffDirectory:
+    def _directory(self, values: dict[int, bytes | array | tuple[int]], offset: int) -> TiffDirectory:
         def number(tag: int, default: int | None = None) -> int:
             found = values.get(tag)
             if not found:
@@ -184,6 +191,6 @@ class _Reader:
         )
 
 
-def _same_for_every_sample(bits: bytes | array) -> int:
+def _same_for_every_sample(bits: bytes | array | tuple[int]) -> int:
     """Bits per sample when every sample has as many, else 0 (no level the server hands out as is)."""
     return int(bits[0]) if bits and all(value == bits[0] for value in bits) else 0

@@ -56,7 +56,7 @@ class FileSystemSource:
             folder_mtime_ns: int | None = os.stat(self._folder_of(identifier)).st_mtime_ns
         except OSError:
             folder_mtime_ns = None
-        path = str(resolve_master_path(self.root, identifier))
+        path = resolve_master_path(self.root, identifier)
         stat = os.stat(path)
         if folder_mtime_ns is not None:
             self._resolved.put(identifier, (path, folder_mtime_ns))

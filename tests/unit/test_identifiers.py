@@ -20,12 +20,12 @@ def root(tmp_path: Path) -> Path:
 
 
 def test_identifier_is_the_path_without_extension(root: Path) -> None:
-    assert resolve_master_path(root, "maps/hanoi-1873") == (root / "maps" / "hanoi-1873.tif").resolve()
+    assert resolve_master_path(root, "maps/hanoi-1873") == str((root / "maps" / "hanoi-1873.tif").resolve())
     assert identifier_for_path(root, root / "maps" / "hanoi-1873.tif") == "maps/hanoi-1873"
 
 
 def test_upper_case_extensions_are_found(root: Path) -> None:
-    assert resolve_master_path(root, "letter").name == "letter.JPG"
+    assert Path(resolve_master_path(root, "letter")).name == "letter.JPG"
 
 
 @pytest.mark.parametrize("identifier", ["", "..", "../x", "maps/../../x", "maps//x", "/etc/passwd", "a\\b", "a\x00b",
@@ -51,3 +51,28 @@ def test_symlink_out_of_the_root_is_not_found(root: Path, tmp_path_factory: pyte
     (root / "secret.tif").symlink_to(outside)
     with pytest.raises(NotFound):
         resolve_master_path(root, "secret")
+
+
+def test_symlinks_inside_the_root_resolve_to_their_target(root: Path) -> None:
+    (root / "linked-maps").symlink_to(root / "maps")
+    (root / "maps" / "alias.tif").symlink_to(root / "maps" / "hanoi-1873.tif")
+    real = str((root / "maps" / "hanoi-1873.tif").resolve())
+    assert resolve_master_path(root, "linked-maps/hanoi-1873") == real
+    assert resolve_master_path(root, "maps/alias") == real
+    assert resolve_master_path(root / "linked-maps" / "..", "maps/hanoi-1873") == real
+
+
+def test_a_folder_linked_out_of_the_root_is_not_found(root: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "secret.tif").write_bytes(b"x")
+    (root / "elsewhere").symlink_to(outside)
+    with pytest.raises(NotFound):
+        resolve_master_path(root, "elsewhere/secret")
+
+
+def test_a_link_to_nothing_or_to_a_folder_is_no_master(root: Path) -> None:
+    (root / "dangling.tif").symlink_to(root / "nowhere.tif")
+    (root / "folder.tif").symlink_to(root / "maps")
+    for identifier in ("dangling", "folder"):
+        with pytest.raises(NotFound):
+            resolve_master_path(root, identifier)

@@ -66,13 +66,13 @@ def test_big_endian_files_and_strips(tmp_path: Path) -> None:
     assert second[:4] == (150, 100, 0, 0) and len(second[10]) == 7  # 100 rows in strips of 16
 
 
-def test_the_probe_can_skip_the_tile_index(tmp_path: Path) -> None:
+def test_the_probe_can_skip_the_tile_index_and_jpeg_tables(tmp_path: Path) -> None:
     path = tmp_path / "master.tif"
     page_image().tiffsave(str(path), tile=True, pyramid=True, compression="jpeg")
     with path.open("rb") as stream:
         first = read_directories(stream, with_tile_index=False)[None]
     assert (first.width, first.height, first.is_tiled) == (1200, 900, True)
-    assert len(first.data_offsets) == 0 and first.jpeg_tables
+    assert len(first.data_offsets) == 0 and first.jpeg_tables is None
 
 
 def classic_tiff(entries: list[tuple[int, int, int, int]], next_ifd: int = 0, count: int | None = None) -> bytes:
