@@ -13,8 +13,7 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
-from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 LevelOption = tuple[str, int] | None
 
@@ -47,9 +46,10 @@ class TiffStructureError(ValueError):
     """The file is not a TIFF whose directories can be read."""
 
 
-@dataclass(frozen=True)
-class TiffDirectory:
-    """One page (or SubIFD) of a TIFF: its size, how its pixels are stored, and where."""
+class TiffDirectory(NamedTuple):
+    """One page (or SubIFD) of a TIFF: its size, how its pixels are stored, and where. A named tuple:
+    a probe builds one per pyramid level, for every identifier it has not seen, and a frozen
+    dataclass takes three times as long to build."""
 
     width: int
     height: int
@@ -193,4 +193,4 @@ class _Reader:
 
 def _same_for_every_sample(bits: bytes | array | tuple[int]) -> int:
     """Bits per sample when every sample has as many, else 0 (no level the server hands out as is)."""
-    return int(bits[0]) if bits and all(value == bits[0] for value in bits) else 0
+    return int(bits[0]) if bits and bits.count(bits[0]) == len(bits) else 0
