@@ -242,13 +242,11 @@ def test_a_damaged_stored_tile_is_not_cut_but_left_to_libvips(source):
 
 
 def test_a_level_whose_tile_index_is_short_is_not_handed_out(source):
-    from dataclasses import replace
-
     from iiif_server.passthrough import _stored_tile_level
     from iiif_server.tiff_directory import read_directories
 
     with source.open_bytes(source.locate("aligned-1024x768")) as stream:
         page = read_directories(stream)[None]
     assert _stored_tile_level(page) is not None
-    assert _stored_tile_level(replace(page, data_offsets=page.data_offsets[:-1])) is None
-    assert _stored_tile_level(replace(page, data_byte_counts=page.data_byte_counts[:-1])) is None
+    assert _stored_tile_level(page._replace(data_offsets=page.data_offsets[:-1])) is None
+    assert _stored_tile_level(page._replace(data_byte_counts=page.data_byte_counts[:-1])) is None
