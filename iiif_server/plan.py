@@ -144,7 +144,7 @@ def plan_render(request: ImageRequest, info: ImageInfo, limits: ServiceLimits) -
         format=request.format,
         reader=level_reader(info, crop),
         canonical=canonical_form(request, info, region, width, height),
-        stored_tile=stored_tile(request, info, level, crop, width, height),
+        stored_tile=stored_tile(request, info, level, region, crop, width, height),
         colour_profile=info.colour_profile,
     )
 
@@ -291,7 +291,7 @@ def level_crop(region: Box, level: Level, full_width: int, full_height: int) -> 
 
 
 def stored_tile(
-    request: ImageRequest, info: ImageInfo, level: Level, crop: Box, width: int, height: int
+    request: ImageRequest, info: ImageInfo, level: Level, region: Box, crop: Box, width: int, height: int
 ) -> StoredTilePart | None:
     """The stored tile the answer is an unscaled JPEG part of: the same grid cell and size (its bytes
     are the answer), or a smaller box inside one cell."""
@@ -299,15 +299,38 @@ def stored_tile(
         return None
     if request.format is not OutputFormat.JPG or request.quality not in (Quality.DEFAULT, Quality.COLOR):
         return None
+    tile_width, tile_height = level.stored_tile
+    crop = grid_cell(region, level, info.width, info.height, level.stored_tile) or crop
     if request.rotation != Rotation() or (width, height) != (crop.width, crop.height):
         return None
-    tile_width, tile_height = level.stored_tile
     column, row = crop.x // tile_width, crop.y // tile_height
     if (crop.right - 1) // tile_width != column or (crop.bottom - 1) // tile_height != row:
         return None  # across a tile edge
     part = Box(crop.x - column * tile_width, crop.y - row * tile_height, crop.width, crop.height)
     # Edge tiles are stored padded to the full tile size: never whole, their part is cut out.
     return StoredTilePart(column, row, part, level.stored_tile)
+
+
+def grid_cell(region: Box, level: Level, full_width: int, full_height: int, tile_size: tuple[int, int]) -> Box | None:
+    """The cell of the level's tile grid (cut at the level's edges) whose every edge lies within one
+    level pixel of the region's, or None.
+
+    A writer rounds each level's size down: the 40,000 × 30,000 px master's level at scale 32 has 937
+    rows, not 937.5, so its grid rows do not fall on the viewer's (a row of 256 covers 8,196.4
+    full-resolution rows, not 8,192). Read to the pixel, the viewer's tile would straddle two stored
+    tiles and be rendered; served as the cell, as IIPImage serves it, it is off by under one pixel.
+    """
+    tile_width, tile_height = tile_size
+    sx, sy = level.width / full_width, level.height / full_height
+    column, row = round(region.x * sx / tile_width), round(region.y * sy / tile_height)
+    left, top = column * tile_width, row * tile_height
+    right, bottom = min(level.width, left + tile_width), min(level.height, top + tile_height)
+    if right <= left or bottom <= top:
+        return None
+    edges = ((region.x * sx, left), (region.right * sx, right), (region.y * sy, top), (region.bottom * sy, bottom))
+    if all(abs(exact - cell) < 1 for exact, cell in edges):
+        return Box(left, top, right - left, bottom - top)
+    return None
 
 
 def canonical_form(request: ImageRequest, info: ImageInfo, region: Box, width: int, height: int) -> str:

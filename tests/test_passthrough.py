@@ -250,3 +250,22 @@ def test_a_level_whose_tile_index_is_short_is_not_handed_out(source):
     assert _stored_tile_level(page) is not None
     assert _stored_tile_level(page._replace(data_offsets=page.data_offsets[:-1])) is None
     assert _stored_tile_level(page._replace(data_byte_counts=page.data_byte_counts[:-1])) is None
+
+
+def test_a_viewer_tile_on_a_rounded_down_level_is_its_stored_tile_to_within_a_pixel(tmp_path):
+    """4100 x 3075 px: the level at scale 4 has 768 rows (768.75 rounded down), so the viewer's tile
+    rows fall 0.25-0.5 level px beside the stored ones. The stored tile is the answer, and it shows
+    what rendering the exact region shows."""
+    from iiif_server import create_app
+    from iiif_server.settings import Settings
+    from tests.web.test_ops import sample
+
+    save_pyramid(colour_grid(4100, 3075), tmp_path / "rounded.tif")
+    client = create_app(Settings(image_root=tmp_path, response_cache_bytes=0)).test_client()
+    region = "1024,1024,1024,1024"  # column 1, row 1 at scale 4: level rows 255.75-511.5, stored 256-512
+    served = client.get(f"/iiif/3/rounded/{region}/256,256/0/default.jpg")
+    rendered = client.get(f"/iiif/3/rounded/{region}/256,256/0/default.png")
+    assert served.status_code == rendered.status_code == 200
+    assert sample(client.get("/metrics").text, "iiif_passthrough_tiles_total") == 1
+    difference = np.abs(decoded_by_pillow(served.data) - decoded_by_pillow(rendered.data))
+    assert difference.mean() < 3 and np.percentile(difference, 99) <= 24

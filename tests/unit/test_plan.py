@@ -548,6 +548,39 @@ def test_no_stored_tile(url: str) -> None:
     assert plan_url(url).stored_tile is None
 
 
+# The benchmark's 40k master: its level at scale 32 has 1250 x 937 px (937.5 rounded down), so a
+# viewer's tile row of 8,192 full-resolution rows covers 255.86 rows of the level, not 256.
+ROUNDED_DOWN = image_info(40_000, 30_000, levels=pyramid(40_000, 30_000, 9), stored_jpeg_tiles=True)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        pytest.param("0,8192,8192,8192/256,/0/default.jpg", StoredTilePart(0, 1, WHOLE_TILE, TILE_SIZE),
+                     id="interior tile, grid rows 0.14 px off the viewer's"),
+        pytest.param("32768,16384,7232,8192/226,/0/default.jpg", StoredTilePart(4, 2, Box(0, 0, 226, 256), TILE_SIZE),
+                     id="right edge tile"),
+        pytest.param("8192,8192,8192,8192/256,256/0/default.jpg", StoredTilePart(1, 1, WHOLE_TILE, TILE_SIZE),
+                     id="3.0 form, w,h"),
+    ],
+)
+def test_a_viewer_tile_on_a_rounded_down_level_is_its_stored_tile(url: str, expected: StoredTilePart) -> None:
+    plan = plan_url(url, info=ROUNDED_DOWN)
+    assert plan.level.width == 1250 and plan.stored_tile == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("0,8160,8192,8192/256,/0/default.jpg", id="one level pixel above the grid row"),
+        pytest.param("0,8192,8192,8224/256,257/0/default.jpg", id="one level pixel taller"),
+        pytest.param("0,8192,8192,8192/255,/0/default.jpg", id="scaled below the level"),
+    ],
+)
+def test_a_region_a_level_pixel_off_its_cell_is_rendered(url: str) -> None:
+    assert plan_url(url, info=ROUNDED_DOWN).stored_tile is None
+
+
 def test_no_stored_tile_without_stored_jpeg_tiles() -> None:
     jp2 = image_info(levels=pyramid(1600, 1200, 4, rounding=math.ceil), kind=MasterKind.JPEG2000)
     assert plan_url("0,0,256,256/max/0/default.jpg", info=jp2).stored_tile is None
