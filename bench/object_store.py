@@ -17,6 +17,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import obstore
@@ -65,8 +66,10 @@ def stored_bytes(path: Path, tiles: list[tuple[int, int]]) -> int:
 
 
 def server_passes(images: dict[str, str], environ: dict[str, str], work: Path, repetitions: int,
-                  seconds: float) -> dict[str, dict[str, list[float]]]:
-    """Tiles per second and per server CPU-second, by workload and by where the masters are."""
+                  seconds: float, store_cpu_seconds: Callable[[], float]) -> dict[str, dict[str, list[float]]]:
+    """Tiles per second and per server CPU-second, by workload and by where the masters are, and the
+    store's CPU per tile (``store_cpu_seconds``: its CPU time so far) for the masters in S3: SeaweedFS
+    runs on the same cores as the server and wrk."""
     image = TiledImage(WIDTH, HEIGHT, TILE, (1, 2, 4, 8, 16, 32))
     viewer = ["/iiif/2/" + MASTER + "/" + tile_path(image, tile, 2)
               for tile in viewer_session_tiles(image, 900, seed=7)]
@@ -82,13 +85,18 @@ def server_passes(images: dict[str, str], environ: dict[str, str], work: Path, r
             try:
                 origin = server.base_url.rsplit("/iiif", 1)[0]
                 for workload, paths in (("viewer tiles (passthrough)", viewer), ("rendered tiles", rendered)):
+                    store_before = store_cpu_seconds()
                     result = run_wrk(origin, paths, work, f"{kind}-{repetition}-{len(paths)}", 8, seconds,
                                      server.cpu_seconds, once=True)
+                    store_ms_per_tile = (store_cpu_seconds() - store_before) * 1000 / max(1, result.requests)
                     if result.errors:
                         raise RuntimeError(f"{kind} {workload}: {result.errors} failed requests")
                     entry = results.setdefault(workload, {})
                     entry.setdefault(f"{kind} tiles/s", []).append(result.per_second)
                     entry.setdefault(f"{kind} tiles/CPU-s", []).append(result.per_cpu_second)
+                    entry.setdefault(f"{kind} server CPU-ms/tile", []).append(result.cpu_seconds_per_thousand)
+                    if kind == "s3":
+                        entry.setdefault("s3 store CPU-ms/tile", []).append(store_ms_per_tile)
             finally:
                 server.stop()
     return results
@@ -162,12 +170,18 @@ def report(passes: dict[str, dict[str, list[float]]], traffic: dict[str, float],
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [f"Object storage benchmark ({now}; {WIDTH} x {HEIGHT} JPEG-tiled pyramid, {TILE} px tiles; "
              "SeaweedFS on loopback; gunicorn 2 workers x 2 threads; wrk 8 connections; median of the runs)", "",
-             "| workload | local disk tiles/s | S3 tiles/s | S3 / local | local tiles/CPU-s | S3 tiles/CPU-s |",
-             "|---|---|---|---|---|---|"]
+             "| workload | local disk tiles/s | S3 tiles/s | S3 / local | CPU ms per tile: server, local | server, S3 "
+             "| SeaweedFS, S3 | S3 / local bound by CPU |",
+             "|---|---|---|---|---|---|---|---|"]
     for workload, entry in passes.items():
         local, s3 = (statistics.median(entry[f"{kind} tiles/s"]) for kind in ("local", "s3"))
-        local_cpu, s3_cpu = (statistics.median(entry[f"{kind} tiles/CPU-s"]) for kind in ("local", "s3"))
-        lines.append(f"| {workload} | {local:.0f} | {s3:.0f} | {s3 / local:.2f} | {local_cpu:.0f} | {s3_cpu:.0f} |")
+        local_cpu, s3_cpu = (statistics.median(entry[f"{kind} server CPU-ms/tile"]) for kind in ("local", "s3"))
+        store_cpu = statistics.median(entry["s3 store CPU-ms/tile"])
+        # On cores the server, the store and wrk share, CPU per tile sets the rate: what S3 can reach
+        # at best against local disk, however fast the server's own S3 reads become.
+        bound = local_cpu / (local_cpu + store_cpu)
+        lines.append(f"| {workload} | {local:.0f} | {s3:.0f} | {s3 / local:.2f} | {local_cpu:.2f} | {s3_cpu:.2f} "
+                     f"| {store_cpu:.2f} | {bound:.2f} |")
     lines += ["", "| bytes from the store | value |", "|---|---|"]
     lines += [f"| {name} | {value:,.2f} |" for name, value in traffic.items()]
     lines += ["", "| rendering from a bucket | value |", "|---|---|"]
@@ -193,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
                                 aws_secret_access_key=environ["AWS_SECRET_ACCESS_KEY"], aws_region=environ["AWS_REGION"])
             obstore.put(open_object_store(ROOT, settings), ROOT.key(master.name), master)
             passes = server_passes({"local": str(local_root), "s3": str(ROOT)}, environ, work,
-                                   arguments.repetitions, arguments.seconds)
+                                   arguments.repetitions, arguments.seconds, seaweed.cpu_seconds)
             traffic = bytes_per_tile(settings, master)
             paths = ranged_against_whole_download(settings, master, local_root)
         finally:

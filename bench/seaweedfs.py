@@ -34,6 +34,11 @@ class SeaweedProcess:
         return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": ACCESS_KEY,
                 "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_REGION": REGION}
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU time of ``weed`` so far (one process: master, volume, filer and S3 gateway)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
     def stop(self) -> None:
         os.killpg(self.process.pid, signal.SIGTERM)
         try:
