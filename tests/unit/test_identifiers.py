@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from iiif_server.errors import BadRequest, NotFound
-from iiif_server.identifiers import check_identifier, identifier_for_path, resolve_master_path
+from iiif_server.identifiers import MASTER_SUFFIXES, check_identifier, identifier_for_path, resolve_master_path
 
 
 @pytest.fixture()
@@ -76,3 +77,56 @@ def test_a_link_to_nothing_or_to_a_folder_is_no_master(root: Path) -> None:
     for identifier in ("dangling", "folder"):
         with pytest.raises(NotFound):
             resolve_master_path(root, identifier)
+
+
+def resolved_by_realpath(root: Path, identifier: str) -> str | None:
+    """The definition the fast path must agree with: the real path of the first file among the
+    suffixes, when it lies inside the root's real path."""
+    real_root = os.path.realpath(root)
+    stem = os.path.join(real_root, *identifier.split("/"))
+    for suffix in MASTER_SUFFIXES:
+        for candidate in (stem + suffix, stem + suffix.upper()):
+            if os.path.isfile(candidate):
+                real = os.path.realpath(candidate)
+                return real if os.path.commonpath((real, real_root)) == real_root else None
+    return None
+
+
+@pytest.fixture()
+def linked_tree(tmp_path: Path) -> Path:
+    """Files, folders and every kind of link a folder of masters may hold, with the root itself
+    reached through a link."""
+    real, outside = tmp_path / "real-root", tmp_path / "outside"
+    for folder in (real / "f", real / "deep" / "x", outside / "folder"):
+        folder.mkdir(parents=True)
+    for file in (real / "a.tif", real / "f" / "b.tif", real / "f" / "h.TIF", real / "f" / "h.jpg",
+                 real / "deep" / "x" / "y.tif", outside / "secret.tif", outside / "folder" / "z.tif"):
+        file.write_bytes(b"x")
+    links = {
+        real / "f" / "c.tif": real / "a.tif",  # to a master inside
+        real / "f" / "d.tif": outside / "secret.tif",  # to a master outside
+        real / "f" / "e.tif": real / "missing.tif",  # to nothing
+        real / "g.tif": real / "f",  # to a folder
+        real / "loop.tif": real / "loop.tif",  # to itself
+        real / "lf": real / "f",  # a folder inside
+        real / "lf2": real / "lf",  # a link to that link
+        real / "out": outside / "folder",  # a folder outside
+    }
+    for link, target in links.items():
+        link.symlink_to(target)
+    (tmp_path / "root").symlink_to(real)
+    return tmp_path / "root"
+
+
+IDENTIFIERS = ("a", "f/b", "f/c", "f/d", "f/e", "f/h", "g", "loop", "deep/x/y", "lf/b", "lf/c", "lf/d", "lf2/b",
+               "out/z", "missing", "f", "lf", "deep/x")
+
+
+@pytest.mark.parametrize("identifier", IDENTIFIERS)
+def test_every_lookup_agrees_with_realpath(linked_tree: Path, identifier: str) -> None:
+    expected = resolved_by_realpath(linked_tree, identifier)
+    if expected is None:
+        with pytest.raises(NotFound):
+            resolve_master_path(linked_tree, identifier)
+    else:
+        assert resolve_master_path(linked_tree, identifier) == expected
