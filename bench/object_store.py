@@ -67,7 +67,7 @@ def stored_bytes(path: Path, tiles: list[tuple[int, int]]) -> int:
 
 def server_passes(images: dict[str, str], environ: dict[str, str], work: Path, repetitions: int,
                   seconds: float, store_cpu_seconds: Callable[[], float]) -> dict[str, dict[str, list[float]]]:
-    """Tiles per second and per server CPU-second, by workload and by where the masters are, and the
+    """Tiles per second and server CPU per tile, by workload and by where the masters are, and the
     store's CPU per tile (``store_cpu_seconds``: its CPU time so far) for the masters in S3: SeaweedFS
     runs on the same cores as the server and wrk."""
     image = TiledImage(WIDTH, HEIGHT, TILE, (1, 2, 4, 8, 16, 32))
@@ -93,7 +93,6 @@ def server_passes(images: dict[str, str], environ: dict[str, str], work: Path, r
                         raise RuntimeError(f"{kind} {workload}: {result.errors} failed requests")
                     entry = results.setdefault(workload, {})
                     entry.setdefault(f"{kind} tiles/s", []).append(result.per_second)
-                    entry.setdefault(f"{kind} tiles/CPU-s", []).append(result.per_cpu_second)
                     entry.setdefault(f"{kind} server CPU-ms/tile", []).append(result.cpu_seconds_per_thousand)
                     if kind == "s3":
                         entry.setdefault("s3 store CPU-ms/tile", []).append(store_ms_per_tile)

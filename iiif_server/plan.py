@@ -299,9 +299,11 @@ def stored_tile(
         return None
     if request.format is not OutputFormat.JPG or request.quality not in (Quality.DEFAULT, Quality.COLOR):
         return None
+    if request.rotation != Rotation():
+        return None
     tile_width, tile_height = level.stored_tile
     crop = grid_cell(region, level, info.width, info.height, level.stored_tile) or crop
-    if request.rotation != Rotation() or (width, height) != (crop.width, crop.height):
+    if (width, height) != (crop.width, crop.height):
         return None
     column, row = crop.x // tile_width, crop.y // tile_height
     if (crop.right - 1) // tile_width != column or (crop.bottom - 1) // tile_height != row:

@@ -104,7 +104,6 @@ class _Reader:
         order = {b"II": "<", b"MM": ">"}.get(head[:2])
         if order is None:
             raise TiffStructureError("not a TIFF (no byte-order mark)")
-        self.order = order
         version = struct.unpack(f"{order}H", head[2:4])[0]
         if version == 42:
             big, self.first_ifd = False, struct.unpack(f"{order}I", head[4:8])[0]
