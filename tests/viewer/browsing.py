@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pyvips
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from viewer.deeplink import Region
 
@@ -16,13 +17,26 @@ VIEWER_READY = """(selector) => {
   return Boolean(item && item.getFullyLoaded());
 }"""
 
+VIEWER_STATE = """(selector) => {
+  const element = document.querySelector(selector);
+  const item = element && element.viewer && element.viewer.world.getItemAt(0);
+  return {state: element && element.dataset.state, step: element && element.dataset.step,
+          items: element && element.viewer ? element.viewer.world.getItemCount() : null,
+          tilesLoading: item ? item._tilesLoading : null, fullyLoaded: item ? item.getFullyLoaded() : null};
+}"""
+
 
 def embed_url(base_url: str, **params: str) -> str:
     return f"{base_url}/viewer/embed?{urlencode(params)}"
 
 
 def wait_for_viewer(page, selector: str = "iiif-viewer", timeout: float = 20_000) -> None:
-    page.wait_for_function(VIEWER_READY, arg=selector, timeout=timeout)
+    try:
+        page.wait_for_function(VIEWER_READY, arg=selector, timeout=timeout)
+    except PlaywrightTimeout:
+        state = page.evaluate(VIEWER_STATE, selector)
+        raise AssertionError(f"the viewer did not finish loading: {state}; "
+                             f"failed loads: {getattr(page, 'failed_loads', 'not recorded')}") from None
 
 
 def viewport_region(page, selector: str = "iiif-viewer") -> Region:

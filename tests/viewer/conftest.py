@@ -181,6 +181,11 @@ def page(browser) -> Iterator[object]:
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.script_errors = errors
+    # Kept to say why a viewer never finished loading (a test that waits for it reports them).
+    page.failed_loads = []
+    page.on("requestfailed", lambda request: page.failed_loads.append(f"{request.url}: {request.failure}"))
+    page.on("response", lambda response: response.status >= 500
+            and page.failed_loads.append(f"{response.url}: {response.status}"))
     yield page
     context.close()
     assert not errors, f"script errors: {errors}"
