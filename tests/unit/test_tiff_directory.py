@@ -11,7 +11,7 @@ import pytest
 import pyvips
 import tifffile
 
-from iiif_server.tiff_directory import MAX_ENTRIES, TiffStructureError, read_directories
+from iiif_server.tiff_directory import FIRST_READ_ENTRIES, MAX_ENTRIES, TiffStructureError, read_directories
 
 
 def page_image(width: int = 1200, height: int = 900) -> pyvips.Image:
@@ -99,6 +99,16 @@ SIZE_ENTRIES = [(256, 3, 1, 64), (257, 3, 1, 48)]
 def test_damaged_files_are_refused_with_a_reason(data: bytes, reason: str) -> None:
     with pytest.raises(TiffStructureError, match=reason):
         read_directories(io.BytesIO(data))
+
+LONG_DIRECTORY = [*SIZE_ENTRIES, *((40000 + n, 3, 1, n) for n in range(FIRST_READ_ENTRIES)), (259, 3, 1, 7)]
+
+
+def test_a_directory_longer_than_the_first_read_is_read_whole() -> None:
+    data = classic_tiff(LONG_DIRECTORY)
+    found = read_directories(io.BytesIO(data))[None]
+    assert (found.width, found.height, found.compression) == (64, 48, 7)
+    with pytest.raises(TiffStructureError, match="ends inside the directory"):
+        read_directories(io.BytesIO(data[:-6]))
 
 
 def test_a_minimal_directory_gets_the_defaults() -> None:
