@@ -20,7 +20,7 @@ def test_quick_benchmark_run_writes_the_distinct_headline_and_every_row(tmp_path
     table = output.read_text()
     assert table.splitlines()[2].startswith("**Distinct tiles, every URL new to both servers: ours / iipsrv = ")
     for row in ("| distinct tiles c4 |", "| distinct tiles c16 |", "| distinct JPEG 2000 tiles c4 |",
-                "| distinct info.json c16 |", "| repeated tiles c16 (cache hits) |", "| repeated info.json c16 (cache hits) |",
+                "| distinct info.json c16 |", "| distinct JPEG 2000 info.json c16 |", "| repeated tiles c16 (cache hits) |", "| repeated info.json c16 (cache hits) |",
                 "| cold full/1000, archive-40k-jp2 ", "| peak memory, all processes (MiB) |"):
         assert row in table, row
     assert "Failed requests: iipsrv 0, ours 0." in table
