@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import pyvips
 
@@ -78,11 +78,11 @@ def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
     elif master.suffix in JPEG2000_SUFFIXES:
         with source.open_bytes(master) as stream:
             try:
-                reductions, tile, layout, jp2_profile = _jpeg2000_layout(stream, master.identifier)
+                codestream = _jpeg2000_layout(stream, master.identifier)
             except MasterUnreadable:
                 _libvips_header(source, master)  # a file libvips cannot open fails as such
                 raise
-        header = _plain_jpeg2000_header(layout) or _libvips_header(source, master)
+        header = codestream.header or _libvips_header(source, master)
     else:
         header = _libvips_header(source, master)
     width, height, has_alpha = header.width, header.height, header.has_alpha
@@ -104,18 +104,19 @@ def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
         kind = MasterKind.FLAT
         levels = (Level(width, height, None),)
     elif master.suffix in JPEG2000_SUFFIXES:
+        tile = codestream.tile
         levels = tuple(
             Level(-(-width // 2**r), -(-height // 2**r), ("page", r) if r else None, tile)
-            for r in range(reductions + 1)
+            for r in range(codestream.reductions + 1)
         )
         # Requests on the codestream's own tile grid decode exactly one tile per resolution.
         tile_width, tile_height = tile or (tile_size, tile_size)
         return ImageInfo(
             width, height, MasterKind.JPEG2000, levels, tile_width, tile_height,
             fitting_scale_factors(width, height, max(tile_width, tile_height)), master.fingerprint, has_alpha,
-            jpeg2000_layout=layout,
+            jpeg2000_layout=codestream.layout,
             # libvips 8.14 does not read the JP2 colour box's ICC profile: the probe does.
-            colour_profile=profile_to_convert(jp2_profile, colour_bands, header.interpretation),
+            colour_profile=profile_to_convert(codestream.icc_profile, colour_bands, header.interpretation),
         )
     elif master.suffix in JPEG_SUFFIXES:
         # libvips' jpegload rounds a shrunk side down (300 px at shrink 8 opens 37 px high, not 38): a
@@ -199,17 +200,17 @@ def _plain_tiff_header(page: TiffDirectory) -> _Header | None:
                    photometric[0], page.icc_profile)
 
 
-def _plain_jpeg2000_header(layout: Jpeg2000Layout | None) -> _Header | None:
-    """The header libvips would give, for the codestreams the server's own OpenJPEG reader takes
-    (8-bit grey or colour, no alpha: see ``_jpeg2000_layout``). None for anything else.
+class Jpeg2000Codestream(NamedTuple):
+    """What the probe reads of a JP2 or J2K file's boxes and main header."""
 
-    libvips' header of a JPEG 2000 file costs 14 ms of CPU on the 16k master and 60 ms on the 40k:
-    OpenJPEG sets up coding parameters for every code-tile when it reads the main header.
-    libvips 8.14 never reads a JP2 colour box's profile; the probe takes it from the box itself.
-    """
-    if layout is None:
-        return None
-    return _Header(layout.width, layout.height, layout.bands, False, "srgb" if layout.bands == 3 else "b-w", None)
+    reductions: int  # wavelet decomposition levels (COD)
+    tile: tuple[int, int] | None  # the code-tile size (SIZ); None when untiled
+    layout: Jpeg2000Layout | None  # when the server's own OpenJPEG reader can decode it
+    icc_profile: bytes | None  # of the JP2 header's colour box
+    # The header libvips would give, for 8-bit grey or colour with no subsampling; None: libvips says.
+    # libvips' own costs 14 ms of CPU on the 16k JP2 and 60 ms on the 40k (OpenJPEG sets up coding
+    # parameters for every code-tile when it reads the main header), 2.8 ms on an untiled 8k.
+    header: _Header | None
 
 
 @dataclass(frozen=True)
@@ -234,12 +235,9 @@ def read_main_header(stream: BinaryIO, identifier: str) -> MainHeader:
         raise MasterUnreadable(f"image {identifier!r} has no readable JPEG 2000 header", str(error)) from None
 
 
-def _jpeg2000_layout(
-    stream: BinaryIO, identifier: str
-) -> tuple[int, tuple[int, int] | None, Jpeg2000Layout | None, bytes | None]:
-    """Number of wavelet decomposition levels (COD), the tile size (SIZ) of a JP2/J2K file, its
-    layout when the server's own OpenJPEG reader can decode it (see Jpeg2000Layout), and the ICC
-    profile of its colour box."""
+def _jpeg2000_layout(stream: BinaryIO, identifier: str) -> Jpeg2000Codestream:
+    """The levels, tiles and colour of a JP2/J2K file, and whether the server's own OpenJPEG reader
+    can decode it (see Jpeg2000Layout)."""
     try:
         codestream_offset, colour_space, icc_profile = _jp2_boxes(stream)
         header = _main_header(stream, codestream_offset)
@@ -252,21 +250,30 @@ def _jpeg2000_layout(
         raise MasterUnreadable(f"image {identifier!r} has no readable JPEG 2000 header", str(error)) from None
     tiled = xtsiz < xsiz - xosiz or ytsiz < ysiz - yosiz
     raw_codestream = codestream_offset == 0  # a .j2k file: no JP2 boxes, so no colour box either
-    simple = (
-        tiled
-        and 0 < min(xtsiz, ytsiz) and max(xtsiz, ytsiz) <= LARGEST_DECODED_CODE_TILE
-        and math.ceil(xsiz / xtsiz) * math.ceil(ysiz / ytsiz) <= MAX_CODE_TILES
-        and (xosiz, yosiz, xtosiz, ytosiz) == (0, 0, 0, 0)
+    plain = (
+        (xosiz, yosiz) == (0, 0)
         and components in (1, 3)
         and component_formats == {(EIGHT_BIT_UNSIGNED, 1, 1)}
-        # The reader hands OpenJPEG a code-tile's own tile-parts: its packet headers must be there.
-        and header.segment(PPM) is None
-        # An ICC profile is fine too: the renderer converts the decoded pixels from it.
+        # An ICC profile is fine too: the renderer converts the decoded pixels from it. A palette
+        # (no EnumCS, no profile) makes more bands than components.
         and (raw_codestream or icc_profile is not None
              or colour_space in (UNSPECIFIED_COLOUR_SPACE, JP2_COLOUR_SPACES[components]))
     )
-    layout = Jpeg2000Layout(xsiz, ysiz, xtsiz, ytsiz, components) if simple else None
-    return reductions, ((xtsiz, ytsiz) if tiled else None), layout, icc_profile
+    simple = (
+        plain
+        and tiled
+        and 0 < min(xtsiz, ytsiz) and max(xtsiz, ytsiz) <= LARGEST_DECODED_CODE_TILE
+        and math.ceil(xsiz / xtsiz) * math.ceil(ysiz / ytsiz) <= MAX_CODE_TILES
+        and (xtosiz, ytosiz) == (0, 0)
+        # The reader hands OpenJPEG a code-tile's own tile-parts: its packet headers must be there.
+        and header.segment(PPM) is None
+    )
+    # libvips 8.14 never reads a JP2 colour box's profile (the probe takes it from the box) and has
+    # no alpha for 1 or 3 bands.
+    plain_header = _Header(xsiz, ysiz, components, False, "srgb" if components == 3 else "b-w", None) if plain else None
+    return Jpeg2000Codestream(reductions, (xtsiz, ytsiz) if tiled else None,
+                              Jpeg2000Layout(xsiz, ysiz, xtsiz, ytsiz, components) if simple else None,
+                              icc_profile, plain_header)
 
 
 class _HeaderError(ValueError):
