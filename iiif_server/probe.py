@@ -78,7 +78,7 @@ def probe(source: ImageSource, master: Master, tile_size: int) -> ImageInfo:
     elif master.suffix in JPEG2000_SUFFIXES:
         with source.open_bytes(master) as stream:
             try:
-                codestream = _jpeg2000_layout(stream, master.identifier)
+                codestream = _jpeg2000_codestream(stream, master.identifier)
             except MasterUnreadable:
                 _libvips_header(source, master)  # a file libvips cannot open fails as such
                 raise
@@ -235,7 +235,7 @@ def read_main_header(stream: BinaryIO, identifier: str) -> MainHeader:
         raise MasterUnreadable(f"image {identifier!r} has no readable JPEG 2000 header", str(error)) from None
 
 
-def _jpeg2000_layout(stream: BinaryIO, identifier: str) -> Jpeg2000Codestream:
+def _jpeg2000_codestream(stream: BinaryIO, identifier: str) -> Jpeg2000Codestream:
     """The levels, tiles and colour of a JP2/J2K file, and whether the server's own OpenJPEG reader
     can decode it (see Jpeg2000Layout)."""
     try:

@@ -111,13 +111,13 @@ def test_the_main_header_describes_an_eight_bit_codestream_as_libvips_does(
     for identifier in identifiers:
         master = source.locate(identifier)
         with source.open_bytes(master) as stream:
-            header = probe_module._jpeg2000_layout(stream, identifier).header
+            header = probe_module._jpeg2000_codestream(stream, identifier).header
         if header is not None:
             assert header == probe_module._libvips_header(source, master), identifier
             described[identifier] = probe(source, master, 256)
     assert set(described) == {"grid", "odd-tiles", "grid-j2k", "grey", "untiled", "coded", "packets"}
-    without_header = probe_module._jpeg2000_layout
-    monkeypatch.setattr(probe_module, "_jpeg2000_layout",
+    without_header = probe_module._jpeg2000_codestream
+    monkeypatch.setattr(probe_module, "_jpeg2000_codestream",
                         lambda stream, identifier: without_header(stream, identifier)._replace(header=None))
     for identifier, info in described.items():
         assert info == probe(source, source.locate(identifier), 256), identifier

@@ -11,7 +11,7 @@ import pyvips
 
 from iiif_server.errors import MasterUnreadable
 from iiif_server.info import MasterKind
-from iiif_server.probe import _jpeg2000_layout, probe
+from iiif_server.probe import _jpeg2000_codestream, probe
 from iiif_server.sources.filesystem import FileSystemSource
 from iiif_server.sources.memory import MemorySource
 from tests.colour import ADOBE_RGB, SRGB, gamma_curve, grey_profile, rgb_profile
@@ -163,13 +163,13 @@ def test_packed_packet_headers_in_the_main_header_leave_the_codestream_to_libvip
     (Only the segment's presence counts; libvips reads such files itself.)"""
     grid_image(4, 3).jp2ksave(str(tmp_path / "grid.jp2"), lossless=True, tile_width=128, tile_height=128)
     data = (tmp_path / "grid.jp2").read_bytes()
-    plain_layout = _jpeg2000_layout(io.BytesIO(data), "grid").layout
+    plain_layout = _jpeg2000_codestream(io.BytesIO(data), "grid").layout
     assert plain_layout is not None
     siz_start = data.index(b"\xff\x4f\xff\x51") + 2
     (siz_length,) = struct.unpack(">H", data[siz_start + 2 : siz_start + 4])
     end_of_siz = siz_start + 2 + siz_length
     packed = data[:end_of_siz] + b"\xff\x60" + struct.pack(">HB", 3, 0) + data[end_of_siz:]
-    packed_layout = _jpeg2000_layout(io.BytesIO(packed), "packed").layout
+    packed_layout = _jpeg2000_codestream(io.BytesIO(packed), "packed").layout
     assert packed_layout is None
 
 
@@ -180,7 +180,7 @@ def test_a_tile_grid_no_codestream_can_number_stays_with_libvips(tmp_path: Path,
     data = bytearray((tmp_path / "grid.jp2").read_bytes())
     siz_start = data.index(b"\xff\x4f\xff\x51") + 2
     struct.pack_into(">II", data, siz_start + 22, tile_width, tile_height)  # XTsiz, YTsiz
-    layout = _jpeg2000_layout(io.BytesIO(bytes(data)), "grid").layout
+    layout = _jpeg2000_codestream(io.BytesIO(bytes(data)), "grid").layout
     assert layout is None
 
 

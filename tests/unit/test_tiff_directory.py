@@ -100,6 +100,7 @@ def test_damaged_files_are_refused_with_a_reason(data: bytes, reason: str) -> No
     with pytest.raises(TiffStructureError, match=reason):
         read_directories(io.BytesIO(data))
 
+
 LONG_DIRECTORY = [*SIZE_ENTRIES, *((40000 + n, 3, 1, n) for n in range(FIRST_READ_ENTRIES)), (259, 3, 1, 7)]
 
 
