@@ -183,9 +183,13 @@ def page(browser) -> Iterator[object]:
     page.script_errors = errors
     # Kept to say why a viewer never finished loading (a test that waits for it reports them).
     page.failed_loads = []
+
+    def note_server_error(response) -> None:
+        if response.status >= 500:
+            page.failed_loads.append(f"{response.url}: {response.status}")
+
     page.on("requestfailed", lambda request: page.failed_loads.append(f"{request.url}: {request.failure}"))
-    page.on("response", lambda response: response.status >= 500
-            and page.failed_loads.append(f"{response.url}: {response.status}"))
+    page.on("response", note_server_error)
     yield page
     context.close()
     assert not errors, f"script errors: {errors}"
