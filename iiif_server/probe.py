@@ -149,20 +149,19 @@ def _tiff_levels(directories: dict[LevelOption, TiffDirectory]) -> tuple[tuple[L
     """The full-resolution page and each further page (or SubIFD) that halves it, as a pyramid."""
     first = directories[None]
     nested = "subifd" if first.sub_ifds else "page"
-    candidates = [(None, first)] + [(option, page) for option, page in directories.items()
-                                    if option is not None and option[0] == nested]
     levels: list[Level] = []
     all_jpeg = True
-    for option, page in candidates:
-        factor = 2 ** len(levels)
+    for option, page in directories.items():
+        if option is not None and option[0] != nested:
+            continue
+        factor = 1 << len(levels)
         # Each level halves the previous one, rounded either way by the writer.
         if abs(page.width - first.width / factor) > 1 or abs(page.height - first.height / factor) > 1:
             break
         tile = (page.tile_width, page.tile_height) if page.is_tiled else None
         all_jpeg = all_jpeg and holds_baseline_jpeg_tiles(page)
         levels.append(Level(page.width, page.height, option, tile))
-    tile_sizes = {level.stored_tile for level in levels}
-    return tuple(levels), all_jpeg and len(tile_sizes) == 1
+    return tuple(levels), all_jpeg and len({level.stored_tile for level in levels}) == 1
 
 
 def _libvips_header(source: ImageSource, master: Master) -> _Header:

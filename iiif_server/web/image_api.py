@@ -115,12 +115,20 @@ class EncodedInfo:
 def encode_info(version: ApiVersion, master: Master, document: dict[str, object], accept: str | None) -> EncodedInfo:
     """An info.json document as the ``Accept`` header asks for it: JSON-LD with the API's context as
     its profile when the client prefers that, else plain JSON."""
-    accepted = parse_accept_header(accept, MIMEAccept)
-    wants_jsonld = accepted.quality("application/ld+json") > accepted.quality("application/json")
+    wants_jsonld = _prefers_jsonld(accept)
     media_type = f'application/ld+json;profile="{_CONTEXT[version]}"' if wants_jsonld else "application/json"
     body = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
     return EncodedInfo(body, media_type, strong_etag(master.fingerprint.token, media_type, body),
                        last_modified_of(master.fingerprint.mtime_ns))
+
+
+def _prefers_jsonld(accept: str | None) -> bool:
+    # A header naming neither type (none, */*, image/*, application/*) gives both the same quality:
+    # plain JSON, without parsing it.
+    if accept is None or ("ld+json" not in accept.lower() and "application/json" not in accept.lower()):
+        return False
+    accepted = parse_accept_header(accept, MIMEAccept)
+    return accepted.quality("application/ld+json") > accepted.quality("application/json")
 
 
 def answer_public_info(pipeline: ImagePipeline, parsed: InfoRequest, accept: str | None, base_url: str,

@@ -75,6 +75,20 @@ def test_info_json_ld_media_type_when_asked(client) -> None:
     assert "Accept" in client.get(V3_INFO).headers["Vary"]
 
 
+@pytest.mark.parametrize(("accept", "linked_data"), [
+    (None, False), ("*/*", False), ("image/webp,*/*;q=0.8", False), ("application/*", False),
+    ("application/json", False), ("application/ld+json", True), ("APPLICATION/LD+JSON", True),
+    ("application/json, application/ld+json;q=0.9", False), ("application/json;q=0.5, application/ld+json", True),
+    # */* gives JSON-LD the quality JSON has lost by being named
+    ("application/json;q=0.1, */*", True),
+])
+def test_info_media_type_follows_the_qualities_of_accept(client, accept: str | None, linked_data: bool) -> None:
+    """RFC 9110 12.5.1: the most specific range gives a type its quality; a header naming neither JSON
+    type is answered with plain JSON without being parsed, the others by their qualities."""
+    response = client.get(V3_INFO, headers={"Accept": accept} if accept else {})
+    assert response.headers["Content-Type"].startswith("application/ld+json" if linked_data else "application/json")
+
+
 def test_public_base_url_is_used_in_ids_and_links(image_root: Path) -> None:
     client = create_app(Settings(image_root=image_root, base_url="https://iiif.archives.example")).test_client()
     assert client.get(V3_INFO).get_json()["id"] == "https://iiif.archives.example/iiif/3/grid-tiff"
