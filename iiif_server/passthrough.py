@@ -188,8 +188,10 @@ def _stored_tile_level(page: TiffDirectory) -> StoredTileLevel | None:
     )
 
 
-def cut_stored_tile(tile: bytes, tile_size: tuple[int, int], part: Box, jpeg_quality: int) -> bytes | None:
-    """``part`` of a stored tile (a complete JPEG from ``read_tile``), encoded as the renderer would
+def cut_stored_tile(tile: bytes, tile_size: tuple[int, int], part: Box, jpeg_quality: int,
+                    scaled_to: tuple[int, int] | None = None) -> bytes | None:
+    """``part`` of a stored tile (a complete JPEG from ``read_tile``), scaled to ``scaled_to`` if given
+    (by a pixel: bicubic, as the renderer's cubic kernel), encoded as the renderer would
     (``jpeg_quality``, chroma subsampled below 90, no metadata); None when the tile is not the RGB or
     grey JPEG of ``tile_size`` its level says (the caller then renders with libvips, whose limits
     apply: a tile's own header is not trusted to size what is decoded).
@@ -203,6 +205,8 @@ def cut_stored_tile(tile: bytes, tile_size: tuple[int, int], part: Box, jpeg_qua
             if image.format != "JPEG" or image.mode not in ("RGB", "L") or image.size != tile_size:
                 return None
             cut = image.crop((part.x, part.y, part.right, part.bottom))
+            if scaled_to is not None:
+                cut = cut.resize(scaled_to, PIL.Image.Resampling.BICUBIC)
     except (OSError, SyntaxError, ValueError):  # Pillow's ways of saying the data is damaged
         return None  # libvips renders it, and reports the damage as the master's
     out = io.BytesIO()

@@ -326,8 +326,8 @@ class ImagePipeline:
             if stored is not None and stored_part.whole:
                 self.metrics.count_passthrough()
                 return stored
-            cut = (cut_stored_tile(stored, stored_part.tile_size, stored_part.part, self.jpeg_quality)
-                   if stored is not None else None)
+            cut = (cut_stored_tile(stored, stored_part.tile_size, stored_part.part, self.jpeg_quality,
+                                   stored_part.scaled_to) if stored is not None else None)
             if cut is not None:
                 self.metrics.count_stored_tile_cut()
                 return cut

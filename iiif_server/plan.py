@@ -80,12 +80,15 @@ class StoredTilePart:
     row: int
     part: Box
     tile_size: tuple[int, int]
+    # The answer's size when it is the part scaled by one pixel (a viewer's tile at the edge of a level
+    # its writer rounded down: see grid_cell); None when it is the part as it is.
+    scaled_to: tuple[int, int] | None = None
 
     @property
     def whole(self) -> bool:
         """The tile's bytes are the answer as they are (passthrough); else the part is cut out of the
-        decoded tile (edge tiles, stored padded; crops inside one tile)."""
-        return self.part == Box(0, 0, *self.tile_size)
+        decoded tile (edge tiles, stored padded; crops inside one tile), and scaled if need be."""
+        return self.scaled_to is None and self.part == Box(0, 0, *self.tile_size)
 
 
 @dataclass(frozen=True)
@@ -303,14 +306,15 @@ def stored_tile(
         return None
     tile_width, tile_height = level.stored_tile
     crop = grid_cell(region, level, info.width, info.height, level.stored_tile) or crop
-    if (width, height) != (crop.width, crop.height):
+    if abs(width - crop.width) > 1 or abs(height - crop.height) > 1:
         return None
     column, row = crop.x // tile_width, crop.y // tile_height
     if (crop.right - 1) // tile_width != column or (crop.bottom - 1) // tile_height != row:
         return None  # across a tile edge
     part = Box(crop.x - column * tile_width, crop.y - row * tile_height, crop.width, crop.height)
     # Edge tiles are stored padded to the full tile size: never whole, their part is cut out.
-    return StoredTilePart(column, row, part, level.stored_tile)
+    scaled_to = None if (width, height) == (crop.width, crop.height) else (width, height)
+    return StoredTilePart(column, row, part, level.stored_tile, scaled_to)
 
 
 def grid_cell(region: Box, level: Level, full_width: int, full_height: int, tile_size: tuple[int, int]) -> Box | None:

@@ -269,3 +269,31 @@ def test_a_viewer_tile_on_a_rounded_down_level_is_its_stored_tile_to_within_a_pi
     assert sample(client.get("/metrics").text, "iiif_passthrough_tiles_total") == 1
     difference = np.abs(decoded_by_pillow(served.data) - decoded_by_pillow(rendered.data))
     assert difference.mean() < 3 and np.percentile(difference, 99) <= 24
+
+
+def test_a_viewer_tile_a_pixel_taller_than_a_rounded_down_level_is_its_stored_tile_scaled(tmp_path, monkeypatch):
+    """1024 x 1426 px: the level at scale 4 has 356 rows (356.5 rounded down), so the viewer asks the
+    last row's 402 full-resolution rows as 101 px where 100 are stored. The stored tile is cut and
+    scaled by that pixel (Pillow, no libvips), and shows what libvips renders of the exact region."""
+    from iiif_server import create_app
+    from iiif_server.pipeline import ImagePipeline
+    from iiif_server.settings import Settings
+    from tests.web.test_ops import sample
+
+    save_pyramid(colour_grid(1024, 1426), tmp_path / "rounded.tif")
+    client = create_app(Settings(image_root=tmp_path, response_cache_bytes=0, derivative_cache_bytes=0)).test_client()
+    url = "/iiif/3/rounded/0,1024,1024,402/256,101/0/default"
+    rendered = client.get(f"{url}.png")
+    assert rendered.status_code == 200
+
+    def no_libvips(*_arguments: object) -> bytes:
+        raise AssertionError("the tile rendered with libvips")
+
+    monkeypatch.setattr(ImagePipeline, "render_pixels", no_libvips)
+    served = client.get(f"{url}.jpg")
+    assert served.status_code == 200
+    assert sample(client.get("/metrics").text, "iiif_stored_tile_cuts_total") == 1
+    expected, actual = rgb_of(rendered.data), rgb_of(served.data)
+    assert actual.shape == expected.shape == (101, 256, 3)
+    libvips_jpeg = rgb_of(pyvips.Image.new_from_buffer(rendered.data, "").jpegsave_buffer(Q=Settings().jpeg_quality))
+    assert np.abs(actual - expected).mean() <= np.abs(libvips_jpeg - expected).mean() + 0.5

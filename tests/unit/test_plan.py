@@ -562,22 +562,31 @@ ROUNDED_DOWN = image_info(40_000, 30_000, levels=pyramid(40_000, 30_000, 9), sto
                      id="right edge tile"),
         pytest.param("8192,8192,8192,8192/256,256/0/default.jpg", StoredTilePart(1, 1, WHOLE_TILE, TILE_SIZE),
                      id="3.0 form, w,h"),
+        # The last row: 5,424 full-resolution rows are 169.5 level rows, asked as 170 of the 169 stored.
+        pytest.param("0,24576,8192,5424/256,170/0/default.jpg",
+                     StoredTilePart(0, 3, Box(0, 0, 256, 169), TILE_SIZE, (256, 170)),
+                     id="bottom edge tile, a pixel taller than the level's last row"),
+        pytest.param("0,8192,8192,8224/256,257/0/default.jpg",
+                     StoredTilePart(0, 1, WHOLE_TILE, TILE_SIZE, (256, 257)), id="one level pixel taller"),
+        pytest.param("0,8192,8192,8192/255,/0/default.jpg",
+                     StoredTilePart(0, 1, WHOLE_TILE, TILE_SIZE, (255, 255)), id="scaled a pixel below the level"),
     ],
 )
 def test_a_viewer_tile_on_a_rounded_down_level_is_its_stored_tile(url: str, expected: StoredTilePart) -> None:
     plan = plan_url(url, info=ROUNDED_DOWN)
     assert plan.level.width == 1250 and plan.stored_tile == expected
+    assert not expected.whole or expected.scaled_to is None
 
 
 @pytest.mark.parametrize(
     "url",
     [
         pytest.param("0,8160,8192,8192/256,/0/default.jpg", id="one level pixel above the grid row"),
-        pytest.param("0,8192,8192,8224/256,257/0/default.jpg", id="one level pixel taller"),
-        pytest.param("0,8192,8192,8192/255,/0/default.jpg", id="scaled below the level"),
+        pytest.param("0,8192,8192,8192/254,/0/default.jpg", id="scaled two pixels below the level"),
+        pytest.param("0,24576,8192,5424/256,171/0/default.jpg", id="two pixels taller than the last row"),
     ],
 )
-def test_a_region_a_level_pixel_off_its_cell_is_rendered(url: str) -> None:
+def test_a_region_off_its_cell_or_scaled_by_more_than_a_pixel_is_rendered(url: str) -> None:
     assert plan_url(url, info=ROUNDED_DOWN).stored_tile is None
 
 
