@@ -34,6 +34,13 @@ from gunicorn.workers.base import Worker
 # after it (gunicorn's keepalive was 5 s).
 HEADER_READ_TIMEOUT_MS = 5_000
 _HEARTBEAT_SECONDS = 1.0
+# A crowded worker closes at most one connection per this interval. A split of connections that
+# needs mending lasts for seconds, but the requests running flicker between 0 and the threads'
+# number within milliseconds: closing on every flicker turned 16 connections into a storm of
+# reconnects (sampled from /proc in the benchmark's 16-connection pass: a worker's share jumping
+# between 0 and 13, p99 20-40 ms, against 9-10 ms in the passes that kept 8 and 8). 0.1 s was
+# measured against 0.025 and 0.25 s (README, "Where it misses").
+CLOSE_INTERVAL_SECONDS = 0.1
 _LAST_WRITES_SECONDS = 0.2
 _MAX_CONNECTIONS = 4096
 
@@ -69,8 +76,8 @@ class WorkerLoads:
     connection stays with its worker: measured, 11 of 16 keep-alive connections on one of two
     workers, and at 4 connections now and then all 4 on one, the other idle. A worker running at
     least two requests more than the least busy live worker therefore closes the connection it
-    answers on (``Connection: close``); its client reconnects, and another worker may take it.
-    Idle connections are never moved: they cost nothing. Process-safe; each row is written only by
+    answers on (``Connection: close``), one every CLOSE_INTERVAL_SECONDS at most; its client
+    reconnects, and another worker may take it. Idle connections are never moved: they cost nothing. Process-safe; each row is written only by
     its worker.
     """
 
@@ -102,6 +109,7 @@ class WorkerLoad:
         self._table, self._row = table, row
         self._count = 0
         self._changed = threading.Condition()
+        self._last_close = -CLOSE_INTERVAL_SECONDS
 
     def __enter__(self) -> None:
         with self._changed:
@@ -116,13 +124,19 @@ class WorkerLoad:
                 self._table[self._row + 1] = self._count
             self._changed.notify_all()
 
-    def crowded(self) -> bool:
-        """Running two requests or more beyond the least busy live worker."""
+    def crowded(self, now: float | None = None) -> bool:
+        """Running two requests or more beyond the least busy live worker, and no connection closed
+        for that within the last CLOSE_INTERVAL_SECONDS (``now``: time.monotonic())."""
         if self._row is None:
             return False
+        now = time.monotonic() if now is None else now
         table = self._table
         least = min(table[row + 1] for row in range(0, len(table), 2) if table[row])
-        return self._count > least + 1
+        with self._changed:
+            if self._count <= least + 1 or now - self._last_close < CLOSE_INTERVAL_SECONDS:
+                return False
+            self._last_close = now
+            return True
 
     def wait_until_idle(self, timeout: float) -> bool:
         with self._changed:

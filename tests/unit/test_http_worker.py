@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from iiif_server.http_worker import WorkerLoads, WsgiRunner
+from iiif_server.http_worker import CLOSE_INTERVAL_SECONDS, WorkerLoads, WsgiRunner
 
 
 class RecordingProtocol:
@@ -70,6 +70,17 @@ def test_crowded_means_two_requests_more_than_the_least_busy_worker(own: int,
     for _ in range(own):
         mine.__exit__(None, None, None)
     assert rows(loads)[1] == 0
+
+
+def test_a_crowded_worker_closes_at_most_one_connection_per_interval() -> None:
+    loads = WorkerLoads(2)
+    mine, _idle = loads.join(101), loads.join(102)
+    with mine, mine, mine:
+        assert mine.crowded(now=100.0)
+        assert not mine.crowded(now=100.0 + CLOSE_INTERVAL_SECONDS / 2), "a second close within the interval"
+        assert mine.crowded(now=100.0 + CLOSE_INTERVAL_SECONDS * 1.01)
+    with mine:
+        assert not mine.crowded(now=200.0), "level again: nothing to close, whatever the time"
 
 
 def test_the_only_live_worker_is_never_crowded() -> None:
