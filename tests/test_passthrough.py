@@ -192,6 +192,34 @@ def rgb_of(encoded: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(encoded)).convert("RGB"), dtype=np.int16)
 
 
+def uncached_client(image_root: Path):  # noqa: ANN201 - Flask's test client
+    from iiif_server import create_app
+    from iiif_server.settings import Settings
+
+    return create_app(Settings(image_root=image_root, response_cache_bytes=0, derivative_cache_bytes=0)).test_client()
+
+
+def served_without_libvips_and_rendered(client, url: str,  # noqa: ANN001 - Flask's test client
+                                        monkeypatch: pytest.MonkeyPatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pixels of the JPEG ``url`` (without its extension) is answered with while libvips cannot
+    render, of the PNG libvips renders for it, and of libvips' own JPEG of that PNG at the server's
+    quality (the error JPEG alone brings)."""
+    from iiif_server.pipeline import ImagePipeline
+    from iiif_server.settings import Settings
+
+    rendered = client.get(f"{url}.png")
+    assert rendered.status_code == 200
+
+    def no_libvips(*_arguments: object) -> bytes:
+        raise AssertionError("rendered with libvips")
+
+    monkeypatch.setattr(ImagePipeline, "render_pixels", no_libvips)
+    served = client.get(f"{url}.jpg")
+    assert served.status_code == 200 and served.headers["Content-Type"] == "image/jpeg"
+    libvips_jpeg = pyvips.Image.new_from_buffer(rendered.data, "").jpegsave_buffer(Q=Settings().jpeg_quality)
+    return rgb_of(served.data), rgb_of(rendered.data), rgb_of(libvips_jpeg)
+
+
 @pytest.mark.parametrize(
     ("region", "size"),
     [
@@ -205,23 +233,10 @@ def rgb_of(encoded: bytes) -> np.ndarray:
 def test_a_cut_of_a_stored_tile_decodes_to_what_libvips_renders(image_root, identifier, region, size, monkeypatch):
     """The cut (Pillow) against the same request rendered by libvips as PNG: the same size, and as
     close to it as libvips' own JPEG encoding of those pixels at the same quality; libvips never ran."""
-    from iiif_server import create_app
-    from iiif_server.pipeline import ImagePipeline
-    from iiif_server.settings import Settings
-
-    client = create_app(Settings(image_root=image_root, response_cache_bytes=0, derivative_cache_bytes=0)).test_client()
-    rendered = client.get(f"/iiif/3/{identifier}/{region}/{size}/0/default.png")
-    assert rendered.status_code == 200
-
-    def no_libvips(*_arguments: object) -> bytes:
-        raise AssertionError("the cut rendered with libvips")
-
-    monkeypatch.setattr(ImagePipeline, "render_pixels", no_libvips)
-    cut = client.get(f"/iiif/3/{identifier}/{region}/{size}/0/default.jpg")
-    assert cut.status_code == 200 and cut.headers["Content-Type"] == "image/jpeg"
-    expected, actual = rgb_of(rendered.data), rgb_of(cut.data)
+    client = uncached_client(image_root)
+    actual, expected, libvips_jpeg = served_without_libvips_and_rendered(
+        client, f"/iiif/3/{identifier}/{region}/{size}/0/default", monkeypatch)
     assert actual.shape == expected.shape
-    libvips_jpeg = rgb_of(pyvips.Image.new_from_buffer(rendered.data, "").jpegsave_buffer(Q=Settings().jpeg_quality))
     # Both encoders are libjpeg-turbo with the same settings (here the bytes decode identically); a
     # cut one pixel off would differ by about 6 on average.
     assert np.abs(actual - expected).mean() <= np.abs(libvips_jpeg - expected).mean() + 0.5
@@ -275,25 +290,12 @@ def test_a_viewer_tile_a_pixel_taller_than_a_rounded_down_level_is_its_stored_ti
     """1024 x 1426 px: the level at scale 4 has 356 rows (356.5 rounded down), so the viewer asks the
     last row's 402 full-resolution rows as 101 px where 100 are stored. The stored tile is cut and
     scaled by that pixel (Pillow, no libvips), and shows what libvips renders of the exact region."""
-    from iiif_server import create_app
-    from iiif_server.pipeline import ImagePipeline
-    from iiif_server.settings import Settings
     from tests.web.test_ops import sample
 
     save_pyramid(colour_grid(1024, 1426), tmp_path / "rounded.tif")
-    client = create_app(Settings(image_root=tmp_path, response_cache_bytes=0, derivative_cache_bytes=0)).test_client()
-    url = "/iiif/3/rounded/0,1024,1024,402/256,101/0/default"
-    rendered = client.get(f"{url}.png")
-    assert rendered.status_code == 200
-
-    def no_libvips(*_arguments: object) -> bytes:
-        raise AssertionError("the tile rendered with libvips")
-
-    monkeypatch.setattr(ImagePipeline, "render_pixels", no_libvips)
-    served = client.get(f"{url}.jpg")
-    assert served.status_code == 200
+    client = uncached_client(tmp_path)
+    actual, expected, libvips_jpeg = served_without_libvips_and_rendered(
+        client, "/iiif/3/rounded/0,1024,1024,402/256,101/0/default", monkeypatch)
     assert sample(client.get("/metrics").text, "iiif_stored_tile_cuts_total") == 1
-    expected, actual = rgb_of(rendered.data), rgb_of(served.data)
     assert actual.shape == expected.shape == (101, 256, 3)
-    libvips_jpeg = rgb_of(pyvips.Image.new_from_buffer(rendered.data, "").jpegsave_buffer(Q=Settings().jpeg_quality))
     assert np.abs(actual - expected).mean() <= np.abs(libvips_jpeg - expected).mean() + 0.5
