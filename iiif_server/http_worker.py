@@ -77,8 +77,8 @@ class WorkerLoads:
     workers, and at 4 connections now and then all 4 on one, the other idle. A worker running at
     least two requests more than the least busy live worker therefore closes the connection it
     answers on (``Connection: close``), one every CLOSE_INTERVAL_SECONDS at most; its client
-    reconnects, and another worker may take it. Idle connections are never moved: they cost nothing. Process-safe; each row is written only by
-    its worker.
+    reconnects, and another worker may take it. Idle connections are never moved: they cost
+    nothing. Process-safe; each row is written only by its worker.
     """
 
     def __init__(self, workers: int) -> None:
