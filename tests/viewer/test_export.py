@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
@@ -64,6 +65,34 @@ def test_exported_exhibition_page_follows_the_steps(page, exported) -> None:
         page.wait_for_function(f"document.querySelector('{viewer}').dataset.step === '{step}'")
     wait_for_viewer(page, viewer)
     assert_shows(page, Region(*EXHIBITION_STEPS[2]["region"]), viewer)
+
+
+def test_a_step_whose_manifest_arrives_first_is_not_replaced_by_an_earlier_steps(page, exported,
+                                                                               published_site) -> None:
+    """A reader going on two steps quickly: the second step's manifest arrives before the first's (held
+    back here). The viewer must end on the second step's page, ready, not on the first's manifest with
+    the second's image (a fresh-clone CI run once stopped there, "loading" for good)."""
+    _, static_url = exported
+    page.goto(f"{static_url}/embed.html?manifest={published_site.manifest_url('decree-1945')}")
+    wait_for_viewer(page)
+    held_back = published_site.manifest_url("photo-ba-dinh-1945")
+
+    def arrive_late(route) -> None:  # noqa: ANN001 - Playwright's Route
+        time.sleep(1.5)
+        route.continue_()
+
+    page.route(held_back, arrive_late)
+    region = Region(*EXHIBITION_STEPS[2]["region"])
+    page.evaluate("([first, second, canvas, xywh]) => {"
+                  " const viewer = document.querySelector('iiif-viewer');"
+                  " viewer.show({manifest: first});"
+                  " viewer.show({manifest: second, canvas, region: xywh}); }",
+                  [held_back, published_site.manifest_url("map-hanoi-1873"),
+                   published_site.canvas_id("map-hanoi-1873", 1),
+                   {"x": region.x, "y": region.y, "width": region.width, "height": region.height}])
+    time.sleep(2)  # the held-back manifest has arrived
+    wait_for_viewer(page)
+    assert_shows(page, region)
 
 
 def test_content_without_presentation_is_refused(tmp_path) -> None:

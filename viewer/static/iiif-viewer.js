@@ -313,6 +313,11 @@ export class IIIFViewer extends HTMLElement {
   async show(state, { immediately = this.reducedMotion } = {}) {
     this.showCount = (this.showCount || 0) + 1;
     const ticket = this.showCount;
+    // A manifest still loading for an earlier show() replaces the open one when it arrives. Decided
+    // before it arrived, this show() would go to a page of a manifest no longer open (and the page
+    // would never leave "loading"): manifests are loaded one after another.
+    await this.manifestLoad?.done.catch(() => {});
+    if (ticket !== this.showCount) return;
     if (state.manifest !== this.manifestUrl) {
       this.dataset.state = "loading";
       this.setStatus(this.text.loading);
