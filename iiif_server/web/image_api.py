@@ -125,7 +125,8 @@ def encode_info(version: ApiVersion, master: Master, document: dict[str, object]
 def _prefers_jsonld(accept: str | None) -> bool:
     # A header naming neither type (none, */*, image/*, application/*) gives both the same quality:
     # plain JSON, without parsing it.
-    if accept is None or ("ld+json" not in accept.lower() and "application/json" not in accept.lower()):
+    named = (accept or "").lower()
+    if "ld+json" not in named and "application/json" not in named:
         return False
     accepted = parse_accept_header(accept, MIMEAccept)
     return accepted.quality("application/ld+json") > accepted.quality("application/json")
