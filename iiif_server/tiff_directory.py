@@ -27,6 +27,9 @@ _WANTED = frozenset({IMAGE_WIDTH, IMAGE_LENGTH, BITS_PER_SAMPLE, COMPRESSION, PH
                      TILE_BYTE_COUNTS, SUB_IFDS, JPEG_TABLES, EXTRA_SAMPLES, ICC_PROFILE, IMAGE_DEPTH})
 # What a tile is read with (passthrough only): where each tile lies and the JPEG tables they share.
 _TILE_INDEX_TAGS = frozenset({STRIP_OFFSETS, STRIP_BYTE_COUNTS, TILE_OFFSETS, TILE_BYTE_COUNTS, JPEG_TABLES})
+# Tags of one number each: kept as that number (the first, should a writer give more).
+_NUMBER_TAGS = frozenset({IMAGE_WIDTH, IMAGE_LENGTH, COMPRESSION, PHOTOMETRIC, SAMPLES_PER_PIXEL, PLANAR_CONFIG,
+                          TILE_WIDTH, TILE_LENGTH, IMAGE_DEPTH})
 # Read for the probe's description of the first page only, never needed to find a tile.
 _DESCRIPTIVE_TAGS = frozenset({EXTRA_SAMPLES, ICC_PROFILE})
 # The tags read, by (with_tile_index, describe).
@@ -99,6 +102,28 @@ def read_directories(stream: BinaryIO, with_tile_index: bool = True) -> dict[Lev
     return directories
 
 
+class _Layout(NamedTuple):
+    """The structs of one TIFF flavour (classic or BigTIFF) in one byte order."""
+
+    count: struct.Struct  # a directory's entry count
+    entry: struct.Struct  # tag, field type, value count, values or their offset
+    pointer: struct.Struct  # the next directory's offset, or a value's
+    single: dict[int, struct.Struct]  # SHORT and LONG: most entries hold one, read in place
+    swap: bool  # numbers arrays must be byte-swapped to this machine's order
+    first_read: int  # bytes read for a directory at first: its count, FIRST_READ_ENTRIES, the pointer
+
+
+def _layout(order: str, big: bool) -> _Layout:
+    count, entry, pointer = (struct.Struct(order + code) for code in (("Q", "HHQ8s", "Q") if big else ("H", "HHI4s", "I")))
+    return _Layout(count, entry, pointer, {3: struct.Struct(order + "H"), 4: struct.Struct(order + "I")},
+                   (order == "<") != (sys.byteorder == "little"),
+                   count.size + FIRST_READ_ENTRIES * entry.size + pointer.size)
+
+
+# Built once: a probe reads the directories of every master it has not seen.
+_LAYOUTS = {(order, big): _layout(order, big) for order in "<>" for big in (False, True)}
+
+
 class _Reader:
     def __init__(self, stream: BinaryIO) -> None:
         self.stream = stream
@@ -113,12 +138,7 @@ class _Reader:
             big, self.first_ifd = True, struct.unpack(f"{order}Q", head[8:16])[0]
         else:
             raise TiffStructureError(f"not a TIFF (version {version})")
-        # Entry count; entry (tag, field type, value count, values or their offset); offset.
-        self.count, self.entry, self.pointer = (
-            struct.Struct(order + code) for code in (("Q", "HHQ8s", "Q") if big else ("H", "HHI4s", "I")))
-        self.swap = (order == "<") != (sys.byteorder == "little")
-        # Most entries hold one SHORT or LONG (a size, a compression): read in place, as a 1-tuple.
-        self.single = {3: struct.Struct(order + "H"), 4: struct.Struct(order + "I")}
+        self.layout = _LAYOUTS[order, big]
 
     def _read(self, offset: int, size: int, what: str) -> bytes:
         self.stream.seek(offset)
@@ -129,29 +149,36 @@ class _Reader:
 
     def directory(self, offset: int, with_tile_index: bool, describe: bool) -> tuple[TiffDirectory, int]:
         """The directory at ``offset`` and the offset of the next one (0: the last)."""
+        layout = self.layout
         # A directory longer than the first read is read again, whole.
         self.stream.seek(offset)
-        data = self.stream.read(self.count.size + FIRST_READ_ENTRIES * self.entry.size + self.pointer.size)
-        if len(data) < self.count.size:
+        data = self.stream.read(layout.first_read)
+        if len(data) < layout.count.size:
             raise TiffStructureError(f"the file ends inside the directory at {offset}")
-        count = self.count.unpack_from(data)[0]
+        count = layout.count.unpack_from(data)[0]
         if count > MAX_ENTRIES:
             raise TiffStructureError(f"the directory at {offset} claims {count} entries")
-        entries_end = self.count.size + count * self.entry.size
-        if len(data) < entries_end + self.pointer.size:
-            data = self._read(offset, entries_end + self.pointer.size, "directory")
-        read_tags = _READ_TAGS[with_tile_index, describe]
-        values: dict[int, bytes | array | tuple[int]] = {}
-        for tag, field_type, value_count, inline in self.entry.iter_unpack(
-                memoryview(data)[self.count.size:entries_end]):
+        entries_end = layout.count.size + count * layout.entry.size
+        if len(data) < entries_end + layout.pointer.size:
+            data = self._read(offset, entries_end + layout.pointer.size, "directory")
+        read_tags, single = _READ_TAGS[with_tile_index, describe], layout.single
+        values: dict[int, int | bytes | array | tuple[int]] = {}
+        for tag, field_type, value_count, inline in layout.entry.iter_unpack(
+                memoryview(data)[layout.count.size:entries_end]):
             if tag not in read_tags:
                 continue
-            if tag in _DESCRIPTIVE_TAGS and field_type not in _TYPES:
+            if value_count == 1 and field_type in single:
+                found = single[field_type].unpack_from(inline)
+            elif tag in _DESCRIPTIVE_TAGS and field_type not in _TYPES:
                 continue  # in an odd field type, the probe asks libvips instead
-            single = self.single.get(field_type) if value_count == 1 else None
-            values[tag] = single.unpack_from(inline) if single else self._values(tag, field_type, value_count, inline)
-        next_offset = self.pointer.unpack_from(data, entries_end)[0]
-        return self._directory(values, offset), next_offset
+            else:
+                found = self._values(tag, field_type, value_count, inline)
+            if tag not in _NUMBER_TAGS:
+                values[tag] = found
+            elif found:  # a number tag with no value counts as absent
+                values[tag] = int(found[0])
+        next_offset = layout.pointer.unpack_from(data, entries_end)[0]
+        return _directory(values, offset), next_offset
 
     def _values(self, tag: int, field_type: int, count: int, inline: bytes) -> bytes | array:
         """A field's values: bytes as they are (JPEGTables), numbers as an array in this machine's order."""
@@ -165,38 +192,33 @@ class _Reader:
         if length <= len(inline):
             data = inline[:length]
         else:
-            data = self._read(self.pointer.unpack(inline)[0], length, f"values of tag {tag}")
+            data = self._read(self.layout.pointer.unpack(inline)[0], length, f"values of tag {tag}")
         if code == "B":
             return data
         numbers = array(code, data)
-        if self.swap:
+        if self.layout.swap:
             numbers.byteswap()
         return numbers
 
-    def _directory(self, values: dict[int, bytes | array | tuple[int]], offset: int) -> TiffDirectory:
-        def number(tag: int, default: int | None = None) -> int:
-            found = values.get(tag)
-            if not found:
-                if default is None:
-                    raise TiffStructureError(f"the directory at {offset} has no tag {tag}")
-                return default
-            return int(found[0])
 
-        tiled = TILE_WIDTH in values
-        tables, profile = values.get(JPEG_TABLES), values.get(ICC_PROFILE)
-        return TiffDirectory(
-            width=number(IMAGE_WIDTH), height=number(IMAGE_LENGTH),
-            tile_width=number(TILE_WIDTH, 0), tile_height=number(TILE_LENGTH, 0),
-            compression=number(COMPRESSION, 1), photometric=number(PHOTOMETRIC, -1) if PHOTOMETRIC in values else None,
-            bits_per_sample=_same_for_every_sample(values.get(BITS_PER_SAMPLE, b"\x01")), samples_per_pixel=number(SAMPLES_PER_PIXEL, 1),
-            planar_config=number(PLANAR_CONFIG, 1), image_depth=number(IMAGE_DEPTH, 1),
-            jpeg_tables=tables if isinstance(tables, bytes) and tables else None,
-            extra_samples=len(values.get(EXTRA_SAMPLES, ())),
-            icc_profile=profile if isinstance(profile, bytes) and profile else None,
-            data_offsets=array("Q", values.get(TILE_OFFSETS if tiled else STRIP_OFFSETS, ())),
-            data_byte_counts=array("Q", values.get(TILE_BYTE_COUNTS if tiled else STRIP_BYTE_COUNTS, ())),
-            sub_ifds=tuple(values.get(SUB_IFDS, ())),
-        )
+def _directory(values: dict[int, int | bytes | array | tuple[int]], offset: int) -> TiffDirectory:
+    get = values.get
+    width, height = get(IMAGE_WIDTH), get(IMAGE_LENGTH)
+    if width is None or height is None:
+        raise TiffStructureError(f"the directory at {offset} has no tag {IMAGE_WIDTH if width is None else IMAGE_LENGTH}")
+    tiled = TILE_WIDTH in values
+    tables, profile = get(JPEG_TABLES), get(ICC_PROFILE)
+    return TiffDirectory(
+        width, height, get(TILE_WIDTH, 0), get(TILE_LENGTH, 0), get(COMPRESSION, 1), get(PHOTOMETRIC),
+        _same_for_every_sample(get(BITS_PER_SAMPLE, b"\x01")), get(SAMPLES_PER_PIXEL, 1), get(PLANAR_CONFIG, 1),
+        get(IMAGE_DEPTH, 1),
+        jpeg_tables=tables if isinstance(tables, bytes) and tables else None,
+        extra_samples=len(get(EXTRA_SAMPLES, ())),
+        icc_profile=profile if isinstance(profile, bytes) and profile else None,
+        data_offsets=array("Q", get(TILE_OFFSETS if tiled else STRIP_OFFSETS, ())),
+        data_byte_counts=array("Q", get(TILE_BYTE_COUNTS if tiled else STRIP_BYTE_COUNTS, ())),
+        sub_ifds=tuple(get(SUB_IFDS, ())),
+    )
 
 
 def _same_for_every_sample(bits: bytes | array | tuple[int]) -> int:

@@ -95,6 +95,8 @@ SIZE_ENTRIES = [(256, 3, 1, 64), (257, 3, 1, 48)]
     pytest.param(classic_tiff([*SIZE_ENTRIES, (324, 4, 1000, 1 << 20)]), "ends inside", id="values past the end"),
     pytest.param(classic_tiff([*SIZE_ENTRIES, (324, 99, 1, 0)]), "field type", id="unknown field type"),
     pytest.param(classic_tiff([(256, 3, 1, 64)]), "no tag 257", id="no height"),
+    pytest.param(classic_tiff([(257, 3, 1, 48)]), "no tag 256", id="no width"),
+    pytest.param(classic_tiff([(256, 3, 0, 0), (257, 3, 1, 48)]), "no tag 256", id="a width of no values"),
 ])
 def test_damaged_files_are_refused_with_a_reason(data: bytes, reason: str) -> None:
     with pytest.raises(TiffStructureError, match=reason):
@@ -117,3 +119,10 @@ def test_a_minimal_directory_gets_the_defaults() -> None:
     assert (found.width, found.height, found.compression, found.photometric, found.bits_per_sample,
             found.samples_per_pixel, found.planar_config, found.image_depth, found.is_tiled) == (
         64, 48, 1, None, 1, 1, 1, 1, False)
+
+
+def test_a_number_tag_of_several_values_is_read_as_its_first_and_one_of_none_as_absent() -> None:
+    # Two SHORTs in place (64, then 99) where one is due; a Compression of no values gets the default.
+    entries = [(256, 3, 2, 64 | 99 << 16), (257, 4, 1, 48), (259, 3, 0, 0), (277, 3, 1, 3)]
+    found = read_directories(io.BytesIO(classic_tiff(entries)))[None]
+    assert (found.width, found.height, found.compression, found.samples_per_pixel) == (64, 48, 1, 3)
