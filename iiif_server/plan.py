@@ -268,17 +268,20 @@ def choose_level(
 ) -> tuple[int, Level]:
     """The smallest level whose copy of the region is still at least the output size.
 
-    Up to one pixel of slack absorbs the writer's rounding of level sizes (floor in TIFF pyramids,
-    ceil in JPEG 2000) together with the viewer's rounding up of tile sizes (OpenSeadragon asks for
-    ceil(region / scale)): on a floor-rounded level that shortfall reaches 0.75 px (interior tiles
-    at scale 4 of a 1027 px image) but stays below 1, so a tile on a level's grid is read from that
-    level, never a larger one.
+    The copy is measured at the level's true scale, the full size over its factor (every level here
+    halves the one before: TIFF pyramids, JPEG 2000 resolutions, JPEG shrinks), not at the size its
+    writer rounded it to; up to one pixel of slack absorbs the viewer's rounding of tile sizes
+    (OpenSeadragon asks for ceil(region / scale)). So a tile on a level's grid, or the whole image at
+    a level's width, is read from that level even where the writer rounded it down: interior tiles
+    at scale 4 of a 1027 px image are 0.75 px short of it, and `full/250,` of the 16,000 x 12,000 px
+    master is 250 x 188 px, where that level has 250 x 187. The plan then scales by that pixel
+    rather than read a level four times larger.
     """
     chosen = 0
     for index, level in enumerate(levels):
-        region_width_there = region.width * level.width / full_width
-        region_height_there = region.height * level.height / full_height
-        if region_width_there + 1 > width and region_height_there + 1 > height:
+        # The larger ratio of the two sides: a level's short side may be clamped to one pixel.
+        factor = 2 ** round(math.log2(max(full_width / level.width, full_height / level.height)))
+        if region.width / factor + 1 > width and region.height / factor + 1 > height:
             chosen = index
     return chosen, levels[chosen]
 

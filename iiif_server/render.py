@@ -18,7 +18,7 @@ WHITE = 255
 # Bump with every change to this module (or to what feeds it) that changes output bytes for a
 # request that existed before: it is part of every derivative-cache key and image ETag, so cached
 # responses made by the previous renderer are neither served nor confirmed by a 304.
-RENDER_REVISION = 4
+RENDER_REVISION = 5
 # Measured by bench/resize_kernels.py on the benchmark's 16k master (a level scaled to the output,
 # PSNR against the full resolution reduced with lanczos3; CPU of resize and encode): at 0.8 x, cubic
 # 32.9 dB in 18 ms, lanczos3 (libvips' default) 32.7 dB in 29 ms, linear 31.9 dB in 18 ms; at 0.6 x

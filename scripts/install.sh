@@ -9,6 +9,7 @@ PYTHON="${PYTHON:-python3}"
 # drives the viewer tests; libmagic1 is needed by the IIIF validator.
 DEBIAN_PACKAGES=(
   libvips42 libvips-tools
+  libturbojpeg0  # lossless crops of stored JPEG tiles (pyturbojpeg binds it)
   fonts-noto-core fonts-dejavu-core
   libmagic1
   chromium

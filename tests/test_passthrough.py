@@ -243,6 +243,35 @@ def test_a_cut_of_a_stored_tile_decodes_to_what_libvips_renders(image_root, iden
     assert "iiif_stored_tile_cuts_total 1.0" in client.get("/metrics").text
 
 
+@pytest.mark.parametrize("identifier", ["ragged-1000x700", "rgb-1024x768"])
+def test_a_part_at_a_tiles_corner_is_its_stored_blocks_and_one_off_the_block_grid_is_encoded_again(image_root,
+                                                                                                   identifier):
+    """The right edge tile (at its stored tile's corner) is cropped losslessly: the stored tile's
+    quantisation tables and pixels. A part starting inside a JPEG block is decoded and encoded again
+    at the server's quality."""
+    from iiif_server import create_app
+    from iiif_server.settings import Settings
+
+    client = create_app(Settings(image_root=image_root, response_cache_bytes=0, derivative_cache_bytes=0,
+                                 jpeg_quality=70)).test_client()
+    stored = client.get(f"/iiif/3/{identifier}/512,0,256,256/max/0/default.jpg")  # a whole stored tile
+    edge_tile = client.get(f"/iiif/3/{identifier}/768,0,232,256/232,/0/default.jpg")
+    inside = client.get(f"/iiif/3/{identifier}/300,280,100,90/max/0/default.jpg")
+    assert stored.status_code == edge_tile.status_code == inside.status_code == 200
+
+    def tables(response) -> dict:  # noqa: ANN001 - Flask's test response
+        return Image.open(io.BytesIO(response.data)).quantization
+
+    assert tables(edge_tile) == tables(stored) != tables(inside)
+    stored_tile = StoredTileReader(INDEX_BYTES).read_tile(FileSystemSource(image_root).open_bytes,
+                                                          FileSystemSource(image_root).locate(identifier), None, 3, 0,
+                                                          padded=True)
+    difference = np.abs(rgb_of(edge_tile.data) - rgb_of(stored_tile)[:, :232])
+    # The same blocks: the same pixels, but in the last block column, whose chroma the decoder
+    # smooths towards the cut-off neighbours the stored tile still has.
+    assert (difference[:, :224] == 0).all() and difference.mean() < 0.5
+
+
 def test_a_damaged_stored_tile_is_not_cut_but_left_to_libvips(source):
     from iiif_server.passthrough import cut_stored_tile
     from iiif_server.plan import Box

@@ -438,6 +438,14 @@ JP2_1001 = pyramid(1001, 751, 4, rounding=math.ceil)  # ceil: 501x376, 251x188, 
             TIFF_1001, (1001, 751), Box(0, 0, 1001, 751), (250, 187), 2, id="floor-rounded TIFF level: the level itself"
         ),
         pytest.param(
+            TIFF_1001, (1001, 751), Box(0, 0, 1001, 751), (250, 188), 2,
+            id="floor-rounded TIFF level: the whole image a pixel taller than the level (187.75 rounded down) reads it",
+        ),
+        pytest.param(
+            TIFF_1001, (1001, 751), Box(0, 0, 1001, 751), (251, 189), 1,
+            id="floor-rounded TIFF level: a pixel more than its true size reads the level above",
+        ),
+        pytest.param(
             pyramid(1027, 1027, 4), (1027, 1027), Box(0, 0, 1024, 1024), (256, 256), 2,
             id="floor-rounded TIFF level: interior tile at scale 4 is 0.75 px short and stays on its level",
         ),
@@ -576,6 +584,15 @@ def test_a_viewer_tile_on_a_rounded_down_level_is_its_stored_tile(url: str, expe
     plan = plan_url(url, info=ROUNDED_DOWN)
     assert plan.level.width == 1250 and plan.stored_tile == expected
     assert not expected.whole or expected.scaled_to is None
+
+
+def test_a_thumbnail_a_pixel_larger_than_the_smallest_level_is_its_tile_scaled() -> None:
+    """OpenSeadragon's first request, `full/157,`: 157 x 118 px of a level stored as 156 x 117
+    (156.25 x 117.19 rounded down), its one tile cut and scaled by a pixel, not the level four times
+    larger rendered."""
+    plan = plan_url("full/157,/0/default.jpg", info=ROUNDED_DOWN)
+    assert (plan.level.width, plan.level.height, plan.width, plan.height) == (156, 117, 157, 118)
+    assert plan.stored_tile == StoredTilePart(0, 0, Box(0, 0, 156, 117), TILE_SIZE, (157, 118))
 
 
 @pytest.mark.parametrize(
