@@ -98,8 +98,11 @@ def warm_up_data_path(settings: Settings) -> None:
         page.jp2ksave(f"{folder}/page-jp2.jp2", tile_width=256, tile_height=256)
         quiet = settings.replace(image_root=Path(folder), derivative_cache_bytes=0, derivative_cache_dir=None)
         pipeline = build_pipeline(quiet, FileSystemSource(quiet.image_root), UncountedMetrics())
+        # A level rendered, a stored tile, an edge tile cropped from its stored blocks, a stored tile
+        # scaled by a pixel (Pillow), a JPEG 2000 level.
         for path in ("page/full/300,/0/default.jpg", "page/0,0,256,256/256,/0/default.jpg",
-                     "page/512,256,88,144/88,/0/default.jpg", "page-jp2/full/300,/0/default.jpg"):
+                     "page/512,256,88,144/88,/0/default.jpg", "page/0,0,256,256/255,/0/default.jpg",
+                     "page-jp2/full/300,/0/default.jpg"):
             pipeline.answer(parse_image_path(path, ApiVersion.V2), None, lambda _prepared: False)
 
 
