@@ -106,17 +106,22 @@ class _Layout(NamedTuple):
     """The structs of one TIFF flavour (classic or BigTIFF) in one byte order."""
 
     count: struct.Struct  # a directory's entry count
-    entry: struct.Struct  # tag, field type, value count, values or their offset
-    pointer: struct.Struct  # the next directory's offset, or a value's
-    single: dict[int, struct.Struct]  # SHORT and LONG: most entries hold one, read in place
+    entry: struct.Struct  # tag, field type, value count, and the value field (values or their offset) as a number
+    pointer: struct.Struct  # the next directory's offset, or the value field
+    # SHORT and LONG: most entries hold one, in place: (shift, mask) take it out of the value field.
+    single: dict[int, tuple[int, int]]
     swap: bool  # numbers arrays must be byte-swapped to this machine's order
     first_read: int  # bytes read for a directory at first: its count, FIRST_READ_ENTRIES, the pointer
 
 
 def _layout(order: str, big: bool) -> _Layout:
-    count, entry, pointer = (struct.Struct(order + code) for code in (("Q", "HHQ8s", "Q") if big else ("H", "HHI4s", "I")))
-    return _Layout(count, entry, pointer, {3: struct.Struct(order + "H"), 4: struct.Struct(order + "I")},
-                   (order == "<") != (sys.byteorder == "little"),
+    count, entry, pointer = (struct.Struct(order + code) for code in (("Q", "HHQQ", "Q") if big else ("H", "HHII", "I")))
+    field_bits = 8 * pointer.size
+    # A value in place fills the field from its first byte: the low bits of a little-endian field,
+    # the high ones of a big-endian one.
+    single = {field_type: (0 if order == "<" else field_bits - bits, (1 << bits) - 1)
+              for field_type, bits in ((3, 16), (4, 32))}
+    return _Layout(count, entry, pointer, single, (order == "<") != (sys.byteorder == "little"),
                    count.size + FIRST_READ_ENTRIES * entry.size + pointer.size)
 
 
@@ -163,16 +168,18 @@ class _Reader:
             data = self._read(offset, entries_end + layout.pointer.size, "directory")
         read_tags, single = _READ_TAGS[with_tile_index, describe], layout.single
         values: dict[int, int | bytes | array | tuple[int]] = {}
-        for tag, field_type, value_count, inline in layout.entry.iter_unpack(
+        for tag, field_type, value_count, field in layout.entry.iter_unpack(
                 memoryview(data)[layout.count.size:entries_end]):
             if tag not in read_tags:
                 continue
             if value_count == 1 and field_type in single:
-                found = single[field_type].unpack_from(inline)
-            elif tag in _DESCRIPTIVE_TAGS and field_type not in _TYPES:
+                shift, mask = single[field_type]
+                number = (field >> shift) & mask
+                values[tag] = number if tag in _NUMBER_TAGS else (number,)
+                continue
+            if tag in _DESCRIPTIVE_TAGS and field_type not in _TYPES:
                 continue  # in an odd field type, the probe asks libvips instead
-            else:
-                found = self._values(tag, field_type, value_count, inline)
+            found = self._values(tag, field_type, value_count, field)
             if tag not in _NUMBER_TAGS:
                 values[tag] = found
             elif found:  # a number tag with no value counts as absent
@@ -180,8 +187,9 @@ class _Reader:
         next_offset = layout.pointer.unpack_from(data, entries_end)[0]
         return _directory(values, offset), next_offset
 
-    def _values(self, tag: int, field_type: int, count: int, inline: bytes) -> bytes | array:
-        """A field's values: bytes as they are (JPEGTables), numbers as an array in this machine's order."""
+    def _values(self, tag: int, field_type: int, count: int, field: int) -> bytes | array:
+        """A field's values: bytes as they are (JPEGTables), numbers as an array in this machine's order;
+        ``field``: the entry's value field, the values themselves when they fit, else their offset."""
         kind = _TYPES.get(field_type)
         if kind is None:
             raise TiffStructureError(f"tag {tag} has field type {field_type}")
@@ -189,10 +197,10 @@ class _Reader:
             raise TiffStructureError(f"tag {tag} claims {count} values")
         code, size = kind
         length = count * size
-        if length <= len(inline):
-            data = inline[:length]
+        if length <= self.layout.pointer.size:
+            data = self.layout.pointer.pack(field)[:length]
         else:
-            data = self._read(self.layout.pointer.unpack(inline)[0], length, f"values of tag {tag}")
+            data = self._read(field, length, f"values of tag {tag}")
         if code == "B":
             return data
         numbers = array(code, data)

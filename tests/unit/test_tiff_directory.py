@@ -53,10 +53,12 @@ def test_every_level_reads_as_tifffile_reads_it(tmp_path: Path, options: dict) -
     assert as_read_here(path) == expected
 
 
-def test_big_endian_files_and_strips(tmp_path: Path) -> None:
+@pytest.mark.parametrize("bigtiff", [False, True], ids=["classic", "BigTIFF"])
+def test_big_endian_files_and_strips(tmp_path: Path, bigtiff: bool) -> None:
+    # A big-endian value in place sits in the high bits of its field: 32 of them in a classic TIFF, 64 in a BigTIFF.
     path = tmp_path / "motorola.tif"
     pixels = numpy.arange(300 * 200 * 3, dtype=numpy.uint16).reshape(200, 300, 3)
-    with tifffile.TiffWriter(path, byteorder=">") as writer:
+    with tifffile.TiffWriter(path, byteorder=">", bigtiff=bigtiff) as writer:
         writer.write(pixels, photometric="rgb", tile=(64, 64))
         writer.write(pixels[::2, ::2], photometric="rgb", rowsperstrip=16)
     found = as_read_here(path)
