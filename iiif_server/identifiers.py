@@ -35,36 +35,37 @@ def check_identifier(identifier: str) -> tuple[str, ...]:
     return segments
 
 
-def resolve_master_path(root: Path | str, identifier: str, suffixes: tuple[str, ...] = MASTER_SUFFIXES) -> str:
-    """The real path of the master file for ``identifier`` inside ``root``; NotFound if none, even if
-    one exists elsewhere."""
+def resolve_master_path(real_root: str, identifier: str,
+                        suffixes: tuple[str, ...] = MASTER_SUFFIXES) -> tuple[str, os.stat_result]:
+    """The real path of the master file for ``identifier`` inside the root whose real path
+    (``os.path.realpath``) is ``real_root``, and the file's status; NotFound if none, even if one
+    exists elsewhere. The root is resolved by the caller, once: its path walks every folder from /."""
     segments = check_identifier(identifier)
-    real_root = os.path.realpath(root)
     stem = os.path.join(real_root, *segments)
     for suffix in suffixes:
         for candidate in (stem + suffix, stem + suffix.upper()):
-            mode = _link_mode(candidate)
-            if mode is None:
+            status = _link_status(candidate)
+            if status is None:
                 continue
             # Below a real root, a path of plain names without a symlink is its own real path: the
             # usual case, proven with a system call per folder instead of one per component from /.
-            if stat.S_ISREG(mode) and not _through_a_symlink(real_root, segments[:-1]):
-                return candidate
+            if stat.S_ISREG(status.st_mode) and not _through_a_symlink(real_root, segments[:-1]):
+                return candidate, status
             if not os.path.isfile(candidate):
                 continue  # a folder, or a link to nothing or to one
             # realpath follows every symlink, so a link pointing outside the root is caught here.
             real = os.path.realpath(candidate)
             if os.path.commonpath((real, real_root)) == real_root:
-                return real
+                return real, os.stat(real)
             raise NotFound(f"no image with identifier {identifier!r}")
     raise NotFound(f"no image with identifier {identifier!r}")
 
 
-def _link_mode(path: str) -> int | None:
-    """The mode of the path itself (a symlink's, not its target's); None when there is nothing, or
-    for a name the file system refuses (a segment over 255 bytes: ENAMETOOLONG)."""
+def _link_status(path: str) -> os.stat_result | None:
+    """The status of the path itself (a symlink's, not its target's); None when there is nothing,
+    or for a name the file system refuses (a segment over 255 bytes: ENAMETOOLONG)."""
     try:
-        return os.lstat(path).st_mode
+        return os.lstat(path)
     except OSError:
         return None
 
@@ -74,8 +75,8 @@ def _through_a_symlink(real_root: str, folders: tuple[str, ...]) -> bool:
     folder = real_root
     for name in folders:
         folder = os.path.join(folder, name)
-        mode = _link_mode(folder)
-        if mode is None or stat.S_ISLNK(mode):
+        status = _link_status(folder)
+        if status is None or stat.S_ISLNK(status.st_mode):
             return True
     return False
 

@@ -34,8 +34,12 @@ _OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
 
 
 class FileSystemSource:
+    """Masters below ``root``. The root's real path is resolved once, here: resolving it again for
+    every identifier not seen before took a system call per folder from / (README, "Where a
+    request's time goes"). A root that is a symlink re-pointed elsewhere takes a restart."""
+
     def __init__(self, root: Path) -> None:
-        self.root = root
+        self.real_root = os.path.realpath(root)
         self.reads_may_hang = not all(kind in LOCAL_FILE_SYSTEMS for kind in file_systems_under(root))
         self._resolved: SizedLRU[tuple[str, int]] = SizedLRU(RESOLVED_PATHS_KEPT)  # identifier -> (path, folder mtime)
 
@@ -56,8 +60,7 @@ class FileSystemSource:
             folder_mtime_ns: int | None = os.stat(self._folder_of(identifier)).st_mtime_ns
         except OSError:
             folder_mtime_ns = None
-        path = resolve_master_path(self.root, identifier)
-        stat = os.stat(path)
+        path, stat = resolve_master_path(self.real_root, identifier)
         if folder_mtime_ns is not None:
             self._resolved.put(identifier, (path, folder_mtime_ns))
         return _master(identifier, path, stat)
@@ -65,10 +68,10 @@ class FileSystemSource:
     def _folder_of(self, identifier: str) -> str:
         """The folder the identifier names (where a competing master would appear), not the
         folder a symlinked master points into."""
-        return os.path.join(self.root, *identifier.split("/")[:-1])
+        return os.path.join(self.real_root, *identifier.split("/")[:-1])
 
     def open_bytes(self, master: Master) -> BinaryIO:
-        return open(master.location, "rb")
+        return PositionalFile(master.location)  # type: ignore[return-value]
 
     def load_image(self, master: Master, **load_options: object) -> pyvips.Image:
         return pyvips.Image.new_from_file(master.location, **load_options)
@@ -82,6 +85,52 @@ class FileSystemSource:
     def store_failure_since(self, moment: float) -> StoreUnavailable | None:
         """Local reads have no store to fail."""
         return None
+
+
+class PositionalFile:
+    """A master opened for reading at offsets: ``seek`` only moves a position, each ``read`` is one
+    pread. An info.json reads a TIFF's directories in 9 or 10 short reads, a stored tile is one;
+    a buffered file pays two system calls a read (lseek, read) and three to open (fstat, ioctl,
+    lseek). Every system call hands the GIL over, and with the worker's threads all busy each
+    handover is a wait for another thread's turn: with 4 threads answering new info.json
+    documents, 20 handovers a request doubled its time (README, "Where a request's time goes")."""
+
+    __slots__ = ("descriptor", "position")
+
+    def __init__(self, path: str) -> None:
+        self.descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        self.position = 0
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence != os.SEEK_SET or offset < 0:
+            raise ValueError("a master is read at absolute offsets only")
+        self.position = offset
+        return offset
+
+    def tell(self) -> int:
+        return self.position
+
+    def read(self, size: int) -> bytes:
+        data = os.pread(self.descriptor, size, self.position)
+        # A network file system may return a read short of the end: read on until the end.
+        while 0 < len(data) < size:
+            more = os.pread(self.descriptor, size - len(data), self.position + len(data))
+            if not more:
+                break
+            data += more
+        self.position += len(data)
+        return data
+
+    def close(self) -> None:
+        if self.descriptor >= 0:
+            os.close(self.descriptor)
+            self.descriptor = -1
+
+    def __enter__(self) -> PositionalFile:
+        return self
+
+    def __exit__(self, *_exception: object) -> None:
+        self.close()
 
 
 def _master(identifier: str, path: str, stat: os.stat_result) -> Master:

@@ -90,3 +90,52 @@ def test_a_root_on_this_machines_disk_never_hangs_and_one_on_a_share_may(tmp_pat
     assert FileSystemSource(tmp_path).reads_may_hang is True
     monkeypatch.setattr(filesystem, "file_systems_under", lambda root: {"some-new-fs"})
     assert FileSystemSource(tmp_path).reads_may_hang is True  # unknown: treated as a network file system
+
+
+def test_a_master_is_read_at_the_offsets_asked_for(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 40
+    (tmp_path / "page.tif").write_bytes(data)
+    source = FileSystemSource(tmp_path)
+    with source.open_bytes(source.locate("page")) as stream:
+        for offset, size in ((0, 16), (9_000, 656), (300, 1), (10_200, 100), (len(data), 8)):
+            assert stream.seek(offset) == offset
+            assert stream.read(size) == data[offset:offset + size]
+            assert stream.tell() == min(offset + size, len(data))
+        with pytest.raises(ValueError):
+            stream.seek(0, os.SEEK_END)
+        with pytest.raises(ValueError):
+            stream.seek(-1)
+
+
+def test_a_short_read_is_read_on_to_the_size_asked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A network file system may return less than asked before the end: the rest is read on."""
+    data = bytes(range(200))
+    (tmp_path / "page.tif").write_bytes(data)
+    source = FileSystemSource(tmp_path)
+    real_pread = os.pread
+    monkeypatch.setattr(filesystem.os, "pread", lambda descriptor, size, offset: real_pread(descriptor, min(size, 7), offset))
+    with source.open_bytes(source.locate("page")) as stream:
+        stream.seek(10)
+        assert stream.read(100) == data[10:110]
+        stream.seek(190)
+        assert stream.read(100) == data[190:]
+
+
+def test_a_master_read_is_closed_with_its_block(tmp_path: Path) -> None:
+    (tmp_path / "page.tif").write_bytes(b"II*\x00")
+    source = FileSystemSource(tmp_path)
+    with source.open_bytes(source.locate("page")) as stream:
+        descriptor = stream.descriptor
+        os.fstat(descriptor)
+    with pytest.raises(OSError):
+        os.fstat(descriptor)
+    stream.close()  # a second close does nothing
+
+
+def test_a_root_reached_through_a_symlink_gives_real_paths(tmp_path: Path) -> None:
+    (tmp_path / "real" / "maps").mkdir(parents=True)
+    (tmp_path / "real" / "maps" / "hanoi-1873.tif").write_bytes(b"tiff")
+    (tmp_path / "root").symlink_to(tmp_path / "real")
+    master = FileSystemSource(tmp_path / "root").locate("maps/hanoi-1873")
+    assert master.location == str((tmp_path / "real" / "maps" / "hanoi-1873.tif").resolve())
+    assert master.fingerprint.size == 4

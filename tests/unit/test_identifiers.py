@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 from iiif_server.errors import BadRequest, NotFound
-from iiif_server.identifiers import MASTER_SUFFIXES, check_identifier, identifier_for_path, resolve_master_path
+from iiif_server.identifiers import MASTER_SUFFIXES, check_identifier, identifier_for_path
+from iiif_server.identifiers import resolve_master_path as resolve_below_real_root
+
+
+def resolve_master_path(root: Path, identifier: str) -> str:
+    """The path found below ``root`` resolved as the file source resolves it (once, at start), after
+    checking that the status given with it is that file's."""
+    path, status = resolve_below_real_root(os.path.realpath(root), identifier)
+    assert (status.st_ino, status.st_size) == (os.stat(path).st_ino, os.stat(path).st_size)
+    return path
 
 
 @pytest.fixture()
