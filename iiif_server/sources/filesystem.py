@@ -18,6 +18,9 @@ from iiif_server.sources.base import Fingerprint, Master
 # path is kept and proven current with two stats (file, folder) per request; the folder's mtime
 # changes when a master is added beside it, which may change which suffix wins.
 RESOLVED_PATHS_KEPT = 65_536
+# Masters kept open per worker: a viewer's tiles come from a few masters at a time, and each tile
+# read from an open master is one pread instead of open, pread and close.
+OPEN_MASTERS_KEPT = 128
 
 
 # File systems on this machine's own disks or memory: a read there returns or fails, it does not
@@ -42,6 +45,8 @@ class FileSystemSource:
         self.real_root = os.path.realpath(root)
         self.reads_may_hang = not all(kind in LOCAL_FILE_SYSTEMS for kind in file_systems_under(root))
         self._resolved: SizedLRU[tuple[str, int]] = SizedLRU(RESOLVED_PATHS_KEPT)  # identifier -> (path, folder mtime)
+        # By location and fingerprint: a master replaced on disk is opened anew.
+        self._open: SizedLRU[OpenMaster] = SizedLRU(OPEN_MASTERS_KEPT)
 
     def locate(self, identifier: str) -> Master:
         known = self._resolved.get(identifier)
@@ -71,7 +76,12 @@ class FileSystemSource:
         return os.path.join(self.real_root, *identifier.split("/")[:-1])
 
     def open_bytes(self, master: Master) -> BinaryIO:
-        return PositionalFile(master.location)  # type: ignore[return-value]
+        key = (master.location, master.fingerprint)
+        opened = self._open.get(key)
+        if opened is None:
+            opened = OpenMaster(master.location)
+            self._open.put(key, opened)
+        return PositionalFile(opened)  # type: ignore[return-value]
 
     def load_image(self, master: Master, **load_options: object) -> pyvips.Image:
         return pyvips.Image.new_from_file(master.location, **load_options)
@@ -87,6 +97,19 @@ class FileSystemSource:
         return None
 
 
+class OpenMaster:
+    """A master's open file descriptor, closed when neither the open-master cache nor a reader
+    holds it any more: a reader of a master the cache lets go of reads on undisturbed."""
+
+    __slots__ = ("descriptor",)
+
+    def __init__(self, path: str) -> None:
+        self.descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+
+    def __del__(self) -> None:
+        os.close(self.descriptor)
+
+
 class PositionalFile:
     """A master opened for reading at offsets: ``seek`` only moves a position, each ``read`` is one
     pread. An info.json reads a TIFF's directories in 9 or 10 short reads, a stored tile is one;
@@ -95,10 +118,11 @@ class PositionalFile:
     handover is a wait for another thread's turn: with 4 threads answering new info.json
     documents, 20 handovers a request doubled its time (README, "Where a request's time goes")."""
 
-    __slots__ = ("descriptor", "position")
+    __slots__ = ("opened", "descriptor", "position")
 
-    def __init__(self, path: str) -> None:
-        self.descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    def __init__(self, opened: OpenMaster) -> None:
+        self.opened: OpenMaster | None = opened
+        self.descriptor = opened.descriptor
         self.position = 0
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
@@ -122,9 +146,8 @@ class PositionalFile:
         return data
 
     def close(self) -> None:
-        if self.descriptor >= 0:
-            os.close(self.descriptor)
-            self.descriptor = -1
+        self.opened = None  # the descriptor closes with the last holder of its OpenMaster
+        self.descriptor = -1
 
     def __enter__(self) -> PositionalFile:
         return self

@@ -121,15 +121,38 @@ def test_a_short_read_is_read_on_to_the_size_asked_for(tmp_path: Path, monkeypat
         assert stream.read(100) == data[190:]
 
 
-def test_a_master_read_is_closed_with_its_block(tmp_path: Path) -> None:
-    (tmp_path / "page.tif").write_bytes(b"II*\x00")
+def test_a_master_stays_open_for_its_next_reads_until_the_cache_lets_go_of_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(filesystem, "OPEN_MASTERS_KEPT", 1)
+    (tmp_path / "first.tif").write_bytes(b"first master")
+    (tmp_path / "second.tif").write_bytes(b"second master")
+    source = FileSystemSource(tmp_path)
+    first = source.locate("first")
+    with source.open_bytes(first) as stream, source.open_bytes(first) as again:
+        assert again.descriptor == stream.descriptor  # opened once
+        descriptor = stream.descriptor
+    os.fstat(descriptor)  # kept open after its readers are done
+    reader = source.open_bytes(first)
+    with source.open_bytes(source.locate("second")) as other:  # the cache now holds only the second
+        assert other.read(6) == b"second"
+    assert reader.read(5) == b"first"  # a reader of a master the cache let go of reads on
+    reader.close()
+    with pytest.raises(OSError):
+        os.fstat(descriptor)  # closed with its last holder
+    reader.close()  # a second close does nothing
+
+
+def test_a_master_replaced_on_disk_is_opened_anew(tmp_path: Path) -> None:
+    master = tmp_path / "page.tif"
+    master.write_bytes(b"old")
     source = FileSystemSource(tmp_path)
     with source.open_bytes(source.locate("page")) as stream:
-        descriptor = stream.descriptor
-        os.fstat(descriptor)
-    with pytest.raises(OSError):
-        os.fstat(descriptor)
-    stream.close()  # a second close does nothing
+        assert stream.read(3) == b"old"
+    replacement = tmp_path / "page.tmp"
+    replacement.write_bytes(b"new, longer")
+    replacement.replace(master)
+    with source.open_bytes(source.locate("page")) as stream:
+        assert stream.read(11) == b"new, longer"
 
 
 def test_a_root_reached_through_a_symlink_gives_real_paths(tmp_path: Path) -> None:
