@@ -18,9 +18,10 @@ from iiif_server.sources.base import Fingerprint, Master
 # path is kept and proven current with two stats (file, folder) per request; the folder's mtime
 # changes when a master is added beside it, which may change which suffix wins.
 RESOLVED_PATHS_KEPT = 65_536
-# Masters kept open per worker: a viewer's tiles come from a few masters at a time, and each tile
-# read from an open master is one pread instead of open, pread and close.
-OPEN_MASTERS_KEPT = 128
+# Master files whose descriptors a worker keeps open (not libvips' opened levels, which
+# open_masters_per_worker bounds): a viewer's tiles come from a few masters at a time, and a stored
+# tile read through a kept descriptor is one pread instead of open, pread and close.
+DESCRIPTORS_KEPT = 128
 
 
 # File systems on this machine's own disks or memory: a read there returns or fails, it does not
@@ -38,15 +39,15 @@ _OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
 
 class FileSystemSource:
     """Masters below ``root``. The root's real path is resolved once, here: resolving it again for
-    every identifier not seen before took a system call per folder from / (README, "Where a
-    request's time goes"). A root that is a symlink re-pointed elsewhere takes a restart."""
+    every identifier not seen before took a system call per folder from / (README, *Where a
+    request's Python time goes*). A root that is a symlink re-pointed elsewhere takes a restart."""
 
     def __init__(self, root: Path) -> None:
         self.real_root = os.path.realpath(root)
         self.reads_may_hang = not all(kind in LOCAL_FILE_SYSTEMS for kind in file_systems_under(root))
         self._resolved: SizedLRU[tuple[str, int]] = SizedLRU(RESOLVED_PATHS_KEPT)  # identifier -> (path, folder mtime)
         # By location and fingerprint: a master replaced on disk is opened anew.
-        self._open: SizedLRU[OpenMaster] = SizedLRU(OPEN_MASTERS_KEPT)
+        self._descriptors: SizedLRU[MasterDescriptor] = SizedLRU(DESCRIPTORS_KEPT)
 
     def locate(self, identifier: str) -> Master:
         known = self._resolved.get(identifier)
@@ -77,11 +78,11 @@ class FileSystemSource:
 
     def open_bytes(self, master: Master) -> BinaryIO:
         key = (master.location, master.fingerprint)
-        opened = self._open.get(key)
-        if opened is None:
-            opened = OpenMaster(master.location)
-            self._open.put(key, opened)
-        return PositionalFile(opened)  # type: ignore[return-value]
+        descriptor = self._descriptors.get(key)
+        if descriptor is None:
+            descriptor = MasterDescriptor(master.location)
+            self._descriptors.put(key, descriptor)
+        return PositionalFile(descriptor)  # type: ignore[return-value]
 
     def load_image(self, master: Master, **load_options: object) -> pyvips.Image:
         return pyvips.Image.new_from_file(master.location, **load_options)
@@ -97,17 +98,17 @@ class FileSystemSource:
         return None
 
 
-class OpenMaster:
-    """A master's open file descriptor, closed when neither the open-master cache nor a reader
-    holds it any more: a reader of a master the cache lets go of reads on undisturbed."""
+class MasterDescriptor:
+    """A master's open file descriptor, closed when neither the source's kept descriptors nor a
+    reader hold it any more: a reader of a master the source lets go of reads on undisturbed."""
 
-    __slots__ = ("descriptor",)
+    __slots__ = ("number",)
 
     def __init__(self, path: str) -> None:
-        self.descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        self.number = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
 
     def __del__(self) -> None:
-        os.close(self.descriptor)
+        os.close(self.number)
 
 
 class PositionalFile:
@@ -116,13 +117,14 @@ class PositionalFile:
     a buffered file pays two system calls a read (lseek, read) and three to open (fstat, ioctl,
     lseek). Every system call hands the GIL over, and with the worker's threads all busy each
     handover is a wait for another thread's turn: with 4 threads answering new info.json
-    documents, 20 handovers a request doubled its time (README, "Where a request's time goes")."""
+    documents, 20 handovers a request doubled its time (README, *Where a request's Python time
+    goes*)."""
 
-    __slots__ = ("opened", "descriptor", "position")
+    __slots__ = ("held", "descriptor", "position")
 
-    def __init__(self, opened: OpenMaster) -> None:
-        self.opened: OpenMaster | None = opened
-        self.descriptor = opened.descriptor
+    def __init__(self, held: MasterDescriptor) -> None:
+        self.held: MasterDescriptor | None = held
+        self.descriptor = held.number
         self.position = 0
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
@@ -146,7 +148,7 @@ class PositionalFile:
         return data
 
     def close(self) -> None:
-        self.opened = None  # the descriptor closes with the last holder of its OpenMaster
+        self.held = None  # the descriptor closes with its last holder
         self.descriptor = -1
 
     def __enter__(self) -> PositionalFile:

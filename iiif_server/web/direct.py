@@ -3,7 +3,7 @@
 Most of what a deep-zoom audience asks for is info.json and tiles of images no rule restricts,
 sent without credentials or validators: the answer follows from the path (and the Accept header)
 alone. Flask's request context, routing, Response objects and hooks cost about as much Python time
-as the data path of a stored tile does (README "Where a request's time goes"), so these requests are
+as the data path of a stored tile does (README "Where a request's Python time goes"), so these requests are
 answered here, by the functions the Image API blueprint calls (image_api.answer_image,
 image_api.encode_info), with the headers Flask's hooks would add. Everything else goes on to Flask:
 substitutes, base URIs, OPTIONS, query strings, requests with credentials or validators, Host names

@@ -113,7 +113,8 @@ def test_a_short_read_is_read_on_to_the_size_asked_for(tmp_path: Path, monkeypat
     (tmp_path / "page.tif").write_bytes(data)
     source = FileSystemSource(tmp_path)
     real_pread = os.pread
-    monkeypatch.setattr(filesystem.os, "pread", lambda descriptor, size, offset: real_pread(descriptor, min(size, 7), offset))
+    monkeypatch.setattr(filesystem.os, "pread",
+                        lambda descriptor, size, offset: real_pread(descriptor, min(size, 7), offset))
     with source.open_bytes(source.locate("page")) as stream:
         stream.seek(10)
         assert stream.read(100) == data[10:110]
@@ -123,7 +124,7 @@ def test_a_short_read_is_read_on_to_the_size_asked_for(tmp_path: Path, monkeypat
 
 def test_a_master_stays_open_for_its_next_reads_until_the_cache_lets_go_of_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(filesystem, "OPEN_MASTERS_KEPT", 1)
+    monkeypatch.setattr(filesystem, "DESCRIPTORS_KEPT", 1)
     (tmp_path / "first.tif").write_bytes(b"first master")
     (tmp_path / "second.tif").write_bytes(b"second master")
     source = FileSystemSource(tmp_path)
