@@ -80,7 +80,7 @@ class FileSystemSource:
         key = (master.location, master.fingerprint)
         descriptor = self._descriptors.get(key)
         if descriptor is None:
-            descriptor = MasterDescriptor(master.location)
+            descriptor = MasterDescriptor(os.open(master.location, os.O_RDONLY | os.O_CLOEXEC))
             self._descriptors.put(key, descriptor)
         return PositionalFile(descriptor)  # type: ignore[return-value]
 
@@ -100,12 +100,14 @@ class FileSystemSource:
 
 class MasterDescriptor:
     """A master's open file descriptor, closed when neither the source's kept descriptors nor a
-    reader hold it any more: a reader of a master the source lets go of reads on undisturbed."""
+    reader hold it any more: a reader of a master the source lets go of reads on undisturbed.
+    Given the number, not the path: an open that fails (a master removed since its lookup) then
+    leaves no half-made object whose finaliser would report a missing number."""
 
     __slots__ = ("number",)
 
-    def __init__(self, path: str) -> None:
-        self.number = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    def __init__(self, number: int) -> None:
+        self.number = number
 
     def __del__(self) -> None:
         os.close(self.number)

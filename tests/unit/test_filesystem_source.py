@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -154,6 +156,20 @@ def test_a_master_replaced_on_disk_is_opened_anew(tmp_path: Path) -> None:
     replacement.replace(master)
     with source.open_bytes(source.locate("page")) as stream:
         assert stream.read(11) == b"new, longer"
+
+
+def test_a_master_removed_after_its_lookup_fails_its_open_alone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "page.tif").write_bytes(b"II*\x00")
+    source = FileSystemSource(tmp_path)
+    master = source.locate("page")
+    (tmp_path / "page.tif").unlink()
+    unraisable: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    with pytest.raises(FileNotFoundError):
+        source.open_bytes(master)
+    gc.collect()
+    assert unraisable == []  # no finaliser error in the server's log
 
 
 def test_a_root_reached_through_a_symlink_gives_real_paths(tmp_path: Path) -> None:
