@@ -30,6 +30,8 @@ from granian._loops import loops
 from granian.http import HTTP1Settings
 from gunicorn.workers.base import Worker
 
+from iiif_server.cores import keep_to_core, worker_core
+
 # A client has this long to send a request's headers, and an idle keep-alive connection is closed
 # after it (gunicorn's keepalive was 5 s).
 HEADER_READ_TIMEOUT_MS = 5_000
@@ -107,6 +109,8 @@ class WorkerLoad:
 
     def __init__(self, table: Any, row: int | None) -> None:
         self._table, self._row = table, row
+        # 0 … workers - 1, kept by a replacement; None for a worker beyond the configured number
+        self.slot = None if row is None else row // 2
         self._count = 0
         self._changed = threading.Condition()
         self._last_close = -CLOSE_INTERVAL_SECONDS
@@ -185,6 +189,11 @@ class GranianWorker(Worker):
     def run(self) -> None:
         stop = WorkerSignal()
         threads = self.cfg.threads
+        load = self.loads.join(os.getpid())
+        # Before granian starts its threads: they inherit the core (cores.py says why).
+        core = None if load.slot is None else worker_core(load.slot, self.cfg.workers)
+        if core is not None:
+            keep_to_core(core)
         server = WSGIWorker(
             self.age, (None, SocketHolder(self.sockets[0].fileno(), False, self.cfg.backlog)), None,
             1,  # tokio runtime threads: HTTP handling of one process needs no more
@@ -198,7 +207,7 @@ class GranianWorker(Worker):
             (None, None),  # no granian metrics: the app keeps its own
         )
         loop = loops.get("auto")
-        runner = WsgiRunner(self.wsgi, self.loads.join(os.getpid()))
+        runner = WsgiRunner(self.wsgi, load)
         # Returns at once: the tokio runtime serves on threads of its own until ``stop`` is set.
         server.serve_mtr(_new_cbscheduler(loop, runner, impl_asyncio=True), loop, stop)
         # The main thread keeps gunicorn's side: heartbeats for the arbiter's timeout, signals

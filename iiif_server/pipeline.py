@@ -18,6 +18,7 @@ from iiif_server.caches.base import DerivativeCache, InfoCache
 from iiif_server.caches.derivatives import DiskDerivativeCache, MemoryDerivativeCache, TieredDerivativeCache
 from iiif_server.caches.info import MemoryInfoCache
 from iiif_server.caches.lru import SizedLRU
+from iiif_server.cores import on_every_core
 from iiif_server.deadlines import CallingThreadRunner, Deadline, DeadlineRunner, Extend
 from iiif_server.errors import Forbidden, IIIFError, MasterUnreadable, NotFound, decoder_message
 from iiif_server.info import ImageInfo, Level, MasterKind, ServiceLimits
@@ -349,8 +350,9 @@ class ImagePipeline:
         return data
 
     def render_pixels(self, prepared: PreparedImage) -> bytes:
-        """Decode and encode the response (no cache, no lane), on the calling thread."""
-        with self._store_failures_surfaced():
+        """Decode and encode the response (no cache, no lane), on the calling thread (and libvips'
+        threads, on every core even in a worker kept to one)."""
+        with self._store_failures_surfaced(), on_every_core():
             return self._decode_and_encode(prepared)
 
     def _decode_and_encode(self, prepared: PreparedImage) -> bytes:

@@ -40,16 +40,16 @@ def rows(loads: WorkerLoads) -> list[int]:
 
 def test_each_worker_takes_a_free_row_and_an_exited_one_frees_it() -> None:
     loads = WorkerLoads(2)
-    for pid in (101, 102):
-        loads.join(pid)
+    assert [loads.join(pid).slot for pid in (101, 102)] == [0, 1]
     assert rows(loads) == [101, 0, 102, 0]
     extra = loads.join(103)  # a worker added beyond the configured number (TTIN)
+    assert extra.slot is None, "a worker without a row is kept to no core"
     assert rows(loads) == [101, 0, 102, 0]
     with extra, extra, extra:
         assert not extra.crowded(), "a worker without a row never sends clients away"
     loads.forget(101)
     assert rows(loads) == [0, 0, 102, 0]
-    loads.join(104)
+    assert loads.join(104).slot == 0, "a replacement takes the slot (and core) of the worker it replaces"
     assert rows(loads) == [104, 0, 102, 0]
 
 

@@ -182,6 +182,54 @@ def test_a_crowded_worker_sends_a_client_elsewhere(image_root: Path, replaced: b
         stop_server(server)
 
 
+def threads_cores(pid: int) -> dict[str, set[frozenset[int]]]:
+    """The sets of cores the threads of process ``pid`` may run on, by thread name (from /proc)."""
+    found: dict[str, set[frozenset[int]]] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            status = (task / "status").read_text()
+        except OSError:  # the thread ended
+            continue
+        listed = next(line.split(":", 1)[1] for line in status.splitlines() if line.startswith("Cpus_allowed_list"))
+        allowed = set()
+        for part in listed.strip().split(","):
+            first, _, last = part.partition("-")
+            allowed.update(range(int(first), int(last or first) + 1))
+        found.setdefault(name, set()).add(frozenset(allowed))
+    return found
+
+
+def test_each_worker_answers_on_a_core_of_its_own(image_root: Path) -> None:
+    cores = frozenset(os.sched_getaffinity(0))
+    server = start_server(image_root, "--workers", str(len(cores)), "--threads", "2")
+    try:
+        base = f"{server.base_url}/iiif/3/grid-tiff"
+        for _ in range(2 * len(cores)):  # a render (on every core, then back), then a tile, on each worker
+            width = random.randrange(1900, 2000)
+            assert requests.get(f"{base}/full/^{width},/90/default.png", timeout=30).status_code == 200
+            assert requests.get(f"{base}/0,0,256,256/256,/0/default.jpg", timeout=30).status_code == 200
+        # granian's runtime and the request threads it starts are named after the runtime
+        answering = [threads_cores(pid)["tokio-rt-worker"] for pid in worker_pids(server)]
+        assert all(len(sets) == 1 and len(next(iter(sets))) == 1 for sets in answering), answering
+        assert {core for sets in answering for core in next(iter(sets))} == cores, answering
+        assert all(threads_cores(pid)["python"] == {cores} for pid in server.render_processes())
+    finally:
+        stop_server(server)
+
+
+def test_fewer_workers_than_cores_are_left_to_the_scheduler(image_root: Path) -> None:
+    cores = frozenset(os.sched_getaffinity(0))
+    assert len(cores) >= 2, "this test needs 2 cores, as CI has"
+    server = start_server(image_root, "--workers", "1", "--threads", "2")
+    try:
+        assert requests.get(f"{server.base_url}/iiif/3/grid-tiff/info.json", timeout=30).status_code == 200
+        (worker,) = worker_pids(server)
+        assert threads_cores(worker)["tokio-rt-worker"] == {cores}
+    finally:
+        stop_server(server)
+
+
 def test_a_worker_no_busier_than_the_others_keeps_its_connections(image_root: Path) -> None:
     server = start_server(image_root, "--workers", "1", "--threads", "2")
     try:
