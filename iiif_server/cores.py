@@ -3,10 +3,9 @@
 A worker's threads take turns at the GIL. Left to the scheduler, the thread holding it, the thread
 waiting for it and the worker's HTTP runtime (which wakes for every request and answer) sit on
 different cores, and the other worker's threads preempt them there. Measured on 2 cores, 2
-workers, the benchmark's distinct tile passes (2026-12-02, 8 passes each, alternating): p99 at 16
-connections 13-29 ms (median 16) with each worker's threads kept to a core of their own, against
-22-48 ms (median 31) without; at 4 connections 3.9-7.4 ms (median 4.9) against 5.1-7.9 (median 7.0),
-at the same throughput.
+workers, the benchmark's distinct tile passes (2026-12-02, 4 passes each, alternating with the
+commit before): p99 at 16 connections 11-35 ms (median 16) against 21-25 ms (median 23), at 4
+connections 3.7-7.8 ms (median 5.2) against 4.7-7.2 (median 6.2), at the same throughput.
 
 Rendering is the exception: libvips and OpenJPEG decode on threads of their own, started by the
 thread that renders and kept to its cores. Kept to one core, a JPEG 2000 `full/1000,` of the 40k
