@@ -183,20 +183,15 @@ def test_a_crowded_worker_sends_a_client_elsewhere(image_root: Path, replaced: b
 
 
 def threads_cores(pid: int) -> dict[str, set[frozenset[int]]]:
-    """The sets of cores the threads of process ``pid`` may run on, by thread name (from /proc)."""
+    """The sets of cores the threads of process ``pid`` may run on, by thread name."""
     found: dict[str, set[frozenset[int]]] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             name = (task / "comm").read_text().strip()
-            status = (task / "status").read_text()
+            allowed = frozenset(os.sched_getaffinity(int(task.name)))  # a thread's id names it here
         except OSError:  # the thread ended
             continue
-        listed = next(line.split(":", 1)[1] for line in status.splitlines() if line.startswith("Cpus_allowed_list"))
-        allowed = set()
-        for part in listed.strip().split(","):
-            first, _, last = part.partition("-")
-            allowed.update(range(int(first), int(last or first) + 1))
-        found.setdefault(name, set()).add(frozenset(allowed))
+        found.setdefault(name, set()).add(allowed)
     return found
 
 
